@@ -1,0 +1,89 @@
+"""Structured logging that cannot leak content.
+
+Records become one JSON line each with: time, level, logger, the event (the message
+*template*, never interpolated with its arguments) and only the `extra` fields on the
+allow-list below. Exceptions are reduced to their type and code locations: exception
+messages can quote user content, so they are never written. This is enforced here, once,
+not by each call site remembering.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from datetime import UTC, datetime
+
+ALLOWED_FIELDS = frozenset(
+    {
+        "request_id",
+        "route",
+        "method",
+        "status",
+        "latency_ms",
+        "count",
+        "chunks",
+        "pages",
+        "bytes",
+        "collection_id",
+        "document_id",
+        "job_id",
+        "principal_id",
+        "state",
+        "reason",
+        "attempt",
+        "worker",
+        "model",
+        "reranker",
+        "stage",
+        "duration_ms",
+        "host",
+        "port",
+        "url",
+        "mode",
+    }
+)
+
+# Free-text `reason`/`url` values are produced by Enclave itself (error classes, settings).
+_RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)))
+
+
+class AllowListFormatter(logging.Formatter):
+    """Formats a record as JSON with allow-listed fields only; drops args and exception text."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "event": str(record.msg) if isinstance(record.msg, str) else type(record.msg).__name__,
+        }
+        for key, value in vars(record).items():
+            if key in ALLOWED_FIELDS and key not in _RESERVED:
+                entry[key] = value if isinstance(value, int | float | bool) else str(value)
+        if record.exc_info and record.exc_info[0] is not None:
+            exc_type, _, tb = record.exc_info
+            entry["exc_type"] = exc_type.__name__
+            entry["exc_at"] = [
+                f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}:{frame.name}"
+                for frame in traceback.extract_tb(tb)[-5:]
+            ]
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Route every logger through the allow-list formatter; quiet chatty libraries."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(AllowListFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "httpx", "httpcore"):
+        lib = logging.getLogger(name)
+        lib.handlers[:] = []
+        lib.propagate = True
+    # The access log prints full URLs (query strings can hold a question): ours replaces it.
+    logging.getLogger("uvicorn.access").disabled = True
+    for name in ("httpx", "httpcore", "sentence_transformers", "transformers", "unstructured"):
+        logging.getLogger(name).setLevel(logging.WARNING)

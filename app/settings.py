@@ -1,0 +1,76 @@
+"""The process settings: one `Settings` built at start-up from ENCLAVE_* variables, passed down.
+
+Nested sections use `__`: ENCLAVE_VECTOR_STORE__KIND=qdrant, ENCLAVE_GENERATOR__BASE_URL=...
+Library code never imports this module; it receives its own section.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ingestion.settings import IngestionSettings
+from retrieval.settings import (
+    BM25Settings,
+    EmbedderSettings,
+    RerankerSettings,
+    RetrievalSettings,
+    VectorStoreSettings,
+)
+from serving.settings import GeneratorSettings
+
+
+class DatabaseSettings(BaseModel):
+    url: str | None = None  # default: sqlite:///<data_dir>/enclave.db
+    echo: bool = False
+
+
+class ServerSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_upload_mb: int = Field(100, ge=1)
+    run_worker: bool = True  # the embedded default runs the ingestion worker in-process
+
+
+class Settings(BaseSettings):
+    """Everything one Enclave process needs. `mode=embedded` is the one-command default."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ENCLAVE_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+    )
+
+    mode: Literal["embedded", "production"] = "embedded"
+    data_dir: Path = Path("data")
+    secret_key: SecretStr = SecretStr("embedded-default-not-secret")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    database: DatabaseSettings = DatabaseSettings()
+    server: ServerSettings = ServerSettings()
+    embedder: EmbedderSettings = EmbedderSettings()
+    vector_store: VectorStoreSettings = VectorStoreSettings()
+    bm25: BM25Settings = BM25Settings()
+    reranker: RerankerSettings = RerankerSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    generator: GeneratorSettings = GeneratorSettings()
+    ingestion: IngestionSettings = IngestionSettings()
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        if self.mode == "production" and "not-secret" in self.secret_key.get_secret_value():
+            raise ValueError("ENCLAVE_SECRET_KEY must be set to a real secret in production mode")
+        return self
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{(self.data_dir / 'enclave.db').resolve()}"
+
+    @property
+    def index_path(self) -> Path:
+        return self.vector_store.path or self.data_dir / "index"
+
+    @property
+    def originals_dir(self) -> Path:
+        return self.data_dir / "originals"

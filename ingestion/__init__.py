@@ -1,0 +1,1 @@
+"""Ingestion: parse (unstructured, offline), chunk semantically, embed and index documents."""

@@ -1,0 +1,71 @@
+"""The values that cross the retrieval API: scopes, chunks, index points and hits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The collections a caller may read, built on the server from its identity.
+
+    Every index read and delete filters by it inside the query. An empty scope matches
+    nothing: callers never widen it, and stores fail closed on it.
+    """
+
+    collections: frozenset[str]
+
+    @classmethod
+    def of(cls, collections: Iterable[str]) -> Scope:
+        return cls(frozenset(str(c) for c in collections))
+
+    def __bool__(self) -> bool:
+        return bool(self.collections)
+
+    def narrowed_to(self, collections: Iterable[str]) -> Scope:
+        """The intersection with what a request asks for: a request can only narrow a scope."""
+        return Scope(self.collections & frozenset(str(c) for c in collections))
+
+
+@dataclass(frozen=True)
+class SparseVector:
+    """A sparse vector: parallel lists of term ids and weights."""
+
+    indices: tuple[int, ...]
+    values: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One indexed passage of a document, with its provenance."""
+
+    id: str  # a UUID string; also the point id in the index
+    collection: str
+    document: str
+    position: int  # 0-based order of the chunk in its document
+    text: str
+    title: str = ""  # the document's title (file name when it has none)
+    section: str = ""  # heading path, "Chapter > Section"
+    page: int | None = None  # 1-based, where the format has pages
+    start: int = 0  # character span in the document's parsed text
+    end: int = 0
+
+
+@dataclass(frozen=True)
+class IndexPoint:
+    """A chunk with its dense and BM25 sparse vectors, ready to upsert."""
+
+    chunk: Chunk
+    dense: np.ndarray  # shape (dim,), float32, L2-normalised
+    sparse: SparseVector
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A chunk with the score of the stage that ranked it last."""
+
+    chunk: Chunk
+    score: float

