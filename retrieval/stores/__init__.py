@@ -1,0 +1,51 @@
+"""The two `VectorStore`s (qdrant-edge in-process, qdrant-client for a server) and their factory.
+
+The engines are imported only when a store is built or named, so importing this package is cheap.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from retrieval.settings import VectorStoreSettings
+
+if TYPE_CHECKING:
+    from retrieval.protocols import VectorStore
+    from retrieval.stores.edge import EdgeVectorStore
+    from retrieval.stores.qdrant import QdrantClientStore
+
+__all__ = ["EdgeVectorStore", "QdrantClientStore", "make_vector_store"]
+
+
+def make_vector_store(
+    settings: VectorStoreSettings, *, dense_dim: int, default_path: Path
+) -> VectorStore:
+    """The store the settings name: `edge` at `settings.path or default_path`, or `qdrant`
+    at `settings.url` (":memory:" or a `path` without url: qdrant-client's local mode)."""
+    if settings.kind == "edge":
+        from retrieval.stores.edge import EdgeVectorStore
+
+        return EdgeVectorStore(settings.path or default_path, dense_dim=dense_dim)
+    from retrieval.stores.qdrant import QdrantClientStore
+
+    return QdrantClientStore(
+        collection=settings.collection,
+        dense_dim=dense_dim,
+        url=settings.url,
+        path=settings.path,
+        api_key=settings.api_key.get_secret_value() if settings.api_key else None,
+        timeout_s=settings.timeout_s,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name == "EdgeVectorStore":
+        from retrieval.stores.edge import EdgeVectorStore
+
+        return EdgeVectorStore
+    if name == "QdrantClientStore":
+        from retrieval.stores.qdrant import QdrantClientStore
+
+        return QdrantClientStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,262 @@
+"""`EdgeVectorStore`: the index in-process on qdrant-edge (Qdrant's engine), one shard directory.
+
+Durability and erasure: the shard runs without a write-ahead log, and every write is flushed
+before it returns (that is what makes it durable without one). With a WAL, each update's payload,
+chunk text included, stays in preallocated 32 MiB WAL files (plus one retained closed file)
+that the Python API can neither shrink nor rewrite, so `purge()` could not erase it. Without one,
+vacuum (`optimize()`) + `flush()` leaves no copy of a deleted chunk in the directory.
+
+Locking: without a WAL the engine takes no directory lock, so the store holds an exclusive
+`flock` on `<path>/.enclave.lock` while open: a second store on the directory, in this process or
+another, gets `StoreUnavailable`. The kernel drops the lock if the process dies.
+
+Threads: the engine synchronises reads and writes itself (concurrent queries while upserting were
+tested); the store only serialises its own writes, so `delete_document` counts exactly what it
+deletes. Queries take no Python lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+import numpy as np
+import qdrant_edge as qe
+
+from retrieval.errors import StoreUnavailable
+from retrieval.stores._schema import (
+    COLLECTION_FIELD,
+    DENSE_VECTOR,
+    DOCUMENT_FIELD,
+    RRF_K,
+    SPARSE_VECTOR,
+    Match,
+    QueryVector,
+    dense_values,
+    in_asked_order,
+    match_for,
+    point_id,
+    query_legs,
+    to_chunk,
+    to_payload,
+)
+from retrieval.types import Chunk, Hit, IndexPoint, Scope, SparseVector
+
+LOCK_FILE = ".enclave.lock"
+_CONFIG_FILE = "edge_config.json"  # written by qdrant-edge when it creates a shard
+
+
+class EdgeVectorStore:
+    """The `VectorStore` on a qdrant-edge shard at `path` (created on first use)."""
+
+    def __init__(self, path: Path | str, *, dense_dim: int) -> None:
+        self.path = Path(path)
+        self.dense_dim = dense_dim
+        self._write_lock = threading.Lock()
+        self._lock_handle: IO[str] | None = _lock_directory(self.path)
+        self._shard: qe.EdgeShard | None = None
+        try:
+            self._shard = _open_shard(self.path, _config(dense_dim))
+            self._ensure_indexes()
+        except BaseException:
+            self.close()
+            raise
+
+    def upsert(self, points: Sequence[IndexPoint]) -> None:
+        """Insert or replace the points (by chunk id); durable when this returns."""
+        if not points:
+            return
+        batch = [self._point(p) for p in points]
+        with self._write_lock:
+            shard = self._open()
+            shard.update(qe.UpdateOperation.upsert_points(batch))
+            shard.flush()
+
+    def query(
+        self,
+        *,
+        scope: Scope,
+        dense: np.ndarray | None = None,
+        sparse: SparseVector | None = None,
+        limit: int = 10,
+        prefetch_limit: int = 50,
+        documents: Sequence[str] | None = None,
+    ) -> list[Hit]:
+        """Both legs: one request, each leg prefetched under the scope filter, fused by RRF."""
+        flt = _scope_filter(scope, documents=documents)
+        legs = [
+            qe.Query.Nearest(_vector(v), using=name)
+            for name, v in query_legs(dense, sparse, self.dense_dim)
+        ]
+        if flt is None or not legs or limit <= 0:
+            return []
+        if len(legs) == 1:
+            request = qe.QueryRequest(limit=limit, query=legs[0], filter=flt, with_payload=True)
+        else:
+            request = qe.QueryRequest(
+                limit=limit,
+                query=qe.Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]  # the stub omits Rrf
+                prefetches=[
+                    qe.Prefetch(limit=prefetch_limit, query=leg, filter=flt) for leg in legs
+                ],
+                filter=flt,
+                with_payload=True,
+            )
+        return [
+            Hit(chunk=to_chunk(p.id, p.payload), score=float(p.score))
+            for p in self._open().query(request)
+        ]
+
+    def get(self, *, scope: Scope, ids: Sequence[str]) -> list[Chunk]:
+        """Chunks by id, only those inside the scope, in the order asked."""
+        flt = _scope_filter(scope, ids=ids)
+        if flt is None:
+            return []
+        request = qe.ScrollRequest(limit=len(ids), filter=flt, with_payload=True, with_vector=False)
+        records, _ = self._open().scroll(request)
+        return in_asked_order((to_chunk(r.id, r.payload) for r in records), ids)
+
+    def delete_document(self, *, scope: Scope, document: str) -> int:
+        """Delete the document's points inside the scope (by filter); returns how many."""
+        flt = _scope_filter(scope, documents=[document])
+        if flt is None:
+            return 0
+        with self._write_lock:
+            shard = self._open()
+            deleted = shard.count(qe.CountRequest(exact=True, filter=flt))
+            if deleted:
+                shard.update(qe.UpdateOperation.delete_points_by_filter(flt))
+                shard.flush()
+        return deleted
+
+    def count(self, *, scope: Scope, document: str | None = None) -> int:
+        flt = _scope_filter(scope, documents=None if document is None else [document])
+        if flt is None:
+            return 0
+        return self._open().count(qe.CountRequest(exact=True, filter=flt))
+
+    def purge(self) -> None:
+        """Rewrite every segment holding deleted points (vacuum) and drop the old files."""
+        with self._write_lock:
+            shard = self._open()
+            shard.optimize()  # the shard's vacuum thresholds are 0: any deleted point qualifies
+            shard.flush()  # the replaced segment directories are removed here
+
+    def close(self) -> None:
+        """Flush, close the shard and release the directory lock; safe to call twice."""
+        with self._write_lock:
+            shard, self._shard = self._shard, None
+            try:
+                if shard is not None:
+                    shard.close()  # flushes
+            finally:
+                _unlock(self._lock_handle)
+                self._lock_handle = None
+
+    def __enter__(self) -> EdgeVectorStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _open(self) -> qe.EdgeShard:
+        shard = self._shard
+        if shard is None:
+            raise StoreUnavailable(f"the index at {self.path} is closed")
+        return shard
+
+    def _point(self, point: IndexPoint) -> qe.Point:
+        vectors: dict[str, Any] = {
+            DENSE_VECTOR: dense_values(point.dense, self.dense_dim),
+            SPARSE_VECTOR: _vector(point.sparse),
+        }
+        return qe.Point(point_id(point.chunk.id), vectors, to_payload(point.chunk))
+
+    def _ensure_indexes(self) -> None:
+        shard = self._open()
+        present = shard.info().payload_schema
+        wanted = {
+            COLLECTION_FIELD: qe.KeywordIndexParams(is_tenant=True),
+            DOCUMENT_FIELD: qe.KeywordIndexParams(),
+        }
+        for field, params in wanted.items():
+            if field not in present:
+                shard.update(qe.UpdateOperation.create_field_index(field, params))
+        shard.flush()
+
+
+def _scope_filter(
+    scope: Scope,
+    *,
+    documents: Sequence[str] | None = None,
+    ids: Sequence[str] | None = None,
+) -> qe.Filter | None:
+    """The engine filter for a scope (+ documents / ids); None when nothing can match."""
+    match = match_for(scope, documents=documents, ids=ids)
+    return None if match is None else _edge_filter(match)
+
+
+def _edge_filter(match: Match) -> qe.Filter:
+    must: list[Any] = [
+        qe.FieldCondition(COLLECTION_FIELD, match=qe.MatchAny(list(match.collections)))
+    ]
+    if match.documents is not None:
+        must.append(qe.FieldCondition(DOCUMENT_FIELD, match=qe.MatchAny(list(match.documents))))
+    if match.ids is not None:
+        must.append(qe.HasIdCondition(set(match.ids)))
+    return qe.Filter(must=must)
+
+
+def _vector(vector: QueryVector) -> list[float] | qe.SparseVector:
+    if isinstance(vector, SparseVector):
+        return qe.SparseVector(list(vector.indices), [float(v) for v in vector.values])
+    return vector
+
+
+def _config(dense_dim: int) -> qe.EdgeConfig:
+    return qe.EdgeConfig(
+        vectors={DENSE_VECTOR: qe.EdgeVectorParams(size=dense_dim, distance=qe.Distance.Cosine)},
+        sparse_vectors={SPARSE_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+        # optimize() runs only from purge(); there, any segment with a deleted point is rewritten.
+        optimizers=qe.EdgeOptimizersConfig(deleted_threshold=0.0, vacuum_min_vector_number=0),
+        wal_enabled=False,
+    )
+
+
+def _open_shard(path: Path, config: qe.EdgeConfig) -> qe.EdgeShard:
+    try:
+        if (path / _CONFIG_FILE).exists():
+            return qe.EdgeShard.load(str(path), config)  # checks dims and settings against disk
+        return qe.EdgeShard.create(str(path), config)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # the bindings raise Exception, or PanicException on a Rust panic
+        raise StoreUnavailable(f"cannot open the index at {path}: {exc}") from None
+
+
+def _lock_directory(path: Path) -> IO[str]:
+    path.mkdir(parents=True, exist_ok=True)
+    handle = open(path / LOCK_FILE, "a")  # noqa: SIM115 - held open until close()
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise StoreUnavailable(
+            f"the index at {path} is in use by another Enclave process"
+        ) from None
+    return handle
+
+
+def _unlock(handle: IO[str] | None) -> None:
+    if handle is not None and not handle.closed:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        handle.close()

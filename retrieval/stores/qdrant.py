@@ -1,0 +1,286 @@
+"""`QdrantClientStore`: the index on a Qdrant server (or cluster) through qdrant-client.
+
+Also runs qdrant-client's local mode (`url=":memory:"` or `path=`), which speaks the same API in
+process; it is for tests: slow, and it ignores payload indexes and optimizers.
+
+Threads: the HTTP client is thread-safe, so server calls take no Python lock. Local mode is plain
+Python over dicts and arrays, so there every call is serialised. Writes are always serialised so
+`delete_document` counts exactly what it deletes (from this process).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+import numpy as np
+from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+from retrieval.errors import StoreUnavailable
+from retrieval.stores._schema import (
+    COLLECTION_FIELD,
+    DENSE_VECTOR,
+    DOCUMENT_FIELD,
+    SPARSE_VECTOR,
+    Match,
+    QueryVector,
+    dense_values,
+    in_asked_order,
+    match_for,
+    point_id,
+    query_legs,
+    to_chunk,
+    to_payload,
+)
+from retrieval.types import Chunk, Hit, IndexPoint, Scope, SparseVector
+
+# purge(): vacuum any segment with a deleted point. The server refuses fewer than 100 vectors.
+_PURGE_OPTIMIZERS = models.OptimizersConfigDiff(deleted_threshold=0.0, vacuum_min_vector_number=100)
+
+
+class QdrantClientStore:
+    """The `VectorStore` on one Qdrant collection (created with its indexes on first use)."""
+
+    def __init__(
+        self,
+        *,
+        collection: str,
+        dense_dim: int,
+        url: str | None = None,
+        path: Path | str | None = None,
+        api_key: str | None = None,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self.collection = collection
+        self.dense_dim = dense_dim
+        self.where = url or str(path)
+        self._local = url is None or url == ":memory:"
+        self._write_lock = threading.RLock()
+        self._call_lock = threading.RLock() if self._local else contextlib.nullcontext()
+        self._client: QdrantClient | None = _client(url, path, api_key, timeout_s)
+        try:
+            with self._calling():
+                self._ensure_collection()
+        except BaseException:
+            self.close()
+            raise
+
+    def upsert(self, points: Sequence[IndexPoint]) -> None:
+        """Insert or replace the points (by chunk id); applied when this returns."""
+        if not points:
+            return
+        batch = [self._point(p) for p in points]
+        with self._write_lock, self._calling() as client:
+            client.upsert(self.collection, points=batch, wait=True)
+
+    def query(
+        self,
+        *,
+        scope: Scope,
+        dense: np.ndarray | None = None,
+        sparse: SparseVector | None = None,
+        limit: int = 10,
+        prefetch_limit: int = 50,
+        documents: Sequence[str] | None = None,
+    ) -> list[Hit]:
+        """Both legs: one request, each leg prefetched under the scope filter, fused by RRF."""
+        flt = _scope_filter(scope, documents=documents)
+        legs = query_legs(dense, sparse, self.dense_dim)
+        if flt is None or not legs or limit <= 0:
+            return []
+        args: dict[str, Any] = {"limit": limit, "query_filter": flt, "with_payload": True}
+        if len(legs) == 1:
+            ((name, vector),) = legs
+            args.update(query=_vector(vector), using=name)
+        else:
+            args["prefetch"] = [
+                models.Prefetch(query=_vector(v), using=name, filter=flt, limit=prefetch_limit)
+                for name, v in legs
+            ]
+            args["query"] = models.FusionQuery(fusion=models.Fusion.RRF)  # k: Qdrant's default
+        with self._calling() as client:
+            points = client.query_points(self.collection, **args).points
+        return [Hit(chunk=to_chunk(p.id, p.payload), score=float(p.score)) for p in points]
+
+    def get(self, *, scope: Scope, ids: Sequence[str]) -> list[Chunk]:
+        """Chunks by id, only those inside the scope, in the order asked."""
+        flt = _scope_filter(scope, ids=ids)
+        if flt is None:
+            return []
+        with self._calling() as client:
+            records, _ = client.scroll(
+                self.collection, scroll_filter=flt, limit=len(ids), with_payload=True
+            )
+        return in_asked_order((to_chunk(r.id, r.payload) for r in records), ids)
+
+    def delete_document(self, *, scope: Scope, document: str) -> int:
+        """Delete the document's points inside the scope (by filter); returns how many."""
+        flt = _scope_filter(scope, documents=[document])
+        if flt is None:
+            return 0
+        with self._write_lock, self._calling() as client:
+            deleted = client.count(self.collection, count_filter=flt, exact=True).count
+            if deleted:
+                selector = models.FilterSelector(filter=flt)
+                client.delete(self.collection, points_selector=selector, wait=True)
+        return deleted
+
+    def count(self, *, scope: Scope, document: str | None = None) -> int:
+        flt = _scope_filter(scope, documents=None if document is None else [document])
+        if flt is None:
+            return 0
+        with self._calling() as client:
+            return client.count(self.collection, count_filter=flt, exact=True).count
+
+    def purge(self) -> None:
+        """Ask the server to vacuum segments with deleted points (it runs in the background).
+
+        The server API has no "vacuum now": this lowers the collection's vacuum thresholds, which
+        makes its optimizer rewrite such segments. Its WAL keeps deleted payloads until its
+        segments rotate; proving erasure needs a scan on the server's disk. No-op in local mode.
+        """
+        if self._local:
+            return
+        with self._write_lock, self._calling() as client:
+            client.update_collection(self.collection, optimizers_config=_PURGE_OPTIMIZERS)
+
+    def close(self) -> None:
+        """Close the client (local mode: release its directory); safe to call twice."""
+        with self._call_lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    def __enter__(self) -> QdrantClientStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _calling(self) -> Iterator[QdrantClient]:
+        """The open client, under the local-mode lock; transport failures -> StoreUnavailable."""
+        with self._call_lock:
+            client = self._client
+            if client is None:
+                raise StoreUnavailable(f"the index at {self.where} is closed")
+            try:
+                yield client
+            except (ResponseHandlingException, httpx.TransportError) as exc:
+                raise StoreUnavailable(f"Qdrant at {self.where} did not answer") from exc
+            except UnexpectedResponse as exc:
+                if exc.status_code is not None and exc.status_code >= 500:
+                    raise StoreUnavailable(
+                        f"Qdrant at {self.where} failed: {exc.status_code}"
+                    ) from exc
+                raise
+
+    def _point(self, point: IndexPoint) -> models.PointStruct:
+        vectors: dict[str, Any] = {
+            DENSE_VECTOR: dense_values(point.dense, self.dense_dim),
+            SPARSE_VECTOR: _vector(point.sparse),
+        }
+        return models.PointStruct(
+            id=point_id(point.chunk.id), vector=vectors, payload=to_payload(point.chunk)
+        )
+
+    def _ensure_collection(self) -> None:
+        client = self._client
+        assert client is not None
+        if client.collection_exists(self.collection):
+            _check_dim(client, self.collection, self.dense_dim)
+            return
+        client.create_collection(
+            self.collection,
+            vectors_config={
+                DENSE_VECTOR: models.VectorParams(
+                    size=self.dense_dim, distance=models.Distance.COSINE
+                )
+            },
+            sparse_vectors_config={
+                SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)
+            },
+        )
+        if self._local:
+            return  # local mode ignores payload indexes (and warns about them)
+        keyword = models.KeywordIndexType.KEYWORD
+        for field, tenant in ((COLLECTION_FIELD, True), (DOCUMENT_FIELD, None)):
+            schema = models.KeywordIndexParams(type=keyword, is_tenant=tenant)
+            client.create_payload_index(self.collection, field, field_schema=schema, wait=True)
+
+
+def _scope_filter(
+    scope: Scope,
+    *,
+    documents: Sequence[str] | None = None,
+    ids: Sequence[str] | None = None,
+) -> models.Filter | None:
+    """The Qdrant filter for a scope (+ documents / ids); None when nothing can match."""
+    match = match_for(scope, documents=documents, ids=ids)
+    return None if match is None else _qdrant_filter(match)
+
+
+def _qdrant_filter(match: Match) -> models.Filter:
+    must: list[models.Condition] = [
+        models.FieldCondition(
+            key=COLLECTION_FIELD, match=models.MatchAny(any=list(match.collections))
+        )
+    ]
+    if match.documents is not None:
+        must.append(
+            models.FieldCondition(
+                key=DOCUMENT_FIELD, match=models.MatchAny(any=list(match.documents))
+            )
+        )
+    if match.ids is not None:
+        must.append(models.HasIdCondition(has_id=list(match.ids)))
+    return models.Filter(must=must)
+
+
+def _vector(vector: QueryVector) -> list[float] | models.SparseVector:
+    if isinstance(vector, SparseVector):
+        return models.SparseVector(
+            indices=list(vector.indices), values=[float(v) for v in vector.values]
+        )
+    return vector
+
+
+def _client(
+    url: str | None, path: Path | str | None, api_key: str | None, timeout_s: float
+) -> QdrantClient:
+    if url == ":memory:":
+        return QdrantClient(location=":memory:")
+    if url is None:
+        if path is None:
+            raise ValueError("QdrantClientStore needs a url (or a path for local mode)")
+        try:
+            return QdrantClient(path=str(path))
+        except RuntimeError as exc:  # qdrant-client's "already accessed by another instance"
+            raise StoreUnavailable(
+                f"the index at {path} is in use by another Enclave process"
+            ) from exc
+    return QdrantClient(
+        url=url, api_key=api_key, timeout=max(1, math.ceil(timeout_s)), check_compatibility=False
+    )
+
+
+def _check_dim(client: QdrantClient, collection: str, dense_dim: int) -> None:
+    vectors = client.get_collection(collection).config.params.vectors
+    params = vectors.get(DENSE_VECTOR) if isinstance(vectors, dict) else None
+    if params is None or params.size != dense_dim:
+        found = None if params is None else params.size
+        raise StoreUnavailable(
+            f"collection {collection!r} has dense vectors of size {found}, not {dense_dim}"
+        )
