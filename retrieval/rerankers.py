@@ -1,0 +1,137 @@
+"""Rerankers: a cross-encoder from a local directory, a pass-through, and a token-overlap double.
+
+Each has a `name` that is reported with every answer, so a reader knows which one ranked it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from retrieval.bm25 import tokenize
+from retrieval.embedders import offline_env
+from retrieval.errors import ModelNotFound
+from retrieval.settings import RerankerSettings
+from retrieval.types import Chunk, Hit
+
+CrossEncoderBackend = Literal["flag", "sentence-transformers"]
+
+
+def passage_text(chunk: Chunk) -> str:
+    """What a reranker reads for a chunk: its title and section as a heading line, then its text."""
+    heading = " > ".join(part for part in (chunk.title, chunk.section) if part)
+    return f"{heading}\n{chunk.text}" if heading else chunk.text
+
+
+def _rescored(hits: Sequence[Hit], scores: Sequence[float], top_k: int) -> list[Hit]:
+    """Hits with their new scores, best first; ties keep their incoming (fusion) order."""
+    order = sorted(range(len(hits)), key=lambda i: -scores[i])
+    return [replace(hits[i], score=float(scores[i])) for i in order[: max(top_k, 0)]]
+
+
+class PassThroughReranker:
+    """No reranking: keeps the fusion order and scores, truncated to top_k."""
+
+    name = "none"
+
+    def rerank(self, query: str, hits: Sequence[Hit], *, top_k: int) -> list[Hit]:
+        return list(hits)[: max(top_k, 0)]
+
+
+class TokenOverlapReranker:
+    """Unit-test double: the share of the query's distinct BM25 tokens found in the passage."""
+
+    name = "overlap"
+
+    def rerank(self, query: str, hits: Sequence[Hit], *, top_k: int) -> list[Hit]:
+        wanted = set(tokenize(query))
+        if not wanted:
+            return list(hits)[: max(top_k, 0)]
+        scores = [len(wanted & set(tokenize(passage_text(h.chunk)))) / len(wanted) for h in hits]
+        return _rescored(hits, scores, top_k)
+
+
+class CrossEncoderReranker:
+    """A cross-encoder (e.g. bge-reranker-v2-m3) from a local directory; its relevance score,
+    squashed by a sigmoid into (0, 1) by either backend, becomes `Hit.score`.
+
+    backend="flag": FlagEmbedding's `FlagReranker`; backend="sentence-transformers": its
+    `CrossEncoder`. Both read the same Hugging Face sequence-classification directory.
+    """
+
+    def __init__(
+        self,
+        model_path: Path | str,
+        *,
+        backend: CrossEncoderBackend = "flag",
+        device: str = "cpu",
+        batch_size: int = 16,
+        max_length: int = 512,
+    ) -> None:
+        offline_env()
+        path = Path(model_path)
+        if not (path.is_dir() and (path / "config.json").is_file()):
+            raise ModelNotFound(f"cross-encoder not found: {path} is not a model directory")
+        self.name = f"cross-encoder:{path.name}"
+        self.backend = backend
+        self.batch_size = batch_size
+        if backend == "flag":
+            from FlagEmbedding import FlagReranker
+
+            self._model = FlagReranker(
+                str(path),
+                use_fp16=device.startswith("cuda"),
+                devices=device,
+                batch_size=batch_size,
+                max_length=max_length,
+            )
+        elif backend == "sentence-transformers":
+            from sentence_transformers import CrossEncoder
+
+            self._model = CrossEncoder(
+                str(path), device=device, max_length=max_length, local_files_only=True
+            )
+        else:
+            raise ValueError(f"unknown cross-encoder backend: {backend!r}")
+
+    def score(self, query: str, passages: Sequence[str]) -> np.ndarray:
+        """One relevance score per passage (higher is more relevant)."""
+        if not passages:
+            return np.zeros(0, dtype=np.float32)
+        pairs = [(query, p) for p in passages]
+        if self.backend == "flag":
+            raw = self._model.compute_score(pairs, batch_size=self.batch_size, normalize=True)
+        else:  # a single-label CrossEncoder applies the sigmoid by default
+            raw = self._model.predict(
+                pairs, batch_size=self.batch_size, show_progress_bar=False, convert_to_numpy=True
+            )
+        return np.atleast_1d(np.asarray(raw, dtype=np.float32)).reshape(len(passages))
+
+    def rerank(self, query: str, hits: Sequence[Hit], *, top_k: int) -> list[Hit]:
+        if not hits or top_k <= 0:
+            return []
+        scores = self.score(query, [passage_text(h.chunk) for h in hits])
+        return _rescored(hits, scores.tolist(), top_k)
+
+
+def make_reranker(
+    settings: RerankerSettings,
+) -> CrossEncoderReranker | PassThroughReranker | TokenOverlapReranker:
+    """The reranker the settings ask for; raises ModelNotFound when its files are missing."""
+    kind = settings.resolved_kind
+    if kind == "none":
+        return PassThroughReranker()
+    if kind == "overlap":
+        return TokenOverlapReranker()
+    if settings.model_path is None:
+        raise ModelNotFound("the cross-encoder reranker needs reranker.model_path (a local dir)")
+    return CrossEncoderReranker(
+        settings.model_path,
+        backend=settings.backend,
+        device=settings.device,
+        batch_size=settings.batch_size,
+    )

@@ -1,0 +1,76 @@
+"""Pass-through and token-overlap rerankers, and the reranker factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from retrieval.errors import ModelNotFound
+from retrieval.rerankers import (
+    PassThroughReranker,
+    TokenOverlapReranker,
+    make_reranker,
+    passage_text,
+)
+from retrieval.settings import RerankerSettings
+from retrieval.types import Chunk, Hit
+
+
+def _hit(n: int, text: str, score: float = 0.0, **chunk: str) -> Hit:
+    c = Chunk(id=f"id-{n}", collection="c", document="d", position=n, text=text, **chunk)
+    return Hit(chunk=c, score=score)
+
+
+HITS = [
+    _hit(0, "the weather is mild today", 0.9),
+    _hit(1, "set max_wal_senders before replication", 0.8),
+    _hit(2, "replication needs max_wal_senders and wal_level", 0.7),
+    _hit(3, "nothing relevant", 0.6),
+]
+
+
+def test_pass_through_keeps_fusion_order_and_truncates() -> None:
+    reranker = PassThroughReranker()
+    assert reranker.name == "none"
+    assert reranker.rerank("anything", HITS, top_k=2) == HITS[:2]
+    assert reranker.rerank("anything", HITS, top_k=0) == []
+
+
+def test_overlap_orders_by_query_token_share() -> None:
+    reranker = TokenOverlapReranker()
+    assert reranker.name == "overlap"
+    out = reranker.rerank("wal_level for replication", HITS, top_k=3)
+    assert [h.chunk.id for h in out] == ["id-2", "id-1", "id-0"]
+    assert out[0].score == pytest.approx(1.0)  # wal_level, wal, level, replication: all found
+    assert out[1].score == pytest.approx(2 / 4)  # replication, wal (a part of max_wal_senders)
+
+
+def test_overlap_ties_keep_incoming_order() -> None:
+    out = TokenOverlapReranker().rerank("unrelated words", HITS, top_k=4)
+    assert [h.chunk.id for h in out] == [h.chunk.id for h in HITS]
+    assert all(h.score == 0.0 for h in out)
+
+
+def test_overlap_reads_title_and_section() -> None:
+    hit = _hit(7, "body text", title="Pump XJ-220", section="Maintenance")
+    assert passage_text(hit.chunk) == "Pump XJ-220 > Maintenance\nbody text"
+    out = TokenOverlapReranker().rerank("XJ-220 maintenance", [HITS[3], hit], top_k=1)
+    assert out[0].chunk.id == "id-7"
+
+
+def test_rerankers_accept_no_hits() -> None:
+    assert TokenOverlapReranker().rerank("q", [], top_k=3) == []
+    assert PassThroughReranker().rerank("q", [], top_k=3) == []
+
+
+def test_factory_picks_by_kind() -> None:
+    assert isinstance(make_reranker(RerankerSettings()), PassThroughReranker)
+    assert isinstance(make_reranker(RerankerSettings(kind="overlap")), TokenOverlapReranker)
+
+
+def test_factory_reports_a_missing_cross_encoder(tmp_path: Path) -> None:
+    with pytest.raises(ModelNotFound, match="not found"):
+        make_reranker(RerankerSettings(model_path=tmp_path / "absent"))
+    with pytest.raises(ModelNotFound, match="model_path"):
+        make_reranker(RerankerSettings(kind="cross-encoder"))
