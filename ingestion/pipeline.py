@@ -1,0 +1,102 @@
+"""One document through parse → chunk → embed (dense + BM25) → index, reporting its stages."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from ingestion.chunker import Chunker
+from ingestion.offline import clear_caches
+from ingestion.parsers import parse
+from retrieval.bm25 import BM25Encoder
+from retrieval.protocols import Embedder, VectorStore
+from retrieval.types import Chunk, IndexPoint, Scope
+
+Stage = Literal["parsing", "chunking", "embedding"]
+Progress = Callable[[Stage, int, int], None]  # stage, done, total
+
+
+@dataclass(frozen=True)
+class DocumentRef:
+    """Which document the chunks belong to (ids from the metadata DB)."""
+
+    id: str
+    collection: str
+    title: str
+    filename: str
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    chunks: int
+    pages: int | None
+
+
+def chunk_id(document: str, position: int) -> str:
+    """Stable point id: re-ingesting a document overwrites its own points."""
+    return str(uuid.uuid5(uuid.UUID(document), str(position)))
+
+
+class IngestionPipeline:
+    """Turns a stored original into indexed chunks. Keeps its models loaded between documents."""
+
+    def __init__(
+        self,
+        *,
+        embedder: Embedder,
+        bm25: BM25Encoder,
+        store: VectorStore,
+        chunker: Chunker,
+        batch_size: int = 32,
+    ) -> None:
+        self.embedder = embedder
+        self.bm25 = bm25
+        self.store = store
+        self.chunker = chunker
+        self.batch_size = batch_size
+
+    def run(self, path: Path, doc: DocumentRef, progress: Progress | None = None) -> IngestResult:
+        """Index `path` as `doc`; any earlier points of the document are replaced.
+
+        Raises `InvalidDocument` for input that can never be indexed.
+        """
+        report = progress or (lambda _stage, _done, _total: None)
+        scope = Scope.of([doc.collection])
+        try:
+            report("parsing", 0, 1)
+            parsed = parse(path, filename=doc.filename)
+            report("chunking", 0, 1)
+            drafts = self.chunker.chunk(parsed)
+        finally:
+            clear_caches()
+        chunks = [
+            Chunk(
+                id=chunk_id(doc.id, draft.position),
+                collection=doc.collection,
+                document=doc.id,
+                position=draft.position,
+                text=draft.text,
+                title=doc.title,
+                section=draft.section,
+                page=draft.page,
+                start=draft.start,
+                end=draft.end,
+            )
+            for draft in drafts
+        ]
+        self.store.delete_document(scope=scope, document=doc.id)
+        report("embedding", 0, len(chunks))
+        for start in range(0, len(chunks), self.batch_size):
+            batch = chunks[start : start + self.batch_size]
+            dense = self.embedder.embed([c.text for c in batch], kind="document")
+            self.store.upsert(
+                [
+                    IndexPoint(chunk=c, dense=vector, sparse=self.bm25.encode_document(c.text))
+                    for c, vector in zip(batch, dense, strict=True)
+                ]
+            )
+            report("embedding", start + len(batch), len(chunks))
+        return IngestResult(chunks=len(chunks), pages=parsed.pages)
