@@ -25,7 +25,7 @@ class EmbedderSettings(BaseModel):
 
 
 class VectorStoreSettings(BaseModel):
-    """`edge`: qdrant-edge in-process (embedded default). `qdrant`: a Qdrant server via qdrant-client."""
+    """`edge`: qdrant-edge in-process (embedded default). `qdrant`: a server via qdrant-client."""
 
     kind: Literal["edge", "qdrant"] = "edge"
     path: Path | None = None  # edge: the shard directory (default: <data_dir>/index)
@@ -36,7 +36,7 @@ class VectorStoreSettings(BaseModel):
 
 
 class RerankerSettings(BaseModel):
-    """`model_path` set: a cross-encoder (bge-reranker-v2-m3 or any). Unset: the embedded default."""
+    """`model_path` set: a cross-encoder (e.g. bge-reranker-v2-m3). Unset: the embedded default."""
 
     kind: Literal["cross-encoder", "none", "overlap"] | None = None  # None: decided by model_path
     model_path: Path | None = None

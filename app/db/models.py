@@ -35,10 +35,15 @@ class Collection(Base):
 
 
 class Document(Base):
-    """One uploaded file. `status` walks queued → parsing → chunking → embedding → indexed | failed."""
+    """One uploaded file.
+
+    `status` walks queued → parsing → chunking → embedding → indexed, or ends failed.
+    """
 
     __tablename__ = "documents"
-    __table_args__ = (UniqueConstraint("collection_id", "content_hash", name="uq_document_content"),)
+    __table_args__ = (
+        UniqueConstraint("collection_id", "content_hash", name="uq_document_content"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     collection_id: Mapped[str] = mapped_column(

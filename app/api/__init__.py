@@ -1,0 +1,1 @@
+"""The HTTP layer: thin routers that map service results to JSON or SSE."""

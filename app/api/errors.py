@@ -1,0 +1,64 @@
+"""One place that turns errors into HTTP responses with the `{"error": {...}}` envelope."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.errors import EnclaveError, InvalidRequest, UpstreamUnavailable
+from ingestion.errors import InvalidDocument
+from retrieval.errors import RetrievalError
+from serving.errors import GeneratorUnavailable
+
+log = logging.getLogger(__name__)
+
+
+def error_response(
+    status: int, message: str, *, code: str, param: str | None = None, headers: dict | None = None
+) -> JSONResponse:
+    body = {"error": {"message": message, "type": code, "param": param, "code": code}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def translate(exc: Exception) -> EnclaveError:
+    """Library errors as the app's own."""
+    if isinstance(exc, EnclaveError):
+        return exc
+    if isinstance(exc, InvalidDocument):
+        return InvalidRequest(str(exc))
+    if isinstance(exc, GeneratorUnavailable):
+        return UpstreamUnavailable(str(exc), retry_after_s=exc.retry_after_s)
+    if isinstance(exc, RetrievalError):
+        return UpstreamUnavailable(str(exc))
+    log.error("internal_error", exc_info=exc)
+    return EnclaveError("internal error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def enclave_error(_request: Request, exc: Exception) -> JSONResponse:
+        err = translate(exc)
+        headers = None
+        if isinstance(err, UpstreamUnavailable) and err.retry_after_s:
+            headers = {"Retry-After": str(int(err.retry_after_s))}
+        return error_response(err.status_code, str(err), code=err.code, headers=headers)
+
+    async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        first = exc.errors()[0] if exc.errors() else {}
+        param = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or None
+        # The message names the field and the rule, never echoes the submitted value.
+        message = f"invalid request: {first.get('msg', 'malformed body')}"
+        return error_response(422, message, code="invalid_request", param=param)
+
+    async def http_error(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        return error_response(exc.status_code, str(exc.detail), code="http_error")
+
+    for cls in (EnclaveError, InvalidDocument, GeneratorUnavailable, RetrievalError, Exception):
+        app.add_exception_handler(cls, enclave_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)

@@ -1,0 +1,38 @@
+"""The subset of OpenAI's chat-completions protocol that Enclave speaks (`/v1/chat/completions`)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class ChatMessage(BaseModel):
+    role: Literal["system", "user", "assistant", "tool", "developer"]
+    content: str | None = None
+
+
+class ChatCompletionRequest(BaseModel):
+    """Extra OpenAI fields (temperature, top_p, n, ...) are accepted and ignored unless listed."""
+
+    model: str = Field(
+        "enclave",
+        description='"enclave" (every collection you may read) or '
+        '"enclave:<collection>" for one collection.',
+    )
+    messages: list[ChatMessage] = Field(..., min_length=1)
+    stream: bool = False
+    max_tokens: int | None = Field(None, ge=1, le=4096)
+    temperature: float | None = Field(None, ge=0.0, le=2.0)
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "enclave"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]

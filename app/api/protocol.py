@@ -1,0 +1,118 @@
+"""Request and response models of the REST API (`/v1`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ErrorBody(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class CollectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(..., min_length=1, max_length=100, examples=["handbook"])
+    description: str = Field("", max_length=500)
+
+
+class CollectionOut(BaseModel):
+    id: str
+    name: str
+    description: str
+    documents: int
+    created_at: datetime
+
+
+class DocumentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    collection_id: str
+    filename: str
+    title: str
+    content_type: str
+    size_bytes: int
+    content_hash: str
+    status: str
+    error: str | None
+    pages: int | None
+    chunks_total: int
+    chunks_done: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class UploadOut(DocumentOut):
+    duplicate: bool = False
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    query: str = Field(..., min_length=1, max_length=4000)
+    collections: list[str] | None = Field(
+        None, description="Ids or names to search; default: every collection you may read."
+    )
+    k: int = Field(10, ge=1, le=50)
+    mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    rerank: bool = True
+
+
+class ChunkOut(BaseModel):
+    chunk_id: str
+    document_id: str
+    collection_id: str
+    title: str
+    section: str
+    page: int | None
+    position: int
+    start: int
+    end: int
+    text: str
+
+
+class SearchHit(ChunkOut):
+    score: float
+
+
+class SearchResponse(BaseModel):
+    hits: list[SearchHit]
+    reranker: str
+    timings_ms: dict[str, float]
+
+
+class AnswerRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(..., min_length=1, max_length=4000)
+    collections: list[str] | None = None
+    k: int | None = Field(None, ge=1, le=10, description="Sources given to the generator.")
+    stream: bool = False
+
+
+class SourceOut(BaseModel):
+    number: int
+    chunk_id: str
+    document_id: str
+    title: str
+    section: str
+    page: int | None
+    text: str
+
+
+class AnswerResponse(BaseModel):
+    answer: str
+    citations: list[int] = Field(description="Numbers of the sources the answer cites, in order.")
+    sources: list[SourceOut]
+    dropped_citations: int = Field(description="Citations to sources the model was not given.")
+    no_answer: bool = Field(description="The model said the sources do not contain the answer.")
+    model: str
+    reranker: str
+    timings_ms: dict[str, float]

@@ -1,0 +1,78 @@
+"""/v1/collections and their documents."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, UploadFile, status
+
+from app.api.deps import PrincipalDep, RuntimeDep, ScopeDep, SessionDep
+from app.api.protocol import CollectionIn, CollectionOut, DocumentOut, UploadOut
+from app.identity import readable_scope
+from app.services import collections, documents
+
+router = APIRouter(prefix="/v1", tags=["collections"])
+
+
+@router.get("/collections", response_model=list[CollectionOut])
+def list_collections(db: SessionDep, scope: ScopeDep) -> list[CollectionOut]:
+    return [
+        CollectionOut(
+            id=c.id, name=c.name, description=c.description, documents=n, created_at=c.created_at
+        )
+        for c, n in collections.list_visible(db=db, scope=scope)
+    ]
+
+
+@router.post("/collections", response_model=CollectionOut, status_code=status.HTTP_201_CREATED)
+def create_collection(body: CollectionIn, db: SessionDep) -> CollectionOut:
+    created = collections.create(db=db, name=body.name, description=body.description)
+    db.commit()
+    return CollectionOut(
+        id=created.id,
+        name=created.name,
+        description=created.description,
+        documents=0,
+        created_at=created.created_at,
+    )
+
+
+@router.get("/collections/{collection}/documents", response_model=list[DocumentOut])
+def list_documents(collection: str, db: SessionDep, scope: ScopeDep) -> list[DocumentOut]:
+    found = collections.get(db=db, scope=scope, ref=collection)
+    docs = documents.list_in_collection(db=db, scope=scope, collection_id=found.id)
+    return [DocumentOut.model_validate(d) for d in docs]
+
+
+@router.post(
+    "/collections/{collection}/documents",
+    response_model=UploadOut,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={200: {"model": UploadOut, "description": "The same bytes were already uploaded."}},
+)
+def upload_document(
+    collection: str,
+    file: UploadFile,
+    db: SessionDep,
+    principal: PrincipalDep,
+    runtime: RuntimeDep,
+) -> UploadOut:
+    """Store the file and queue it for ingestion; poll the document for its status."""
+    scope = readable_scope(db=db, principal=principal)
+    target = collections.get(db=db, scope=scope, ref=collection)
+    settings = runtime.settings
+    document, created = documents.upload(
+        db=db,
+        collection=target,
+        filename=file.filename or "",
+        stream=file.file,
+        originals_dir=settings.originals_dir,
+        max_bytes=settings.server.max_upload_mb * 2**20,
+        uploaded_by=principal.id,
+    )
+    db.commit()
+    runtime.wake_worker()
+    return UploadOut.model_validate(document).model_copy(update={"duplicate": not created})
+
+
+@router.get("/documents/{document_id}", response_model=DocumentOut)
+def get_document(document_id: str, db: SessionDep, scope: ScopeDep) -> DocumentOut:
+    return DocumentOut.model_validate(documents.get(db=db, scope=scope, document_id=document_id))

@@ -1,0 +1,168 @@
+"""/v1/search, /v1/answer (JSON or SSE) and /v1/chunks/{id} (what a citation opens)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from app.api.deps import RuntimeDep, ScopeDep, SessionDep
+from app.api.errors import translate
+from app.api.protocol import (
+    AnswerRequest,
+    AnswerResponse,
+    ChunkOut,
+    SearchHit,
+    SearchRequest,
+    SearchResponse,
+    SourceOut,
+)
+from app.errors import NotFound
+from app.services import answers, collections
+from retrieval.types import Chunk, Scope
+from serving.answer import Delta, Done
+from serving.protocols import Source
+
+router = APIRouter(prefix="/v1", tags=["search"])
+
+
+def narrowed(db: SessionDep, scope: Scope, refs: list[str] | None) -> Scope:
+    """The caller's scope, narrowed to the requested collections (each must be in scope)."""
+    if refs is None:
+        return scope
+    return scope.narrowed_to(collections.get(db=db, scope=scope, ref=ref).id for ref in refs)
+
+
+def chunk_out(chunk: Chunk) -> dict:
+    return {
+        "chunk_id": chunk.id,
+        "document_id": chunk.document,
+        "collection_id": chunk.collection,
+        "title": chunk.title,
+        "section": chunk.section,
+        "page": chunk.page,
+        "position": chunk.position,
+        "start": chunk.start,
+        "end": chunk.end,
+        "text": chunk.text,
+    }
+
+
+def source_out(source: Source) -> SourceOut:
+    return SourceOut(
+        number=source.number,
+        chunk_id=source.chunk_id,
+        document_id=source.document,
+        title=source.title,
+        section=source.section,
+        page=source.page,
+        text=source.text,
+    )
+
+
+@router.post("/search", response_model=SearchResponse)
+def search(
+    body: SearchRequest, db: SessionDep, scope: ScopeDep, runtime: RuntimeDep
+) -> SearchResponse:
+    result = answers.search(
+        retriever=runtime.retriever,
+        scope=narrowed(db, scope, body.collections),
+        query=body.query,
+        k=body.k,
+        mode=body.mode,
+        rerank=body.rerank,
+    )
+    return SearchResponse(
+        hits=[SearchHit(**chunk_out(h.chunk), score=h.score) for h in result.hits],
+        reranker=result.reranker,
+        timings_ms=result.timings_ms,
+    )
+
+
+@router.get("/chunks/{chunk_id}", response_model=ChunkOut)
+def get_chunk(chunk_id: str, scope: ScopeDep, runtime: RuntimeDep) -> ChunkOut:
+    found = runtime.store.get(scope=scope, ids=[chunk_id])
+    if not found:
+        raise NotFound(f"chunk {chunk_id!r} not found")
+    return ChunkOut(**chunk_out(found[0]))
+
+
+@router.post(
+    "/answer",
+    response_model=AnswerResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "With stream=true."}},
+)
+def answer(body: AnswerRequest, db: SessionDep, scope: ScopeDep, runtime: RuntimeDep):  # type: ignore[no-untyped-def]
+    """Answer from the top sources. `stream: true` sends Server-Sent Events:
+    `sources`, then `delta`s, then `done` (or `error`)."""
+    settings = runtime.settings
+    events = answers.answer(
+        retriever=runtime.retriever,
+        generator=runtime.generator,
+        scope=narrowed(db, scope, body.collections),
+        question=body.question,
+        k=body.k or settings.retrieval.answer_k,
+        max_tokens=settings.generator.max_tokens,
+        temperature=settings.generator.temperature,
+    )
+    if body.stream:
+        return StreamingResponse(
+            sse(events),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+    return collect(events)
+
+
+def collect(events: Iterator[answers.AnswerEvent]) -> AnswerResponse:
+    text: list[str] = []
+    retrieved: answers.Retrieved | None = None
+    for event in events:
+        if isinstance(event, answers.Retrieved):
+            retrieved = event
+        elif isinstance(event, Delta):
+            text.append(event.text)
+        elif isinstance(event, Done):
+            assert retrieved is not None
+            return AnswerResponse(
+                answer="".join(text),
+                citations=[s.number for s in event.citations],
+                sources=[source_out(s) for s in retrieved.sources],
+                dropped_citations=event.dropped_citations,
+                no_answer=event.no_answer,
+                model=event.model,
+                reranker=retrieved.reranker,
+                timings_ms=retrieved.timings_ms,
+            )
+    raise RuntimeError("the answer stream ended without a result")
+
+
+def sse(events: Iterator[answers.AnswerEvent]) -> Iterator[str]:
+    def frame(name: str, data: object) -> str:
+        return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+    reranker = "none"
+    try:
+        for event in events:
+            if isinstance(event, answers.Retrieved):
+                reranker = event.reranker
+                sources = [source_out(s).model_dump() for s in event.sources]
+                yield frame("sources", {"sources": sources, "timings_ms": event.timings_ms})
+            elif isinstance(event, Delta):
+                yield frame("delta", {"text": event.text})
+            elif isinstance(event, Done):
+                yield frame(
+                    "done",
+                    {
+                        "citations": [s.number for s in event.citations],
+                        "dropped_citations": event.dropped_citations,
+                        "no_answer": event.no_answer,
+                        "model": event.model,
+                        "reranker": reranker,
+                    },
+                )
+    except Exception as exc:  # noqa: BLE001 - the stream has started: report in-band
+        err = translate(exc)
+        yield frame("error", {"message": str(err), "code": err.code})

@@ -1,0 +1,235 @@
+"""The `enclave` command line: serve, ingest, search, ask — on the local data directory."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from app.db.models import Document
+from app.db.session import transaction
+from app.errors import EnclaveError
+from app.identity import LOCAL_ADMIN, readable_scope
+from app.logs import configure_logging
+from app.runtime import Runtime, build_runtime
+from app.services import answers, collections, documents
+from app.settings import Settings
+from retrieval.errors import RetrievalError
+from retrieval.types import Scope
+from serving.answer import Delta, Done
+from serving.errors import ServingError
+
+cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+out = Console()
+err = Console(stderr=True)
+CollectionOpt = Annotated[str, typer.Option("--collection", "-c", help="Collection name.")]
+
+
+@contextmanager
+def local_runtime() -> Iterator[Runtime]:
+    """The runtime on the local data directory; clean one-line errors instead of tracebacks."""
+    settings = Settings()
+    configure_logging("WARNING")
+    runtime = build_runtime(settings)
+    try:
+        yield runtime
+    except (EnclaveError, RetrievalError, ServingError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    finally:
+        runtime.close()
+
+
+def scope_of(runtime: Runtime, collection: str) -> Scope:
+    with runtime.sessions() as db:
+        scope = readable_scope(db=db, principal=LOCAL_ADMIN)
+        return Scope.of([collections.get(db=db, scope=scope, ref=collection).id])
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port.")] = None,
+) -> None:
+    """Start the web UI and the REST API (and, embedded, the ingestion worker)."""
+    import uvicorn
+
+    from app.main import create_app
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    host = host or settings.server.host
+    port = port or settings.server.port
+    err.print(f"Enclave ({settings.mode}) on http://{host}:{port}  —  API docs at /docs")
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+
+
+@cli.command()
+def worker() -> None:
+    """Run an ingestion worker until interrupted (production: several, beside the API)."""
+    import signal
+    import threading
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    runtime = build_runtime(settings)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    err.print("Enclave worker started; Ctrl-C to stop.")
+    try:
+        runtime.worker().run_forever(stop)
+    finally:
+        runtime.close()
+
+
+def files_under(paths: list[Path]) -> list[Path]:
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(
+                p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
+            )
+        elif path.is_file():
+            found.append(path)
+        else:
+            err.print(f"[yellow]skipped:[/yellow] {path} (not found)")
+    return found
+
+
+@cli.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders.")],
+    collection: CollectionOpt,
+) -> None:
+    """Index files (folders recursively) into a collection, creating it when absent."""
+    with local_runtime() as runtime:
+        files = files_under(paths)
+        queued, skipped, failed = [], 0, []
+        with transaction(runtime.sessions) as db:
+            scope = readable_scope(db=db, principal=LOCAL_ADMIN)
+            target = collections.get_or_create(db=db, scope=scope, name=collection)
+        for path in files:
+            try:
+                with transaction(runtime.sessions) as db, path.open("rb") as stream:
+                    doc, created = documents.upload(
+                        db=db,
+                        collection=target,
+                        filename=path.name,
+                        stream=stream,
+                        originals_dir=runtime.settings.originals_dir,
+                        max_bytes=runtime.settings.server.max_upload_mb * 2**20,
+                        uploaded_by=LOCAL_ADMIN.id,
+                    )
+            except EnclaveError as exc:
+                failed.append((path.name, str(exc)))
+                continue
+            if created:
+                queued.append(doc.id)
+            else:
+                skipped += 1
+        run_jobs(runtime, len(queued))
+        with runtime.sessions() as db:
+            docs = [db.get_one(Document, i) for i in queued]
+        indexed = [d for d in docs if d.status == "indexed"]
+        failed += [(d.filename, d.error or "failed") for d in docs if d.status != "indexed"]
+        chunks = sum(d.chunks_total for d in indexed)
+        out.print(
+            f"indexed {len(indexed)} ({chunks} chunks), skipped {skipped} (already indexed), "
+            f"failed {len(failed)}"
+        )
+        for name, reason in failed:
+            out.print(f"  [red]failed[/red] {name}: {reason}")
+        if failed:
+            raise typer.Exit(1)
+
+
+def run_jobs(runtime: Runtime, total: int) -> None:
+    worker = runtime.worker()
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task("ingesting", total=total)
+        while worker.run_once():
+            progress.advance(task)
+
+
+@cli.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    collection: CollectionOpt,
+    k: Annotated[int, typer.Option("-k", help="How many chunks.")] = 10,
+    mode: Annotated[str, typer.Option(help="hybrid, dense or bm25.")] = "hybrid",
+) -> None:
+    """Ranked chunks with scores and sources."""
+    with local_runtime() as runtime:
+        result = answers.search(
+            retriever=runtime.retriever,
+            scope=scope_of(runtime, collection),
+            query=query,
+            k=k,
+            mode=mode,  # type: ignore[arg-type]
+        )
+        table = Table("#", "score", "source", "text", show_lines=True)
+        for rank, hit in enumerate(result.hits, start=1):
+            c = hit.chunk
+            where = c.title + (f" › {c.section}" if c.section else "")
+            where += f" (p. {c.page})" if c.page else ""
+            table.add_row(str(rank), f"{hit.score:.4f}", where, " ".join(c.text.split())[:240])
+        out.print(table)
+        out.print(f"reranker: {result.reranker}", style="dim")
+
+
+@cli.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question.")],
+    collection: CollectionOpt,
+) -> None:
+    """A streamed answer with numbered citations."""
+    with local_runtime() as runtime:
+        settings = runtime.settings
+        events = answers.answer(
+            retriever=runtime.retriever,
+            generator=runtime.generator,
+            scope=scope_of(runtime, collection),
+            question=question,
+            k=settings.retrieval.answer_k,
+            max_tokens=settings.generator.max_tokens,
+            temperature=settings.generator.temperature,
+        )
+        sources = []
+        reranker = "none"
+        for event in events:
+            if isinstance(event, answers.Retrieved):
+                sources, reranker = event.sources, event.reranker
+            elif isinstance(event, Delta):
+                sys.stdout.write(event.text)
+                sys.stdout.flush()
+            elif isinstance(event, Done):
+                out.print("\n")
+                cited = {s.number for s in event.citations}
+                for s in sources:
+                    mark = "*" if s.number in cited else " "
+                    where = s.title + (f" › {s.section}" if s.section else "")
+                    where += f", p. {s.page}" if s.page else ""
+                    out.print(f"{mark}[{s.number}] {where}  ({s.document})", highlight=False)
+                out.print(
+                    f"model: {event.model} · reranker: {reranker} · "
+                    f"dropped citations: {event.dropped_citations}",
+                    style="dim",
+                )
+
+
+def main() -> None:
+    cli()

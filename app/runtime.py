@@ -1,0 +1,141 @@
+"""The composition root: builds every part from `Settings` once, and closes them."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.db.session import make_engine, make_session_factory, migrate
+from app.jobs import DatabaseJobQueue
+from app.settings import Settings
+from ingestion.chunker import Chunker
+from ingestion.pipeline import IngestionPipeline
+from ingestion.worker import Worker
+from retrieval.bm25 import BM25Encoder
+from retrieval.embedders import make_embedder
+from retrieval.protocols import Embedder, Reranker, VectorStore
+from retrieval.rerankers import make_reranker
+from retrieval.search import Retriever
+from retrieval.stores import make_vector_store
+from serving.factory import make_generator
+from serving.protocols import Generator
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Everything a process needs, built lazily where loading is slow (models)."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _wake: threading.Event = field(default_factory=threading.Event)
+    _worker_thread: threading.Thread | None = None
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        return make_embedder(self.settings.embedder)
+
+    @cached_property
+    def store(self) -> VectorStore:
+        return make_vector_store(
+            self.settings.vector_store,
+            dense_dim=self.embedder.dim,
+            default_path=self.settings.index_path,
+        )
+
+    @cached_property
+    def bm25(self) -> BM25Encoder:
+        s = self.settings.bm25
+        return BM25Encoder(k1=s.k1, b=s.b, avg_len=s.avg_len)
+
+    @cached_property
+    def reranker(self) -> Reranker:
+        return make_reranker(self.settings.reranker)
+
+    @cached_property
+    def retriever(self) -> Retriever:
+        s = self.settings.retrieval
+        return Retriever(
+            store=self.store,
+            embedder=self.embedder,
+            bm25=self.bm25,
+            reranker=self.reranker,
+            prefetch_k=s.prefetch_k,
+            rerank_k=s.rerank_k,
+        )
+
+    @cached_property
+    def generator(self) -> Generator:
+        with self._lock:
+            return make_generator(self.settings.generator)
+
+    @cached_property
+    def jobs(self) -> DatabaseJobQueue:
+        return DatabaseJobQueue(self.sessions, originals_dir=self.settings.originals_dir)
+
+    @cached_property
+    def pipeline(self) -> IngestionPipeline:
+        s = self.settings.ingestion
+        chunker = Chunker(
+            self.embedder.count_tokens,
+            min_tokens=s.min_tokens,
+            max_tokens=s.max_tokens,
+            overlap=s.overlap,
+            similarity=lambda sentences: self.embedder.embed(sentences, kind="document"),
+        )
+        return IngestionPipeline(
+            embedder=self.embedder,
+            bm25=self.bm25,
+            store=self.store,
+            chunker=chunker,
+            batch_size=s.embed_batch_size,
+        )
+
+    def worker(self) -> Worker:
+        return Worker(self.jobs, self.pipeline)
+
+    def warm_up(self) -> None:
+        """Load the models and open the index now rather than on the first request."""
+        _ = self.retriever
+        _ = self.generator
+
+    def start_worker(self) -> None:
+        """Run the ingestion worker in a background thread of this process (embedded default)."""
+        requeued = self.jobs.requeue_stale()  # one process: any 'running' job was interrupted
+        if requeued:
+            log.info("worker.requeued", extra={"count": requeued})
+        worker = self.worker()
+        self._worker_thread = threading.Thread(
+            target=worker.run_forever, args=(self._stop, self._wake), name="worker", daemon=True
+        )
+        self._worker_thread.start()
+
+    def wake_worker(self) -> None:
+        self._wake.set()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._worker_thread is not None:
+            self._worker_thread.join(timeout=60)
+        if "store" in self.__dict__:
+            self.store.close()
+        self.engine.dispose()
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """Create the data directory, migrate the metadata DB, and return the (lazy) runtime."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.originals_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.database_url, echo=settings.database.echo)
+    migrate(engine)
+    return Runtime(settings=settings, engine=engine, sessions=make_session_factory(engine))

@@ -1,0 +1,1 @@
+"""Service functions: keyword-only, take a session and the caller's scope, raise `EnclaveError`s."""

@@ -1,0 +1,453 @@
+// Enclave web UI. Zero retention: questions and answers live only in this page's memory —
+// never in localStorage, sessionStorage, IndexedDB or cookies. Model output is only ever
+// inserted as text nodes (no innerHTML), so an answer cannot inject markup.
+
+const $ = (id) => document.getElementById(id);
+const FINAL = new Set(["indexed", "failed"]);
+const POLL_MS = 1500;
+
+const state = {
+  collections: [],
+  active: null, // collection whose documents are shown
+  chosen: new Set(), // collections the chat is limited to (empty: all)
+  statuses: new Map(), // document id -> last seen status, to announce changes
+  poll: null,
+  controller: null, // AbortController of the answer being streamed
+  opener: null, // the citation chip that opened the source panel
+};
+
+// --- small helpers -------------------------------------------------------------------------
+
+function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else if (key === "class") el.className = value;
+    else if (key in el && typeof value !== "string") el[key] = value;
+    else el.setAttribute(key, value === true ? "" : value);
+  }
+  el.append(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+  return el;
+}
+
+async function errorMessage(res) {
+  const body = await res.json().catch(() => null);
+  if (body?.error?.message) return body.error.message;
+  if (res.status === 413) return "The file is too large.";
+  return `The server answered ${res.status} ${res.statusText}`.trim();
+}
+
+async function api(path, options = {}) {
+  const res = await fetch(path, { headers: { Accept: "application/json" }, ...options });
+  if (!res.ok) throw new Error(await errorMessage(res));
+  return res.json();
+}
+
+const say = (text) => ($("sr-status").textContent = text);
+
+function setUploadStatus(text, isError = false) {
+  const el = $("upload-status");
+  el.textContent = text;
+  el.classList.toggle("is-error", isError);
+}
+
+// --- collections -----------------------------------------------------------------------------
+
+async function loadCollections() {
+  try {
+    state.collections = await api("/v1/collections");
+  } catch (err) {
+    $("collections-empty").hidden = false;
+    $("collections-empty").textContent = `Could not load collections: ${err.message}`;
+    return;
+  }
+  const ids = new Set(state.collections.map((c) => c.id));
+  state.chosen = new Set([...state.chosen].filter((id) => ids.has(id)));
+  if (!ids.has(state.active)) state.active = state.collections[0]?.id ?? null;
+  renderCollections();
+  renderScope();
+}
+
+function renderCollections() {
+  const items = state.collections.map((c) => {
+    const active = c.id === state.active;
+    const box = h("input", { type: "checkbox", checked: state.chosen.has(c.id),
+      "aria-label": `Ask ${c.name}`, title: "Include in the chat", onchange: (e) => {
+        state.chosen[e.target.checked ? "add" : "delete"](c.id);
+        renderScope();
+      } });
+    const open = h(
+      "button",
+      { type: "button", class: "collection-open", "aria-current": active ? "true" : null,
+        title: c.description || null, onclick: () => selectCollection(c.id) },
+      h("span", { class: "collection-name" }, c.name),
+      h("span", { class: "count" }, String(c.documents),
+        h("span", { class: "visually-hidden" }, c.documents === 1 ? " document" : " documents")),
+    );
+    return h("li", { class: active ? "collection is-active" : "collection" }, box, open);
+  });
+  $("collections").replaceChildren(...items);
+  $("collections-empty").hidden = items.length > 0;
+}
+
+function renderScope() {
+  const names = state.collections.filter((c) => state.chosen.has(c.id)).map((c) => c.name);
+  $("scope-label").textContent = names.length ? names.join(", ") : "all collections";
+}
+
+function selectCollection(id) {
+  state.active = id;
+  renderCollections();
+  setUploadStatus("");
+  loadDocuments();
+}
+
+function toggleCollectionForm(open) {
+  const form = $("collection-form");
+  form.hidden = !open;
+  $("new-collection").setAttribute("aria-expanded", String(open));
+  $("collection-error").textContent = "";
+  if (open) $("collection-name").focus();
+  else form.reset();
+}
+
+async function createCollection(event) {
+  event.preventDefault();
+  const name = $("collection-name").value.trim();
+  const description = $("collection-description").value.trim();
+  if (!name) return;
+  try {
+    const created = await api("/v1/collections", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ name, description }),
+    });
+    toggleCollectionForm(false);
+    state.active = created.id;
+    await loadCollections();
+    loadDocuments();
+    say(`Collection ${created.name} created`);
+    $("new-collection").focus();
+  } catch (err) {
+    $("collection-error").textContent = err.message;
+  }
+}
+
+// --- documents -------------------------------------------------------------------------------
+
+async function loadDocuments() {
+  clearTimeout(state.poll);
+  const id = state.active;
+  const collection = state.collections.find((c) => c.id === id);
+  $("documents-panel").hidden = !collection;
+  if (!collection) return;
+  $("documents-h").textContent = `Documents · ${collection.name}`;
+  let docs;
+  try {
+    docs = await api(`/v1/collections/${encodeURIComponent(id)}/documents`);
+  } catch (err) {
+    setUploadStatus(`Could not load documents: ${err.message}`, true);
+    return;
+  }
+  if (id !== state.active) return; // the user moved on while we waited
+  announceChanges(docs);
+  $("documents").replaceChildren(...docs.map(documentItem));
+  $("documents-empty").hidden = docs.length > 0;
+  if (collection.documents !== docs.length) {
+    collection.documents = docs.length;
+    renderCollections();
+  }
+  if (docs.some((d) => !FINAL.has(d.status))) state.poll = setTimeout(loadDocuments, POLL_MS);
+}
+
+function announceChanges(docs) {
+  for (const d of docs) {
+    const before = state.statuses.get(d.id);
+    if (before && before !== d.status && FINAL.has(d.status)) {
+      const ok = d.status === "indexed";
+      setUploadStatus(`${d.filename}: ${ok ? "indexed, ready to ask" : "indexing failed"}`, !ok);
+    }
+    state.statuses.set(d.id, d.status);
+  }
+}
+
+function documentItem(d) {
+  const busy = !FINAL.has(d.status);
+  const progress =
+    d.status === "embedding" && d.chunks_total ? ` ${d.chunks_done}/${d.chunks_total}` : "";
+  const count = (n, word) => n && `${n} ${word}${n === 1 ? "" : "s"}`;
+  const meta = [count(d.pages, "page"), count(d.chunks_total, "chunk")].filter(Boolean);
+  return h("li", { class: "doc", "data-status": d.status },
+    h("div", { class: "doc-main" },
+      h("span", { class: "doc-title", title: d.filename }, d.title || d.filename),
+      meta.length ? h("span", { class: "doc-meta" }, meta.join(" · ")) : null,
+      d.status === "failed" && d.error ? h("span", { class: "doc-error" }, d.error) : null),
+    h("span", { class: `badge badge-${d.status}${busy ? " is-busy" : ""}` }, d.status + progress));
+}
+
+async function upload(files) {
+  const id = state.active;
+  if (!id || !files.length) return;
+  for (const file of files) {
+    setUploadStatus(`Uploading ${file.name}…`);
+    const body = new FormData();
+    body.append("file", file);
+    try {
+      const url = `/v1/collections/${encodeURIComponent(id)}/documents`;
+      const res = await fetch(url, { method: "POST", body });
+      if (!res.ok) throw new Error(`${file.name}: ${await errorMessage(res)}`);
+      const doc = await res.json();
+      state.statuses.set(doc.id, doc.status);
+      const note = doc.duplicate ? "was already uploaded." : "uploaded — indexing…";
+      setUploadStatus(`${file.name} ${note}`);
+    } catch (err) {
+      setUploadStatus(err.message, true);
+    }
+  }
+  $("file-input").value = "";
+  if (id === state.active) loadDocuments();
+}
+
+function wireDropzone() {
+  const zone = $("dropzone");
+  const panel = $("documents-panel");
+  $("browse").addEventListener("click", () => $("file-input").click());
+  $("file-input").addEventListener("change", (e) => upload([...e.target.files]));
+  for (const type of ["dragenter", "dragover"]) {
+    panel.addEventListener(type, (e) => {
+      if (!e.dataTransfer?.types.includes("Files")) return;
+      e.preventDefault();
+      zone.classList.add("is-over");
+    });
+  }
+  panel.addEventListener("dragleave", (e) => {
+    if (!panel.contains(e.relatedTarget)) zone.classList.remove("is-over");
+  });
+  panel.addEventListener("drop", (e) => {
+    e.preventDefault();
+    zone.classList.remove("is-over");
+    upload([...(e.dataTransfer?.files ?? [])]);
+  });
+}
+
+// --- chat ------------------------------------------------------------------------------------
+
+async function* readEvents(body) {
+  // Server-Sent Events over a fetch body (EventSource cannot POST).
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value.replace(/\r\n/g, "\n");
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      let event = "message";
+      const data = [];
+      for (const line of block.split("\n")) {
+        const colon = line.indexOf(":");
+        if (colon <= 0) continue; // comments and malformed lines
+        const field = line.slice(0, colon);
+        const text = line.slice(colon + 1).replace(/^ /, "");
+        if (field === "event") event = text;
+        else if (field === "data") data.push(text);
+      }
+      if (data.length) yield [event, JSON.parse(data.join("\n"))];
+    }
+  }
+}
+
+function citeChip(source) {
+  const chip = h("button", { type: "button", class: "cite",
+    "aria-label": `Source ${source.number}: ${source.title}` }, String(source.number));
+  chip.addEventListener("click", () => openSource(source, chip));
+  return chip;
+}
+
+function renderAnswer(el, text, sources) {
+  // Text nodes for prose, buttons for [n] markers whose source we hold.
+  const parts = [];
+  let last = 0;
+  for (const match of text.matchAll(/\[(\d+)\]/g)) {
+    const source = sources.get(Number(match[1]));
+    if (!source) continue;
+    parts.push(document.createTextNode(text.slice(last, match.index)));
+    parts.push(citeChip(source));
+    last = match.index + match[0].length;
+  }
+  parts.push(document.createTextNode(text.slice(last)));
+  el.replaceChildren(...parts);
+}
+
+function renderSources(el, sources, cited) {
+  const row = (s) =>
+    h("li", { class: "source" }, citeChip(s),
+      h("span", { class: "source-label" },
+        h("span", { class: "source-name" }, s.title || "Untitled"),
+        h("span", { class: "source-where" }, where(s))));
+  const all = [...sources.values()];
+  const used = all.filter((s) => cited.has(s.number));
+  const other = all.filter((s) => !cited.has(s.number));
+  const parts = [];
+  if (used.length) parts.push(h("h3", {}, "Cited sources"), h("ul", {}, used.map(row)));
+  if (other.length) {
+    const title = used.length ? "Also consulted" : "Consulted";
+    parts.push(h("h3", { class: "muted" }, title), h("ul", { class: "is-muted" }, other.map(row)));
+  }
+  el.replaceChildren(...parts);
+}
+
+const where = (s) => [s.section, s.page ? `p. ${s.page}` : null].filter(Boolean).join(" · ");
+
+function addTurn(question) {
+  $("welcome")?.remove();
+  const answer = h("div", { class: "answer is-streaming", "aria-busy": "true" },
+    h("span", { class: "pending" }, "Searching your documents"));
+  const sources = h("div", { class: "sources" });
+  const meta = h("p", { class: "meta" });
+  const avatar = h("div", { class: "avatar" }, document.querySelector(".logo").cloneNode(true));
+  const turn = h("article", { class: "turn" },
+    h("div", { class: "question" }, h("p", {}, question)),
+    h("div", { class: "reply" }, avatar, h("div", { class: "reply-body" }, answer, sources, meta)));
+  $("thread").append(turn);
+  turn.scrollIntoView({ block: "start", behavior: "smooth" });
+  return { answer, sources, meta, byNumber: new Map(), text: "", finished: false };
+}
+
+function onEvent(turn, event, data) {
+  if (event === "sources") {
+    for (const s of data.sources) turn.byNumber.set(s.number, s);
+    renderSources(turn.sources, turn.byNumber, new Set());
+  } else if (event === "delta") {
+    const thread = $("thread");
+    const stick = thread.scrollHeight - thread.scrollTop - thread.clientHeight < 80;
+    turn.text += data.text;
+    renderAnswer(turn.answer, turn.text, turn.byNumber);
+    if (stick) thread.scrollTop = thread.scrollHeight;
+  } else if (event === "done") {
+    turn.finished = true;
+    const cited = new Set(data.citations);
+    renderSources(turn.sources, turn.byNumber, cited);
+    turn.answer.classList.toggle("is-no-answer", data.no_answer);
+    const dropped = data.dropped_citations;
+    turn.meta.textContent = [data.model, data.reranker && `reranker: ${data.reranker}`,
+      dropped && `${dropped} invalid citation(s) removed`].filter(Boolean).join(" · ");
+    say(`Answer ready${cited.size ? `, citing ${cited.size} source(s)` : ""}.`);
+  } else if (event === "error") {
+    throw new Error(data.message || "The answer could not be completed.");
+  }
+}
+
+function setBusy(busy) {
+  $("ask").hidden = busy;
+  $("stop").hidden = !busy;
+  if (!busy) $("question").focus();
+}
+
+async function ask(question) {
+  const turn = addTurn(question);
+  const controller = (state.controller = new AbortController());
+  setBusy(true);
+  say("Searching your documents…");
+  try {
+    const collections = state.chosen.size ? [...state.chosen] : null;
+    const res = await fetch("/v1/answer", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+      body: JSON.stringify({ question, collections, stream: true }),
+      signal: controller.signal,
+      cache: "no-store",
+    });
+    if (!res.ok) throw new Error(await errorMessage(res));
+    for await (const [event, data] of readEvents(res.body)) onEvent(turn, event, data);
+    if (!turn.finished) throw new Error("The connection closed before the answer was complete.");
+  } catch (err) {
+    const stopped = err.name === "AbortError";
+    if (!turn.text) turn.answer.replaceChildren();
+    turn.answer.append(stopped ? h("span", { class: "notice" }, "Stopped.")
+      : h("span", { class: "notice is-error", role: "alert" }, err.message));
+    say(stopped ? "Answer stopped." : "The answer failed.");
+  } finally {
+    turn.answer.classList.remove("is-streaming");
+    turn.answer.removeAttribute("aria-busy");
+    state.controller = null;
+    setBusy(false);
+  }
+}
+
+function wireComposer() {
+  const form = $("ask-form");
+  const box = $("question");
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const question = box.value.trim();
+    if (!question || state.controller) return;
+    box.value = "";
+    box.style.height = "";
+    ask(question);
+  });
+  box.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  box.addEventListener("input", () => {
+    box.style.height = "auto"; // grow with the text, up to the CSS max-height
+    box.style.height = `${box.scrollHeight}px`;
+  });
+  $("stop").addEventListener("click", () => state.controller?.abort());
+}
+
+// --- source panel ----------------------------------------------------------------------------
+
+async function openSource(source, opener) {
+  state.opener?.classList.remove("is-open");
+  state.opener = opener;
+  opener.classList.add("is-open");
+  $("source-number").textContent = String(source.number);
+  $("source-title").textContent = source.title || "Untitled";
+  const meta = [["Section", source.section], ["Page", source.page]].filter(([, v]) => v);
+  $("source-meta").replaceChildren(...meta.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+  $("source-text").textContent = source.text || "Loading…";
+  $("source-panel").hidden = false;
+  document.body.classList.add("has-source");
+  $("source-title").focus();
+  if (source.text) return;
+  try { // the sources event normally carries the passage; fetch it if not
+    const chunk = await api(`/v1/chunks/${encodeURIComponent(source.chunk_id)}`);
+    if (state.opener === opener) $("source-text").textContent = chunk.text;
+  } catch (err) {
+    $("source-text").textContent = `Could not load the passage: ${err.message}`;
+  }
+}
+
+function closeSource() {
+  $("source-panel").hidden = true;
+  document.body.classList.remove("has-source");
+  const opener = state.opener;
+  state.opener = null;
+  opener?.classList.remove("is-open");
+  if (opener?.isConnected) opener.focus();
+}
+
+// --- start -----------------------------------------------------------------------------------
+
+function main() {
+  const form = $("collection-form");
+  $("new-collection").addEventListener("click", () => toggleCollectionForm(form.hidden));
+  $("cancel-collection").addEventListener("click", () => toggleCollectionForm(false));
+  form.addEventListener("submit", createCollection);
+  $("close-source").addEventListener("click", closeSource);
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && !$("source-panel").hidden) closeSource();
+  });
+  wireDropzone();
+  wireComposer();
+  loadCollections().then(loadDocuments);
+}
+
+main();

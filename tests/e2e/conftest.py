@@ -1,0 +1,89 @@
+"""Browser fixtures: the real app on loopback and headless Chromium (Debian's, not Playwright's:
+`playwright install` cannot download browsers in an air-gapped build)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+CHROMIUM = Path(os.environ.get("ENCLAVE_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    """A headless Chromium; fails (never skips) when the system browser is missing."""
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}: the web UI tests need it. Install it with "
+            "`apt-get install -y chromium` (or set ENCLAVE_CHROMIUM to its path).",
+            pytrace=False,
+        )
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("playwright is missing: `pip install -c constraints.txt -e '.[dev]'`")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def ui_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real app (SQLite, qdrant-edge, worker; hash embedder, echo generator, overlap
+    reranker) on 127.0.0.1, or the server ENCLAVE_E2E_URL names (e.g. a dev stand-in)."""
+    if url := os.environ.get("ENCLAVE_E2E_URL"):
+        yield url.rstrip("/")
+        return
+    from tests.support import fast_settings, live_server
+
+    with live_server(fast_settings(tmp_path_factory.mktemp("ui-data"))) as base:
+        yield base
+
+
+@dataclass
+class UI:
+    page: Page
+    url: str
+    requests: list[str] = field(default_factory=list)  # every URL the page asked for
+    errors: list[str] = field(default_factory=list)  # uncaught JavaScript errors
+
+    def off_host(self) -> list[str]:
+        """Requests that went anywhere but the app (data: URLs never leave the page)."""
+        here = urlsplit(self.url).netloc
+        return [
+            u for u in self.requests if urlsplit(u).scheme != "data" and urlsplit(u).netloc != here
+        ]
+
+
+@pytest.fixture
+def ui(chromium: Browser, ui_url: str) -> Iterator[UI]:
+    """A fresh browser context (no shared storage) with the app's page open."""
+    context = chromium.new_context(viewport={"width": 1360, "height": 820}, locale="en-GB")
+    page = context.new_page()
+    session = UI(page=page, url=ui_url)
+    context.on("request", lambda request: session.requests.append(request.url))
+    page.on("pageerror", lambda exc: session.errors.append(str(exc)))
+    page.set_default_timeout(15_000)
+    page.goto(ui_url)
+    yield session
+    context.close()

@@ -1,0 +1,215 @@
+"""The REST API over real HTTP against the embedded default (real SQLite, qdrant-edge, worker)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.settings import ServerSettings, Settings
+from tests.support import fast_settings, live_server, wait_indexed
+
+SAMPLES = Path(__file__).parents[2] / "samples"
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory):
+    settings = fast_settings(
+        tmp_path_factory.mktemp("data"), server=ServerSettings(max_upload_mb=1)
+    )
+    with live_server(settings) as base, httpx.Client(base_url=base, timeout=60) as http:
+        yield http
+
+
+@pytest.fixture(scope="module")
+def handbook(client: httpx.Client) -> dict:
+    created = client.post("/v1/collections", json={"name": "handbook"})
+    assert created.status_code == 201, created.text
+    for name in ("pump-maintenance-manual.html", "infection-control-handbook.md"):
+        with (SAMPLES / name).open("rb") as f:
+            up = client.post("/v1/collections/handbook/documents", files={"file": (name, f)})
+        assert up.status_code == 202, up.text
+        assert wait_indexed(client, up.json()["id"])["status"] == "indexed"
+    return created.json()
+
+
+def sse_events(response: httpx.Response) -> list[tuple[str, dict]]:
+    events, name = [], None
+    for line in response.iter_lines():
+        if line.startswith("event: "):
+            name = line.removeprefix("event: ")
+        elif line.startswith("data: "):
+            events.append((name, json.loads(line.removeprefix("data: "))))
+    return events
+
+
+def test_collections_are_listed_with_document_counts(client, handbook):
+    listed = client.get("/v1/collections").json()
+    assert [(c["name"], c["documents"]) for c in listed] == [("handbook", 2)]
+
+
+def test_documents_are_listed_with_their_status(client, handbook):
+    docs = client.get(f"/v1/collections/{handbook['id']}/documents").json()
+    assert {d["filename"] for d in docs} == {
+        "pump-maintenance-manual.html",
+        "infection-control-handbook.md",
+    }
+    assert all(d["status"] == "indexed" and d["chunks_total"] > 0 for d in docs)
+
+
+def test_search_finds_an_identifier_and_names_its_source(client, handbook):
+    found = client.post(
+        "/v1/search", json={"query": "XJ-220-MM3 torque", "collections": ["handbook"], "k": 3}
+    )
+    assert found.status_code == 200, found.text
+    top = found.json()["hits"][0]
+    assert top["title"] == "pump-maintenance-manual"
+    assert "XJ-220-MM3" in top["text"]
+    chunk = client.get(f"/v1/chunks/{top['chunk_id']}").json()
+    assert chunk["text"] == top["text"]
+
+
+def test_answer_as_json_cites_only_given_sources(client, handbook):
+    answer = client.post(
+        "/v1/answer", json={"question": "How is the battery replaced?", "collections": ["handbook"]}
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    given = {s["number"] for s in body["sources"]}
+    assert body["citations"]
+    assert set(body["citations"]) <= given
+    assert body["model"]
+    assert body["reranker"] == "overlap"
+
+
+def test_answer_streams_sources_deltas_then_done(client, handbook):
+    request = {"question": "Which precautions for tuberculosis?", "stream": True}
+    with client.stream("POST", "/v1/answer", json=request) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = sse_events(response)
+    names = [name for name, _ in events]
+    assert names[0] == "sources"
+    assert names[-1] == "done"
+    assert names.count("delta") >= 1
+    assert "error" not in names
+    sources = events[0][1]["sources"]
+    assert all({"number", "chunk_id", "title", "section", "text"} <= s.keys() for s in sources)
+    assert set(events[-1][1]["citations"]) <= {s["number"] for s in sources}
+
+
+def test_same_bytes_again_are_recognised(client, handbook):
+    with (SAMPLES / "infection-control-handbook.md").open("rb") as f:
+        again = client.post("/v1/collections/handbook/documents", files={"file": ("copy.md", f)})
+    assert again.status_code == 202
+    assert again.json()["duplicate"] is True
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status"),
+    [
+        (
+            "post",
+            "/v1/search",
+            {"content": b"{not json", "headers": {"content-type": "application/json"}},
+            422,
+        ),
+        ("post", "/v1/search", {"json": {"query": ""}}, 422),
+        ("post", "/v1/search", {"json": {"query": "x", "collections": ["nope"]}}, 404),
+        ("post", "/v1/collections", {"json": {"name": "Bad Name!"}}, 400),
+        ("get", "/v1/documents/00000000-0000-0000-0000-000000000000", {}, 404),
+        ("get", "/v1/chunks/not-a-chunk", {}, 404),
+    ],
+)
+def test_bad_requests_get_a_clear_error_envelope(client, handbook, method, path, kwargs, status):
+    response = getattr(client, method)(path, **kwargs)
+    assert response.status_code == status
+    error = response.json()["error"]
+    assert error["message"]
+    assert error["code"]
+
+
+def test_empty_and_oversized_uploads_are_refused(client, handbook):
+    empty = client.post("/v1/collections/handbook/documents", files={"file": ("e.txt", b"")})
+    assert empty.status_code == 400
+    big = client.post(
+        "/v1/collections/handbook/documents", files={"file": ("big.txt", b"a" * (2 * 2**20))}
+    )
+    assert big.status_code == 413
+    assert "limit" in big.json()["error"]["message"]
+
+
+def test_corrupt_document_ends_failed_with_a_reason(client, handbook):
+    up = client.post(
+        "/v1/collections/handbook/documents",
+        files={"file": ("broken.pdf", b"%PDF-1.7\n" + bytes(range(256)) * 8)},
+    )
+    assert up.status_code == 202
+    doc = wait_indexed(client, up.json()["id"])
+    assert doc["status"] == "failed"
+    assert doc["error"]
+
+
+@pytest.mark.slow
+def test_embedded_default_answers_with_real_models(tmp_path):
+    """MiniLM embeddings, qdrant-edge, SmolLM2 on llama.cpp: upload → search → streamed answer."""
+    with (
+        live_server(Settings(data_dir=tmp_path)) as base,
+        httpx.Client(base_url=base, timeout=300) as http,
+    ):
+        http.post("/v1/collections", json={"name": "samples"}).raise_for_status()
+        for path in sorted(SAMPLES.glob("*.*")):
+            if path.name == "README.md":
+                continue
+            with path.open("rb") as f:
+                up = http.post("/v1/collections/samples/documents", files={"file": (path.name, f)})
+            assert wait_indexed(http, up.json()["id"], timeout_s=300)["status"] == "indexed"
+        hits = http.post(
+            "/v1/search", json={"query": "How long must passwords be?", "k": 3}
+        ).json()["hits"]
+        assert hits[0]["title"] == "it-onboarding"
+        request = {"question": "What does error code E31 mean?", "stream": True}
+        with http.stream("POST", "/v1/answer", json=request) as response:
+            events = sse_events(response)
+        names = [name for name, _ in events]
+        assert names[0] == "sources", names
+        assert names[-1] == "done", names
+        text = "".join(data["text"] for name, data in events if name == "delta")
+        assert text.strip()
+        sources = {s["number"] for s in events[0][1]["sources"]}
+        assert set(events[-1][1]["citations"]) <= sources
+
+
+def test_openai_sdk_lists_models_and_gets_a_cited_answer(client, handbook):
+    """An internal app on the official OpenAI SDK talks to Enclave unchanged."""
+    from openai import OpenAI
+
+    sdk = OpenAI(
+        base_url=str(client.base_url).rstrip("/") + "/v1",
+        api_key="unused-until-api-keys",
+        max_retries=0,
+    )
+    assert {"enclave", "enclave:handbook"} <= {m.id for m in sdk.models.list()}
+    reply = sdk.chat.completions.create(
+        model="enclave:handbook",
+        messages=[{"role": "user", "content": "What does E77 mean?"}],
+    )
+    assert reply.choices[0].message.content
+    meta = reply.model_extra["enclave"]
+    assert set(meta["citations"]) <= {s["number"] for s in meta["sources"]}
+    stream = sdk.chat.completions.create(
+        model="enclave", messages=[{"role": "user", "content": "hand hygiene"}], stream=True
+    )
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    assert text
+
+
+def test_openai_endpoint_rejects_unknown_models(client, handbook):
+    response = client.post(
+        "/v1/chat/completions",
+        json={"model": "gpt-4", "messages": [{"role": "user", "content": "x"}]},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_request"

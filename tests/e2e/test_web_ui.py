@@ -1,0 +1,140 @@
+"""The web UI in headless Chromium against the real app: collections, upload, a streamed and
+cited answer, the source panel — with nothing leaving 127.0.0.1 and nothing stored."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from playwright.sync_api import expect
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+    from tests.e2e.conftest import UI
+
+SCREENSHOT = "/tmp/enclave-ui.png"
+LEAVE_POLICY = b"""Full-time employees receive 27 days of annual leave per calendar year.
+Requests go through the HR portal at least two weeks in advance.
+
+# Sick leave
+
+Report sickness to your line manager before 9 am on the first day.
+"""
+STORED = """async () => ({
+  local: localStorage.length,
+  session: sessionStorage.length,
+  cookie: document.cookie,
+  indexedDB: (await indexedDB.databases()).length,
+  caches: self.caches ? (await caches.keys()).length : 0,
+})"""
+
+
+def create_collection(page: Page, name: str) -> None:
+    page.get_by_role("button", name="+ New").click()
+    page.get_by_label("Name").fill(name)
+    page.get_by_role("button", name="Create").click()
+    expect(page.locator("#collection-form")).to_be_hidden()
+    expect(page.locator(".collection[class*=is-active] .collection-name")).to_have_text(name)
+
+
+def upload(page: Page, name: str, data: bytes, mime: str) -> None:
+    files = {"name": name, "mimeType": mime, "buffer": data}
+    page.get_by_label("Choose files to upload").set_input_files(files)
+
+
+def ask(page: Page, question: str) -> None:
+    page.get_by_label("Your question").fill(question)
+    page.keyboard.press("Enter")
+    expect(page.locator(".turn").last.locator(".meta")).not_to_be_empty(timeout=60_000)
+
+
+def test_ask_an_uploaded_document_and_open_a_citation(ui: UI) -> None:
+    page = ui.page
+    expect(page).to_have_title("Enclave")
+    expect(page.get_by_text("Conversations are not stored")).to_be_visible()
+
+    page.get_by_role("button", name="+ New").click()
+    page.get_by_label("Name").fill("HR Policies")  # the API refuses upper case and spaces
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("alert").filter(has_text="lower-case")).to_be_visible()
+    page.get_by_role("button", name="Cancel").click()
+    create_collection(page, "hr-policies")
+
+    upload(page, "leave-policy.md", LEAVE_POLICY, "text/markdown")
+    expect(page.locator(".doc .badge")).to_have_text("indexed", timeout=60_000)
+    expect(page.locator(".collection .count")).to_have_text("1 document")
+    upload(page, "copy.md", LEAVE_POLICY, "text/markdown")
+    expect(page.locator("#upload-status")).to_contain_text("already uploaded")
+
+    ask(page, "How many days of annual leave do full-time employees get?")
+    answer = page.locator(".answer").last
+    expect(answer).to_contain_text("27 days")
+    expect(answer).not_to_have_attribute("aria-busy", "true")
+    meta = page.locator(".meta").last
+    expect(meta).to_contain_text("echo")
+    expect(meta).to_contain_text("overlap")
+    expect(page.locator(".sources h3").first).to_have_text("Cited sources")
+
+    chip = answer.locator(".cite").first
+    chip.focus()
+    page.keyboard.press("Enter")  # citations work from the keyboard
+    panel = page.locator("#source-panel")
+    expect(panel).to_be_visible()
+    expect(page.locator("#source-title")).to_be_focused()
+    expect(page.locator("#source-title")).to_contain_text("leave-policy")
+    expect(page.locator("#source-text")).to_contain_text("27 days of annual leave")
+    page.screenshot(path=SCREENSHOT)
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    expect(chip).to_be_focused()
+
+    assert page.evaluate(STORED) == {
+        "local": 0,
+        "session": 0,
+        "cookie": "",
+        "indexedDB": 0,
+        "caches": 0,
+    }
+    assert page.context.cookies() == []
+    assert ui.off_host() == [], "the UI requested something outside the app"
+    assert ui.errors == []
+
+    page.reload()
+    expect(page.locator(".turn")).to_have_count(0)  # the conversation lived in memory only
+    expect(page.locator("#welcome")).to_be_visible()
+
+
+def test_answers_render_model_output_as_text_never_markup(ui: UI) -> None:
+    page = ui.page
+    create_collection(page, "markup-probe")
+    probe = b'Escalate to <img src=x onerror="window.pwned=1"> the <b>duty</b> manager.\n'
+    upload(page, "probe.txt", probe, "text/plain")
+    expect(page.locator(".doc .badge")).to_have_text("indexed", timeout=60_000)
+    page.get_by_role("checkbox", name="Ask markup-probe").check()  # narrow the chat to it
+    expect(page.locator("#scope-label")).to_have_text("markup-probe")
+
+    ask(page, "Who do I escalate to?")
+    answer = page.locator(".answer").last
+    expect(answer).to_contain_text("<img")  # shown literally (the echo generator quotes it)
+    expect(answer.locator("img, b")).to_have_count(0)
+    answer.locator(".cite").first.click()
+    expect(page.locator("#source-text")).to_contain_text("<b>duty</b>")
+    assert page.evaluate("window.pwned") is None
+    assert ui.errors == []
+
+
+def test_a_failed_answer_says_why(ui: UI) -> None:
+    page = ui.page
+    failure = {"message": "the generator is unavailable, retry in 5 s", "code": "unavailable"}
+    body = f"event: sources\ndata: {json.dumps({'sources': [], 'timings_ms': {}})}\n\n"
+    body += f"event: error\ndata: {json.dumps(failure)}\n\n"
+    page.route(
+        "**/v1/answer",
+        lambda route: route.fulfill(status=200, content_type="text/event-stream", body=body),
+    )
+    page.get_by_label("Your question").fill("Anything?")
+    page.get_by_role("button", name="Ask").click()
+    expect(page.locator(".answer").get_by_role("alert")).to_have_text(failure["message"])
+    expect(page.get_by_role("button", name="Ask")).to_be_visible()  # ready for the next one
+    expect(page.get_by_label("Your question")).to_be_focused()
