@@ -59,7 +59,9 @@ def _connect_ex(self: socket.socket, address: object) -> int:
 
 
 def _getaddrinfo(host: object, *args: object, **kwargs: object) -> list:
-    if host is not None and not _is_loopback(host if not isinstance(host, bytes) else host.decode()):
+    if host is not None and not _is_loopback(
+        host if not isinstance(host, bytes) else host.decode()
+    ):
         raise NetworkBlocked(f"name lookup of {host!r} blocked in tests")
     return _real_getaddrinfo(host, *args, **kwargs)
 
