@@ -16,17 +16,9 @@ from retrieval.embedders import BGEM3Embedder, SentenceTransformerEmbedder, make
 from retrieval.rerankers import CrossEncoderReranker, make_reranker
 from retrieval.settings import EmbedderSettings, RerankerSettings
 from retrieval.types import Chunk, Hit
+from tests.tiny_models import COOKING, DATABASE, build_tiny_bge_m3, build_tiny_cross_encoder
 
 pytestmark = pytest.mark.slow
-
-COOKING = (
-    "Whisk the eggs with sugar until pale, fold in the flour and bake the sponge for twenty "
-    "minutes at one hundred and eighty degrees. "
-)
-DATABASE = (
-    "Set max_wal_senders and wal_level on the primary server so that the standby can stream "
-    "the write-ahead log for replication. "
-)
 
 
 @pytest.fixture(scope="module")
@@ -65,54 +57,8 @@ def test_minilm_windows_a_long_document(minilm: SentenceTransformerEmbedder) -> 
     assert windowed @ query > truncated @ query + 0.1
 
 
-def _tiny_bge_m3(path: Path) -> Path:
-    """An XLM-R shaped model (hidden 32, 2 layers) with a tokenizer trained offline here and the
-    colbert/sparse heads FlagEmbedding's BGEM3FlagModel loads beside it."""
-    import torch
-    from tokenizers import SentencePieceUnigramTokenizer
-    from transformers import XLMRobertaConfig, XLMRobertaModel, XLMRobertaTokenizerFast
-
-    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
-    unigram = SentencePieceUnigramTokenizer()
-    unigram.train_from_iterator(
-        [COOKING, DATABASE, "Café au lait, asyncio.Queue, XJ-220."] * 10,
-        vocab_size=200,
-        special_tokens=specials,
-        unk_token="<unk>",
-        show_progress=False,
-    )
-    tokenizer = XLMRobertaTokenizerFast(
-        tokenizer_object=unigram,
-        bos_token="<s>",
-        cls_token="<s>",
-        eos_token="</s>",
-        sep_token="</s>",
-        pad_token="<pad>",
-        unk_token="<unk>",
-        mask_token="<mask>",
-        model_max_length=64,  # small, so that windowing runs too
-    )
-    tokenizer.save_pretrained(path)
-    config = XLMRobertaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64 + 2,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )
-    torch.manual_seed(0)
-    XLMRobertaModel(config).save_pretrained(path)
-    torch.save(torch.nn.Linear(32, 32).state_dict(), path / "colbert_linear.pt")
-    torch.save(torch.nn.Linear(32, 1).state_dict(), path / "sparse_linear.pt")
-    return path
-
-
 def test_bge_m3_path_with_a_tiny_local_model(tmp_path: Path) -> None:
-    model_dir = _tiny_bge_m3(tmp_path / "tiny-bge-m3")
+    model_dir = build_tiny_bge_m3(tmp_path / "tiny-bge-m3")
     embedder = make_embedder(EmbedderSettings(model_path=model_dir, batch_size=4))
     assert isinstance(embedder, BGEM3Embedder)
     assert (embedder.dim, embedder.name, embedder.max_tokens) == (32, "bge-m3:tiny-bge-m3", 62)
@@ -131,26 +77,7 @@ def test_bge_m3_path_with_a_tiny_local_model(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def tiny_cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A BERT sequence classifier with one label and the packaged MiniLM tokenizer."""
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
-    from retrieval.embedders import minilm_path
-
-    path = tmp_path_factory.mktemp("models") / "tiny-reranker"
-    tokenizer = AutoTokenizer.from_pretrained(str(minilm_path()), local_files_only=True)
-    tokenizer.save_pretrained(path)
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=512,
-        num_labels=1,
-    )
-    torch.manual_seed(0)
-    BertForSequenceClassification(config).save_pretrained(path)
-    return path
+    return build_tiny_cross_encoder(tmp_path_factory.mktemp("models") / "tiny-reranker")
 
 
 def _hits() -> list[Hit]:
