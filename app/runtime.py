@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
+import numpy as np
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -90,7 +92,7 @@ class Runtime:
             min_tokens=s.min_tokens,
             max_tokens=s.max_tokens,
             overlap=s.overlap,
-            similarity=lambda sentences: self.embedder.embed(sentences, kind="document"),
+            similarity=self._sentence_embeddings if s.topic_split else None,
         )
         return IngestionPipeline(
             embedder=self.embedder,
@@ -99,6 +101,9 @@ class Runtime:
             chunker=chunker,
             batch_size=s.embed_batch_size,
         )
+
+    def _sentence_embeddings(self, sentences: Sequence[str]) -> np.ndarray:
+        return self.embedder.embed(sentences, kind="document")
 
     def worker(self) -> Worker:
         return Worker(self.jobs, self.pipeline)
