@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from app.db.models import Document
+from app.db.models import Collection, Document
 from app.db.session import transaction
 from app.errors import EnclaveError
 from app.identity import LOCAL_ADMIN, readable_scope
@@ -112,29 +112,10 @@ def ingest(
     """Index files (folders recursively) into a collection, creating it when absent."""
     with local_runtime() as runtime:
         files = files_under(paths)
-        queued, skipped, failed = [], 0, []
         with transaction(runtime.sessions) as db:
             scope = readable_scope(db=db, principal=LOCAL_ADMIN)
             target = collections.get_or_create(db=db, scope=scope, name=collection)
-        for path in files:
-            try:
-                with transaction(runtime.sessions) as db, path.open("rb") as stream:
-                    doc, created = documents.upload(
-                        db=db,
-                        collection=target,
-                        filename=path.name,
-                        stream=stream,
-                        originals_dir=runtime.settings.originals_dir,
-                        max_bytes=runtime.settings.server.max_upload_mb * 2**20,
-                        uploaded_by=LOCAL_ADMIN.id,
-                    )
-            except EnclaveError as exc:
-                failed.append((path.name, str(exc)))
-                continue
-            if created:
-                queued.append(doc.id)
-            else:
-                skipped += 1
+        queued, skipped, failed = upload_files(runtime, target, files)
         run_jobs(runtime, len(queued))
         with runtime.sessions() as db:
             docs = [db.get_one(Document, i) for i in queued]
@@ -149,6 +130,35 @@ def ingest(
             out.print(f"  [red]failed[/red] {name}: {reason}")
         if failed:
             raise typer.Exit(1)
+
+
+def upload_files(
+    runtime: Runtime, target: Collection, files: list[Path]
+) -> tuple[list[str], int, list[tuple[str, str]]]:
+    """Store and queue each file in `target`: (queued document ids, skipped, failed)."""
+    queued: list[str] = []
+    skipped = 0
+    failed: list[tuple[str, str]] = []
+    for path in files:
+        try:
+            with transaction(runtime.sessions) as db, path.open("rb") as stream:
+                doc, created = documents.upload(
+                    db=db,
+                    collection=target,
+                    filename=path.name,
+                    stream=stream,
+                    originals_dir=runtime.settings.originals_dir,
+                    max_bytes=runtime.settings.server.max_upload_mb * 2**20,
+                    uploaded_by=LOCAL_ADMIN.id,
+                )
+        except EnclaveError as exc:
+            failed.append((path.name, str(exc)))
+            continue
+        if created:
+            queued.append(doc.id)
+        else:
+            skipped += 1
+    return queued, skipped, failed
 
 
 def run_jobs(runtime: Runtime, total: int) -> None:
@@ -229,6 +239,41 @@ def ask(
                     f"dropped citations: {event.dropped_citations}",
                     style="dim",
                 )
+
+
+@cli.command("eval")
+def eval_(
+    root: Annotated[Path, typer.Argument(help="Folder with the documents and queries.jsonl.")],
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Report folder (default: evals/reports/<name>).")
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Keep the index here and reuse it next time (default: a temp dir)."),
+    ] = None,
+    limit_docs: Annotated[int | None, typer.Option(help="Quick subset: this many files.")] = None,
+    limit_queries: Annotated[int | None, typer.Option(help="At most this many queries.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the subset sampling.")] = 20250601,
+    queries: Annotated[str, typer.Option(help="Queries file inside ROOT.")] = "queries.jsonl",
+) -> None:
+    """Retrieval quality on a labelled folder: BM25, dense, hybrid, hybrid+rerank (offline)."""
+    from evals.run import EvalOptions, evaluate
+
+    configure_logging("WARNING")
+    options = EvalOptions(
+        root=root,
+        out=out_dir,
+        data_dir=data_dir,
+        limit_docs=limit_docs,
+        limit_queries=limit_queries,
+        seed=seed,
+        queries_file=queries,
+    )
+    try:
+        evaluate(options, console=err)
+    except (FileNotFoundError, ValueError, EnclaveError, RetrievalError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
 
 
 def main() -> None:

@@ -1,0 +1,80 @@
+"""The retrieval quality gate: the quick pydocs subset through the real pipeline, with the
+embedded default (MiniLM + BM25 + qdrant-edge), must stay at or above `evals/floors.json`.
+
+Run: HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 .venv/bin/pytest -m eval tests/eval
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evals.run import EvalOptions, evaluate
+
+pytestmark = pytest.mark.eval
+
+REPO = Path(__file__).resolve().parents[2]
+FLOORS = REPO / "evals" / "floors.json"
+PYDOCS = Path(os.environ.get("ENCLAVE_EVAL_PYDOCS", REPO.parent / "shared" / "evals" / "pydocs"))
+
+
+@pytest.fixture(scope="module")
+def floors() -> dict[str, Any]:
+    return json.loads(FLOORS.read_text())
+
+
+@pytest.fixture(scope="module")
+def run(floors: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    if not (PYDOCS / "queries.jsonl").is_file():
+        pytest.fail(
+            f"the pydocs evaluation set is missing: {PYDOCS} (expected ../shared/evals/pydocs "
+            "beside the repository, or set ENCLAVE_EVAL_PYDOCS)",
+            pytrace=False,
+        )
+    base = tmp_path_factory.mktemp("eval")
+    subset = floors["subset"]
+    return evaluate(
+        EvalOptions(
+            root=PYDOCS,
+            out=base / "report",
+            data_dir=base / "data",
+            limit_docs=subset["limit_docs"],
+            seed=subset["seed"],
+            command="pytest -m eval tests/eval",
+        )
+    )
+
+
+def test_runs_the_embedded_default(run: dict[str, Any]) -> None:
+    setup = run["setup"]
+    assert setup["documents_failed"] == []
+    assert setup["vector_store"] == "edge"
+    assert set(setup["documents_by_format"]) == {"html", "pdf", "docx"}
+    assert (Path(run["out"]) / "report.md").is_file()
+
+
+def test_metrics_at_or_above_floors(run: dict[str, Any], floors: dict[str, Any]) -> None:
+    below = [
+        f"{arm}/{kind} {metric}: {run['arms'][arm]['metrics'][kind][metric]:.3f} < {floor}"
+        for arm, kinds in floors["floors"].items()
+        for kind, metrics in kinds.items()
+        for metric, floor in metrics.items()
+        if run["arms"][arm]["metrics"][kind][metric] < floor
+    ]
+    assert not below, "retrieval quality below the floors:\n" + "\n".join(below)
+
+
+def test_hybrid_rerank_beats_each_single_leg_on_ndcg(run: dict[str, Any]) -> None:
+    ndcg = {arm: round(r["metrics"]["all"]["ndcg@10"], 4) for arm, r in run["arms"].items()}
+    beats = ndcg["hybrid+rerank"] > max(ndcg["bm25"], ndcg["dense"])
+    if not beats and run["arms"]["hybrid+rerank"]["reranker"] == "none":
+        # Open (issue 6): the embedded default has no cross-encoder weights, so the reranker is a
+        # pass-through and hybrid+rerank == hybrid, which ties BM25 on this subset (nDCG@10
+        # 0.910 vs 0.910, 2026-11-21). Reported as xfail, not hidden; with a real reranker
+        # configured a loss is a hard failure.
+        pytest.xfail(f"pass-through reranker does not beat the single legs: {ndcg}")
+    assert beats, f"hybrid+rerank must beat bm25 and dense on nDCG@10: {ndcg}"
