@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ from app.logs import configure_logging
 from app.runtime import Runtime, build_runtime
 from app.services import answers, collections, documents
 from app.settings import Settings
-from retrieval.errors import RetrievalError
+from retrieval.errors import RetrievalError, StoreUnavailable
 from retrieval.types import Scope
 from serving.answer import Delta, Done
 from serving.errors import ServingError
@@ -39,7 +40,12 @@ def local_runtime() -> Iterator[Runtime]:
     configure_logging("WARNING")
     runtime = build_runtime(settings)
     try:
+        _ = runtime.store  # fail fast (and record nothing) if a running server holds the index
         yield runtime
+    except StoreUnavailable as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        err.print("Stop `enclave serve` first, or upload through the web page or the REST API.")
+        raise typer.Exit(1) from None
     except (EnclaveError, RetrievalError, ServingError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
@@ -277,4 +283,13 @@ def eval_(
 
 
 def main() -> None:
+    # Model libraries: offline, and no progress bars on the user's terminal.
+    for var, value in {
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        "TRANSFORMERS_VERBOSITY": "error",
+        "TOKENIZERS_PARALLELISM": "false",
+    }.items():
+        os.environ.setdefault(var, value)
     cli()

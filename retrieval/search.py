@@ -71,6 +71,8 @@ class Retriever:
             documents=documents,
         )
         timings["index"] = _ms_since(started)
+        # Fusion often ties; the engine's order among ties varies between calls. Make it stable.
+        candidates.sort(key=lambda h: (-h.score, h.chunk.document, h.chunk.position))
         if not rerank:
             return SearchResult(hits=candidates[:k], reranker="none", timings_ms=timings)
         started = time.perf_counter()
