@@ -223,6 +223,7 @@ def ask(
             k=settings.retrieval.answer_k,
             max_tokens=settings.generator.max_tokens,
             temperature=settings.generator.temperature,
+            context_tokens=settings.generator.context_tokens,
         )
         sources = []
         reranker = "none"

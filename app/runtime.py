@@ -134,6 +134,9 @@ class Runtime:
             self._worker_thread.join(timeout=60)
         if "store" in self.__dict__:
             self.store.close()
+        close_generator = getattr(self.__dict__.get("generator"), "close", None)
+        if close_generator is not None:
+            close_generator()
         self.engine.dispose()
 
 

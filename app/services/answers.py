@@ -60,11 +60,17 @@ def answer(
     k: int,
     max_tokens: int,
     temperature: float,
+    context_tokens: int,
 ) -> Iterator[AnswerEvent]:
     """Yield `Retrieved`, then the answer's `Delta`s, then `Done` with validated citations."""
     found = retriever.search(question, scope=scope, k=k)
     sources = as_sources(found.hits)
     yield Retrieved(sources=sources, reranker=found.reranker, timings_ms=found.timings_ms)
     yield from stream_answer(
-        generator, question, sources, max_tokens=max_tokens, temperature=temperature
+        generator,
+        question,
+        sources,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        context_tokens=context_tokens,
     )

@@ -60,6 +60,7 @@ def chat_completions(  # type: ignore[no-untyped-def]
         temperature=settings.generator.temperature
         if body.temperature is None
         else body.temperature,
+        context_tokens=settings.generator.context_tokens,
     )
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     if body.stream:

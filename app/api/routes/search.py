@@ -106,6 +106,7 @@ def answer(body: AnswerRequest, db: SessionDep, scope: ScopeDep, runtime: Runtim
         k=body.k or settings.retrieval.answer_k,
         max_tokens=settings.generator.max_tokens,
         temperature=settings.generator.temperature,
+        context_tokens=settings.generator.context_tokens,
     )
     if body.stream:
         return StreamingResponse(
