@@ -1,4 +1,8 @@
-"""The `enclave` command line: serve, ingest, search, ask — on the local data directory."""
+"""The `enclave` command line: serve, ingest, search, ask — on the local data directory.
+
+The CLI acts as the local admin: whoever runs it can read the data directory anyway. It sees
+the collections the local admin has a role on (those it created, and any granted to it).
+"""
 
 from __future__ import annotations
 
@@ -13,10 +17,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from app import rbac
+from app.auth import users
 from app.db.models import Document
 from app.db.session import transaction
 from app.errors import EnclaveError
-from app.identity import LOCAL_ADMIN, readable_scope
+from app.identity import Principal
 from app.logs import configure_logging
 from app.runtime import Runtime, build_runtime
 from app.services import answers, collections, documents
@@ -47,10 +53,20 @@ def local_runtime() -> Iterator[Runtime]:
         runtime.close()
 
 
+def local_admin(runtime: Runtime) -> Principal:
+    """The local admin, resolved like any other identity (created on first use)."""
+    with transaction(runtime.sessions) as db:
+        user = users.ensure_local_admin(db)
+        return rbac.for_user(db, user=user, via="cli")
+
+
 def scope_of(runtime: Runtime, collection: str) -> Scope:
+    principal = local_admin(runtime)
     with runtime.sessions() as db:
-        scope = readable_scope(db=db, principal=LOCAL_ADMIN)
-        return Scope.of([collections.get(db=db, scope=scope, ref=collection).id])
+        found = collections.authorised(
+            db=db, principal=principal, ref=collection, permission="read"
+        )
+        return Scope.of([found.id])
 
 
 @cli.command()
@@ -67,8 +83,28 @@ def serve(
     configure_logging(settings.log_level)
     host = host or settings.server.host
     port = port or settings.server.port
+    server = settings.server.model_copy(update={"host": host, "port": port})
+    settings = settings.model_copy(update={"server": server})
     err.print(f"Enclave ({settings.mode}) on http://{host}:{port}  —  API docs at /docs")
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+
+
+@cli.command("admin-link")
+def admin_link() -> None:
+    """Print a fresh one-time sign-in link for the local admin (the previous one stops working)."""
+    settings = Settings()
+    if not settings.local_admin:
+        err.print("[red]error:[/red] the local admin is disabled (ENCLAVE_AUTH__LOCAL_ADMIN)")
+        raise typer.Exit(1)
+    configure_logging("WARNING")
+    runtime = build_runtime(settings)
+    try:
+        base = f"http://{settings.server.host}:{settings.server.port}"
+        ttl = settings.auth.sign_in_link_ttl_s
+        link = users.local_sign_in_link(runtime.sessions, base_url=base, ttl_s=ttl)
+    finally:
+        runtime.close()
+    out.print(f"One-time sign-in link (valid {ttl // 60} min):\n{link}", highlight=False)
 
 
 @cli.command()
@@ -113,9 +149,9 @@ def ingest(
     with local_runtime() as runtime:
         files = files_under(paths)
         queued, skipped, failed = [], 0, []
+        principal = local_admin(runtime)
         with transaction(runtime.sessions) as db:
-            scope = readable_scope(db=db, principal=LOCAL_ADMIN)
-            target = collections.get_or_create(db=db, scope=scope, name=collection)
+            target = collections.get_or_create(db=db, principal=principal, name=collection)
         for path in files:
             try:
                 with transaction(runtime.sessions) as db, path.open("rb") as stream:
@@ -126,7 +162,7 @@ def ingest(
                         stream=stream,
                         originals_dir=runtime.settings.originals_dir,
                         max_bytes=runtime.settings.server.max_upload_mb * 2**20,
-                        uploaded_by=LOCAL_ADMIN.id,
+                        uploaded_by=principal.id,
                     )
             except EnclaveError as exc:
                 failed.append((path.name, str(exc)))

@@ -92,11 +92,14 @@ def test_ask_an_uploaded_document_and_open_a_citation(ui: UI) -> None:
     assert page.evaluate(STORED) == {
         "local": 0,
         "session": 0,
-        "cookie": "",
+        "cookie": "",  # the session cookie is HttpOnly: no script can read it
         "indexedDB": 0,
         "caches": 0,
     }
-    assert page.context.cookies() == []
+    cookies = page.context.cookies()
+    assert [c["name"] for c in cookies] == ["enclave_session"]  # a session id, no content
+    assert cookies[0]["httpOnly"] is True
+    assert cookies[0]["sameSite"] == "Lax"
     assert ui.off_host() == [], "the UI requested something outside the app"
     assert ui.errors == []
 

@@ -7,6 +7,7 @@ const FINAL = new Set(["indexed", "failed"]);
 const POLL_MS = 1500;
 
 const state = {
+  me: null, // who is signed in: name, roles, permissions per collection, CSRF token
   collections: [],
   active: null, // collection whose documents are shown
   chosen: new Set(), // collections the chat is limited to (empty: all)
@@ -38,8 +39,25 @@ async function errorMessage(res) {
   return `The server answered ${res.status} ${res.statusText}`.trim();
 }
 
+// The session cookie is HttpOnly (scripts cannot read it); state-changing requests prove they
+// come from this page with the CSRF token that /auth/me hands to it.
+const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
+
+async function send(path, options = {}) {
+  const headers = { Accept: "application/json", ...(options.headers ?? {}) };
+  if (!SAFE.has((options.method ?? "GET").toUpperCase()) && state.me?.csrf_token) {
+    headers["X-CSRF-Token"] = state.me.csrf_token;
+  }
+  const res = await fetch(path, { ...options, headers, credentials: "same-origin" });
+  if (res.status === 401) {
+    location.assign("/signin"); // the session ended (expired, revoked or signed out elsewhere)
+    throw new Error("Your session has ended. Please sign in again.");
+  }
+  return res;
+}
+
 async function api(path, options = {}) {
-  const res = await fetch(path, { headers: { Accept: "application/json" }, ...options });
+  const res = await send(path, options);
   if (!res.ok) throw new Error(await errorMessage(res));
   return res.json();
 }
@@ -195,7 +213,7 @@ async function upload(files) {
     body.append("file", file);
     try {
       const url = `/v1/collections/${encodeURIComponent(id)}/documents`;
-      const res = await fetch(url, { method: "POST", body });
+      const res = await send(url, { method: "POST", body });
       if (!res.ok) throw new Error(`${file.name}: ${await errorMessage(res)}`);
       const doc = await res.json();
       state.statuses.set(doc.id, doc.status);
@@ -354,7 +372,7 @@ async function ask(question) {
   say("Searching your documents…");
   try {
     const collections = state.chosen.size ? [...state.chosen] : null;
-    const res = await fetch("/v1/answer", {
+    const res = await send("/v1/answer", {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
       body: JSON.stringify({ question, collections, stream: true }),
@@ -434,9 +452,28 @@ function closeSource() {
   if (opener?.isConnected) opener.focus();
 }
 
+// --- the signed-in user ---------------------------------------------------------------------
+
+async function loadMe() {
+  state.me = await api("/auth/me");
+  const roles = state.me.global_roles.map((r) => r.replace("_", " "));
+  const menu = $("user-menu");
+  menu.replaceChildren(
+    h("span", { class: "user-name", title: roles.join(", ") || null }, state.me.name),
+    h("button", { type: "button", id: "sign-out", class: "btn btn-quiet btn-sm",
+      onclick: signOut }, "Sign out"));
+  menu.hidden = false;
+  $("new-collection").hidden = !state.me.global_roles.includes("platform_admin");
+}
+
+async function signOut() {
+  await send("/auth/logout", { method: "POST" }).catch(() => null);
+  location.assign("/signin");
+}
+
 // --- start -----------------------------------------------------------------------------------
 
-function main() {
+async function main() {
   const form = $("collection-form");
   $("new-collection").addEventListener("click", () => toggleCollectionForm(form.hidden));
   $("cancel-collection").addEventListener("click", () => toggleCollectionForm(false));
@@ -447,7 +484,13 @@ function main() {
   });
   wireDropzone();
   wireComposer();
-  loadCollections().then(loadDocuments);
+  try {
+    await loadMe();
+  } catch {
+    return; // send() is taking the browser to the sign-in page
+  }
+  await loadCollections();
+  loadDocuments();
 }
 
 main();

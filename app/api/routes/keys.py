@@ -1,0 +1,67 @@
+"""/v1/api-keys: collection admins create (shown once), list and revoke keys for their apps."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from app.api.auth_protocol import ApiKeyCreated, ApiKeyIn, ApiKeyOut
+from app.api.deps import AuthenticatorDep, PrincipalDep, SessionDep
+from app.auth import api_keys
+from app.db.models import ApiKey
+from app.errors import Forbidden
+from app.services import collections
+
+router = APIRouter(prefix="/v1/api-keys", tags=["api keys"])
+
+
+def key_out(key: ApiKey) -> ApiKeyOut:
+    return ApiKeyOut(
+        id=key.id,
+        name=key.name,
+        prefix=key.prefix,
+        collections=sorted(link.collection_id for link in key.collections),
+        permissions=key.permissions.split(),
+        created_by=key.created_by,
+        created_at=key.created_at,
+        expires_at=key.expires_at,
+        revoked_at=key.revoked_at,
+    )
+
+
+@router.post("", response_model=ApiKeyCreated, status_code=status.HTTP_201_CREATED)
+def create_key(
+    body: ApiKeyIn, db: SessionDep, principal: PrincipalDep, auth: AuthenticatorDep
+) -> ApiKeyCreated:
+    """A key for the named collections; you must administer each of them. The secret is in
+    this response only."""
+    if principal.kind != "user":
+        raise Forbidden("API keys are created by signed-in users, not by other keys")
+    targets = [
+        collections.authorised(db=db, principal=principal, ref=ref, permission="keys")
+        for ref in body.collections
+    ]
+    key, secret = api_keys.create(
+        db,
+        pepper=auth.pepper,
+        name=body.name,
+        collection_ids=[c.id for c in targets],
+        permissions=body.permissions,
+        expires_in_days=body.expires_in_days,
+        created_by=principal.id,
+    )
+    db.commit()
+    return ApiKeyCreated(**key_out(key).model_dump(), key=secret)
+
+
+@router.get("", response_model=list[ApiKeyOut])
+def list_keys(db: SessionDep, principal: PrincipalDep) -> list[ApiKeyOut]:
+    """Keys on the collections you administer, and those you created; never their secrets."""
+    return [key_out(k) for k in api_keys.manageable(db, principal=principal)]
+
+
+@router.delete("/{key_id}", response_model=ApiKeyOut)
+def revoke_key(key_id: str, db: SessionDep, principal: PrincipalDep) -> ApiKeyOut:
+    """Revoke a key: its next request is refused."""
+    key = api_keys.revoke(db, principal=principal, key_id=key_id)
+    db.commit()
+    return key_out(key)
