@@ -18,7 +18,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from app.api.errors import install_error_handlers
 from app.api.routes import auth, collections, keys, members, openai, search
-from app.auth import sessions, users
+from app.auth import oidc, sessions, users
 from app.auth.authenticate import Authenticator
 from app.auth.secrets import derive
 from app.runtime import Runtime, build_runtime
@@ -58,6 +58,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     if runtime is not None:
         app.state.runtime = runtime
     app.state.authenticator = Authenticator(settings)
+    app.state.oauth = oidc.make_oauth(settings.auth)
     install_error_handlers(app)
     for module in (auth, collections, search, openai, keys, members):
         app.include_router(module.router)

@@ -152,3 +152,39 @@ def tampered(issuer) -> str:
     claims["groups"] = ["card-staff", "onc-staff"]
     forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
     return f"{header}.{forged}.{signature}"
+
+
+# --- a real OIDC provider (oidc-provider-mock, a Flask app) on loopback ------------------------
+
+
+@contextmanager
+def oidc_provider(users: dict[str, dict]) -> Iterator[str]:
+    """oidc-provider-mock on 127.0.0.1 with predefined users {sub: claims}; yields its issuer.
+
+    It is an authlib authorization server: discovery, authorize (a form to pick the user),
+    token (RS256 ID tokens, PKCE), userinfo, JWKS. Plain HTTP on loopback needs authlib's
+    AUTHLIB_INSECURE_TRANSPORT, set for the duration."""
+    import os
+
+    import oidc_provider_mock
+    import werkzeug.serving
+
+    previous = os.environ.get("AUTHLIB_INSECURE_TRANSPORT")
+    os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
+    app = oidc_provider_mock.app(
+        require_nonce=True,
+        user_claims=[oidc_provider_mock.User(sub=s, claims=c) for s, c in users.items()],
+    )
+    server = werkzeug.serving.make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.daemon = True
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        if previous is None:
+            os.environ.pop("AUTHLIB_INSECURE_TRANSPORT", None)
+        else:
+            os.environ["AUTHLIB_INSECURE_TRANSPORT"] = previous

@@ -32,6 +32,7 @@ class AuthSettings(BaseModel):
     audience: str | None = None  # bearer access tokens must name it; default: client_id
     algorithms: list[str] = ["RS256"]  # pinned: a token with any other `alg` is refused
     scopes: str = "openid profile email"
+    redirect_url: str | None = None  # default: <this server>/auth/callback, as the browser sees it
     leeway_s: int = Field(30, ge=0, le=300)  # clock skew allowed on exp / nbf / iat
     jwks_cache_s: int = Field(3600, ge=0)
     jwks_min_refresh_s: float = Field(30, ge=0)  # at most one unknown-kid refresh this often

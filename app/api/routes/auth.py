@@ -5,12 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, status
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from app.api.auth_protocol import AuthConfigOut, CollectionAccess, MeOut
 from app.api.deps import PrincipalDep, RuntimeDep, SessionDep
-from app.auth import sessions, users
+from app.auth import oidc, sessions, users
 from app.db.models import Collection
+from app.db.session import transaction
 from app.errors import NotFound
+from app.runtime import Runtime
 
 router = APIRouter(prefix="/auth", tags=["sign-in"])
 
@@ -43,6 +46,48 @@ def local_sign_in(
     )
     db.commit()
     return RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/login", include_in_schema=False)
+async def oidc_login(request: Request, runtime: RuntimeDep):  # type: ignore[no-untyped-def]
+    """Off to the organisation's identity provider (authorization code + PKCE)."""
+    oauth = request.app.state.oauth
+    if oauth is None:
+        raise NotFound("sign-in through an identity provider is not configured")
+    redirect_uri = runtime.settings.auth.redirect_url or str(request.url_for("oidc_callback"))
+    return await oidc.redirect_to_provider(oauth, request, redirect_uri)
+
+
+@router.get("/callback", name="oidc_callback", include_in_schema=False)
+async def oidc_callback(request: Request, runtime: RuntimeDep) -> RedirectResponse:
+    """Back from the provider: check state, PKCE and the ID token; start an Enclave session."""
+    oauth = request.app.state.oauth
+    if oauth is None:
+        raise NotFound("sign-in through an identity provider is not configured")
+    try:
+        claims = await oidc.claims_from_callback(oauth, request, runtime.settings.auth)
+        await run_in_threadpool(finish_oidc_sign_in, runtime, request, claims)
+    except oidc.SignInFailed:
+        request.session.clear()
+        return RedirectResponse("/signin?error=oidc", status_code=status.HTTP_303_SEE_OTHER)
+    return RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
+
+
+def finish_oidc_sign_in(runtime: Runtime, request: Request, claims: dict) -> None:
+    settings = runtime.settings.auth
+    assert settings.issuer
+    with transaction(runtime.sessions) as db:
+        user = users.from_claims(db, issuer=settings.issuer, claims=claims)
+        if user.disabled:
+            raise oidc.SignInFailed("disabled_user")
+        sessions.start(
+            db,
+            request,
+            user=user,
+            groups=request.app.state.authenticator.groups(claims),
+            via="oidc",
+            lifetime_s=settings.session_lifetime_s,
+        )
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)

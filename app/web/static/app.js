@@ -143,6 +143,7 @@ async function createCollection(event) {
     });
     toggleCollectionForm(false);
     state.active = created.id;
+    await loadMe(); // the creator now administers it
     await loadCollections();
     loadDocuments();
     say(`Collection ${created.name} created`);
@@ -159,6 +160,7 @@ async function loadDocuments() {
   const id = state.active;
   const collection = state.collections.find((c) => c.id === id);
   $("documents-panel").hidden = !collection;
+  $("dropzone").hidden = !may("write", id); // readers see the documents, cannot upload
   if (!collection) return;
   $("documents-h").textContent = `Documents · ${collection.name}`;
   let docs;
@@ -206,7 +208,7 @@ function documentItem(d) {
 
 async function upload(files) {
   const id = state.active;
-  if (!id || !files.length) return;
+  if (!id || !files.length || !may("write", id)) return;
   for (const file of files) {
     setUploadStatus(`Uploading ${file.name}…`);
     const body = new FormData();
@@ -464,6 +466,11 @@ async function loadMe() {
       onclick: signOut }, "Sign out"));
   menu.hidden = false;
   $("new-collection").hidden = !state.me.global_roles.includes("platform_admin");
+}
+
+function may(permission, collectionId) {
+  const access = state.me?.collections.find((c) => c.id === collectionId);
+  return Boolean(access?.permissions.includes(permission));
 }
 
 async function signOut() {
