@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from app.api.errors import install_error_handlers
-from app.api.routes import auth, collections, keys, members, openai, search
+from app.api.routes import audit, auth, collections, keys, members, openai, search
 from app.auth import oidc, sessions, users
 from app.auth.authenticate import Authenticator
 from app.auth.secrets import derive
@@ -60,7 +60,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     app.state.authenticator = Authenticator(settings)
     app.state.oauth = oidc.make_oauth(settings.auth)
     install_error_handlers(app)
-    for module in (auth, collections, search, openai, keys, members):
+    audit.record_denials(app)
+    for module in (auth, collections, search, openai, keys, members, audit):
         app.include_router(module.router)
     app.add_middleware(
         SessionMiddleware,
@@ -109,6 +110,7 @@ async def log_requests(request: Request, call_next) -> Response:  # type: ignore
     request_id = request.headers.get("x-request-id", "")
     if not REQUEST_ID.fullmatch(request_id):  # a caller's header is logged only if it is an id
         request_id = uuid.uuid4().hex
+    request.state.request_id = request_id
     started = time.perf_counter()
     status = 500
     try:

@@ -214,5 +214,6 @@ class AuditEvent(Base):
     document_id: Mapped[str | None] = mapped_column(String(36), default=None)
     target: Mapped[str | None] = mapped_column(String(255), default=None)  # key/binding/user id
     reason: Mapped[str | None] = mapped_column(String(64), default=None)  # a code, not text
+    detail: Mapped[dict | None] = mapped_column(JSON, default=None)  # ids and codes only
     request_id: Mapped[str | None] = mapped_column(String(64), default=None)
     client: Mapped[str | None] = mapped_column(String(64), default=None)  # source IP

@@ -7,6 +7,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from app import audit
 from app.api.auth_protocol import AuthConfigOut, CollectionAccess, MeOut
 from app.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from app.auth import oidc, sessions, users
@@ -34,6 +35,9 @@ def local_sign_in(
         raise NotFound("the local admin is disabled")
     user = users.redeem_sign_in_token(db, token)
     if user is None:
+        audit.record(
+            db, action="auth.sign_in_failed", outcome="denied", reason="local_link", request=request
+        )
         db.commit()  # a presented valid-but-expired token is used up all the same
         return RedirectResponse("/signin?error=link", status_code=status.HTTP_303_SEE_OTHER)
     sessions.start(
@@ -43,6 +47,9 @@ def local_sign_in(
         groups=[],
         via="local",
         lifetime_s=settings.auth.session_lifetime_s,
+    )
+    audit.record(
+        db, action="auth.sign_in", actor=user.id, actor_kind="user", reason="local", request=request
     )
     db.commit()
     return RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
@@ -67,8 +74,15 @@ async def oidc_callback(request: Request, runtime: RuntimeDep) -> RedirectRespon
     try:
         claims = await oidc.claims_from_callback(oauth, request, runtime.settings.auth)
         await run_in_threadpool(finish_oidc_sign_in, runtime, request, claims)
-    except oidc.SignInFailed:
+    except oidc.SignInFailed as exc:
         request.session.clear()
+        audit.record_now(
+            runtime.sessions,
+            action="auth.sign_in_failed",
+            outcome="denied",
+            reason=exc.reason,
+            request=request,
+        )
         return RedirectResponse("/signin?error=oidc", status_code=status.HTTP_303_SEE_OTHER)
     return RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
 
@@ -88,13 +102,25 @@ def finish_oidc_sign_in(runtime: Runtime, request: Request, claims: dict) -> Non
             via="oidc",
             lifetime_s=settings.session_lifetime_s,
         )
+        audit.record(
+            db,
+            action="auth.sign_in",
+            actor=user.id,
+            actor_kind="user",
+            reason="oidc",
+            request=request,
+        )
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 def logout(request: Request, db: SessionDep) -> Response:
     """End this browser's session (needs the CSRF token when signed in)."""
-    if sessions.current(db, request) is not None:
+    found = sessions.current(db, request)
+    if found is not None:
         sessions.check_csrf(request)
+        audit.record(
+            db, action="auth.sign_out", actor=found[1].id, actor_kind="user", request=request
+        )
     sessions.end(db, request)
     db.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

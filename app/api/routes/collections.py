@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, UploadFile, status
+from fastapi import APIRouter, Request, UploadFile, status
 
+from app import audit
 from app.api.deps import PrincipalDep, RuntimeDep, ScopeDep, SessionDep, require, require_role
 from app.api.protocol import CollectionIn, CollectionOut, DocumentOut, UploadOut
 from app.db.models import Collection
@@ -30,11 +31,18 @@ def list_collections(db: SessionDep, scope: ScopeDep) -> list[CollectionOut]:
 
 @router.post("/collections", response_model=CollectionOut, status_code=status.HTTP_201_CREATED)
 def create_collection(
-    body: CollectionIn, db: SessionDep, principal: PlatformAdmin
+    body: CollectionIn, db: SessionDep, principal: PlatformAdmin, request: Request
 ) -> CollectionOut:
     """Platform admins only; the creator becomes the collection's admin."""
     created = collections.create(
         db=db, name=body.name, description=body.description, admin_user_id=principal.id
+    )
+    audit.record(
+        db,
+        action="collection.create",
+        principal=principal,
+        collection_id=created.id,
+        request=request,
     )
     db.commit()
     return CollectionOut(
@@ -65,6 +73,7 @@ def upload_document(
     db: SessionDep,
     principal: PrincipalDep,
     runtime: RuntimeDep,
+    request: Request,
 ) -> UploadOut:
     """Store the file and queue it for ingestion (needs contributor or collection_admin);
     poll the document for its status."""
@@ -77,6 +86,15 @@ def upload_document(
         originals_dir=settings.originals_dir,
         max_bytes=settings.server.max_upload_mb * 2**20,
         uploaded_by=principal.id,
+    )
+    audit.record(
+        db,
+        action="document.upload",
+        principal=principal,
+        collection_id=target.id,
+        document_id=document.id,
+        detail={"duplicate": not created, "bytes": document.size_bytes},
+        request=request,
     )
     db.commit()
     runtime.wake_worker()

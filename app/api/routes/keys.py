@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
+from app import audit
 from app.api.auth_protocol import ApiKeyCreated, ApiKeyIn, ApiKeyOut
 from app.api.deps import AuthenticatorDep, PrincipalDep, SessionDep
 from app.auth import api_keys
@@ -30,7 +31,11 @@ def key_out(key: ApiKey) -> ApiKeyOut:
 
 @router.post("", response_model=ApiKeyCreated, status_code=status.HTTP_201_CREATED)
 def create_key(
-    body: ApiKeyIn, db: SessionDep, principal: PrincipalDep, auth: AuthenticatorDep
+    body: ApiKeyIn,
+    db: SessionDep,
+    principal: PrincipalDep,
+    auth: AuthenticatorDep,
+    request: Request,
 ) -> ApiKeyCreated:
     """A key for the named collections; you must administer each of them. The secret is in
     this response only."""
@@ -49,6 +54,19 @@ def create_key(
         expires_in_days=body.expires_in_days,
         created_by=principal.id,
     )
+    for c in targets:
+        audit.record(
+            db,
+            action="api_key.create",
+            principal=principal,
+            collection_id=c.id,
+            target=key.id,
+            detail={
+                "permissions": key.permissions.split(),
+                "expires_at": key.expires_at.isoformat(),
+            },
+            request=request,
+        )
     db.commit()
     return ApiKeyCreated(**key_out(key).model_dump(), key=secret)
 
@@ -60,8 +78,17 @@ def list_keys(db: SessionDep, principal: PrincipalDep) -> list[ApiKeyOut]:
 
 
 @router.delete("/{key_id}", response_model=ApiKeyOut)
-def revoke_key(key_id: str, db: SessionDep, principal: PrincipalDep) -> ApiKeyOut:
+def revoke_key(key_id: str, db: SessionDep, principal: PrincipalDep, request: Request) -> ApiKeyOut:
     """Revoke a key: its next request is refused."""
     key = api_keys.revoke(db, principal=principal, key_id=key_id)
+    for link in key.collections:
+        audit.record(
+            db,
+            action="api_key.revoke",
+            principal=principal,
+            collection_id=link.collection_id,
+            target=key.id,
+            request=request,
+        )
     db.commit()
     return key_out(key)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
-from app import rbac
+from app import audit, rbac
 from app.api.auth_protocol import BindingIn, BindingOut
 from app.api.deps import PrincipalDep, SessionDep, require, require_role
-from app.db.models import Collection
+from app.db.models import Collection, RoleBinding
 from app.identity import PLATFORM_ADMIN, Principal
 
 router = APIRouter(prefix="/v1", tags=["members and roles"])
@@ -29,7 +29,7 @@ def list_members(target: Manageable, db: SessionDep) -> list[BindingOut]:
     status_code=status.HTTP_201_CREATED,
 )
 def add_member(
-    body: BindingIn, target: Manageable, db: SessionDep, principal: PrincipalDep
+    body: BindingIn, target: Manageable, db: SessionDep, principal: PrincipalDep, request: Request
 ) -> BindingOut:
     """Grant a user (by id or e-mail) or an IdP group a role: reader, contributor or
     collection_admin."""
@@ -41,6 +41,7 @@ def add_member(
         collection_id=target.id,
         created_by=principal.id,
     )
+    changed(db, "role.grant", binding, principal, request)
     db.commit()
     return BindingOut.model_validate(binding)
 
@@ -48,8 +49,11 @@ def add_member(
 @router.delete(
     "/collections/{collection}/members/{binding_id}", status_code=status.HTTP_204_NO_CONTENT
 )
-def remove_member(binding_id: str, target: Manageable, db: SessionDep) -> None:
-    rbac.revoke(db, binding_id=binding_id, collection_id=target.id)
+def remove_member(
+    binding_id: str, target: Manageable, db: SessionDep, principal: PrincipalDep, request: Request
+) -> None:
+    binding = rbac.revoke(db, binding_id=binding_id, collection_id=target.id)
+    changed(db, "role.revoke", binding, principal, request)
     db.commit()
 
 
@@ -60,7 +64,9 @@ def list_global_roles(_: PlatformAdmin, db: SessionDep) -> list[BindingOut]:
 
 
 @router.post("/role-bindings", response_model=BindingOut, status_code=status.HTTP_201_CREATED)
-def add_global_role(body: BindingIn, principal: PlatformAdmin, db: SessionDep) -> BindingOut:
+def add_global_role(
+    body: BindingIn, principal: PlatformAdmin, db: SessionDep, request: Request
+) -> BindingOut:
     binding = rbac.grant(
         db,
         kind=body.kind,
@@ -69,11 +75,29 @@ def add_global_role(body: BindingIn, principal: PlatformAdmin, db: SessionDep) -
         collection_id=None,
         created_by=principal.id,
     )
+    changed(db, "role.grant", binding, principal, request)
     db.commit()
     return BindingOut.model_validate(binding)
 
 
 @router.delete("/role-bindings/{binding_id}", status_code=status.HTTP_204_NO_CONTENT)
-def remove_global_role(binding_id: str, _: PlatformAdmin, db: SessionDep) -> None:
-    rbac.revoke(db, binding_id=binding_id, collection_id=None)
+def remove_global_role(
+    binding_id: str, principal: PlatformAdmin, db: SessionDep, request: Request
+) -> None:
+    binding = rbac.revoke(db, binding_id=binding_id, collection_id=None)
+    changed(db, "role.revoke", binding, principal, request)
     db.commit()
+
+
+def changed(
+    db: SessionDep, action: str, binding: RoleBinding, principal: Principal, request: Request
+) -> None:
+    audit.record(
+        db,
+        action=action,
+        principal=principal,
+        collection_id=binding.collection_id,
+        target=binding.id,
+        detail={"role": binding.role, "kind": binding.subject_kind, "subject": binding.subject},
+        request=request,
+    )

@@ -45,6 +45,7 @@ def upgrade() -> None:
         sa.Column("document_id", sa.String(length=36), nullable=True),
         sa.Column("target", sa.String(length=255), nullable=True),
         sa.Column("reason", sa.String(length=64), nullable=True),
+        sa.Column("detail", sa.JSON(), nullable=True),
         sa.Column("request_id", sa.String(length=64), nullable=True),
         sa.Column("client", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("id"),
