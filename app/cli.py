@@ -107,6 +107,46 @@ def admin_link() -> None:
     out.print(f"One-time sign-in link (valid {ttl // 60} min):\n{link}", highlight=False)
 
 
+@cli.command("api-key")
+def api_key(
+    collection: Annotated[list[str], typer.Option("--collection", "-c", help="Collection(s).")],
+    name: Annotated[str, typer.Option(help="What the key is for.")] = "cli",
+    write: Annotated[bool, typer.Option("--write", help="Also allow uploads.")] = False,
+    days: Annotated[int, typer.Option(help="Days until it expires (1-366).")] = 90,
+) -> None:
+    """Create an API key for an app, as the local admin; prints the key once (stdout)."""
+    from app.auth import api_keys
+
+    with local_runtime() as runtime:
+        principal = local_admin(runtime)
+        pepper = api_keys.pepper_from(runtime.settings.secret_key.get_secret_value())
+        with transaction(runtime.sessions) as db:
+            targets = [
+                collections.authorised(db=db, principal=principal, ref=c, permission="keys")
+                for c in collection
+            ]
+            key, secret = api_keys.create(
+                db,
+                pepper=pepper,
+                name=name,
+                collection_ids=[t.id for t in targets],
+                permissions=["read", "write"] if write else ["read"],
+                expires_in_days=days,
+                created_by=principal.id,
+            )
+            for target in targets:
+                audit.record(
+                    db,
+                    action="api_key.create",
+                    principal=principal,
+                    collection_id=target.id,
+                    target=key.id,
+                    detail={"permissions": key.permissions.split(), "via": "cli"},
+                )
+        err.print(f"API key {key.id} ({key.permissions}), expires {key.expires_at:%Y-%m-%d}:")
+        print(secret)
+
+
 @cli.command()
 def worker() -> None:
     """Run an ingestion worker until interrupted (production: several, beside the API)."""

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from app.auth.secrets import digest
+from app.auth.secrets import derive, digest
 from app.db.models import ApiKey, ApiKeyCollection, as_utc, utcnow
 from app.errors import InvalidRequest, NotFound, Unauthenticated
 from app.identity import Principal
@@ -32,6 +32,11 @@ class InvalidKey(Unauthenticated):
     def __init__(self, reason: str) -> None:
         super().__init__("invalid or expired credentials")
         self.reason = reason
+
+
+def pepper_from(server_secret: str) -> bytes:
+    """The key of the stored HMAC: derived from the server secret, never stored."""
+    return derive(server_secret, "api-key-pepper")
 
 
 def looks_like_key(token: str) -> bool:

@@ -14,8 +14,7 @@ from starlette.requests import Request
 
 from app import rbac
 from app.auth import api_keys, sessions, users
-from app.auth.secrets import derive
-from app.auth.tokens import InvalidToken, JwksCache, TokenVerifier
+from app.auth.tokens import Fetch, InvalidToken, JwksCache, TokenVerifier, http_fetch
 from app.errors import Unauthenticated
 from app.identity import Principal
 from app.settings import Settings
@@ -28,10 +27,11 @@ class MissingCredentials(Unauthenticated):
 
 
 class Authenticator:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, fetch: Fetch = http_fetch) -> None:
         self.settings = settings
+        self.fetch = fetch  # how the provider's discovery document and JWKS are fetched
         self.auth = settings.auth
-        self.pepper = derive(settings.secret_key.get_secret_value(), "api-key-pepper")
+        self.pepper = api_keys.pepper_from(settings.secret_key.get_secret_value())
 
     @cached_property
     def verifier(self) -> TokenVerifier | None:
@@ -43,6 +43,7 @@ class Authenticator:
             jwks_url=self.auth.jwks_url,
             ttl_s=self.auth.jwks_cache_s,
             min_refresh_s=self.auth.jwks_min_refresh_s,
+            fetch=self.fetch,
         )
         return TokenVerifier(
             issuer=self.auth.issuer,
@@ -75,7 +76,8 @@ class Authenticator:
             raise InvalidToken("no_provider")
         claims = self.verifier.verify(token)
         user = users.from_claims(db, issuer=self.verifier.issuer, claims=claims)
-        db.commit()  # a first-seen user is kept even when the request only reads
+        if db.new or db.dirty:
+            db.commit()  # a first-seen (or renamed) user is kept even when the request only reads
         if user.disabled:
             raise InvalidToken("disabled_user")
         return self.for_user(db, user, groups=self.groups(claims), via="bearer")
