@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr("embedded-default-not-secret")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    auth: AuthSettings = AuthSettings()
+    auth: AuthSettings = Field(default_factory=AuthSettings)
     database: DatabaseSettings = DatabaseSettings()
     server: ServerSettings = ServerSettings()
     embedder: EmbedderSettings = EmbedderSettings()

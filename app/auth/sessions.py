@@ -17,7 +17,7 @@ import hmac
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
@@ -41,6 +41,12 @@ def start(
 ) -> None:
     """Sign `user` in on this browser: a fresh session id (no fixation) and CSRF token."""
     end(db, request)
+    db.execute(  # this user's dead sessions are of no further use
+        delete(UserSession).where(
+            UserSession.user_id == user.id,
+            or_(UserSession.expires_at <= utcnow(), UserSession.revoked_at.is_not(None)),
+        )
+    )
     session_id = secrets.token_urlsafe(32)
     db.add(
         UserSession(

@@ -30,7 +30,7 @@ class Filters:
         collection: str | None = Query(None, max_length=36, description="A collection id."),
         actor: str | None = Query(None, max_length=255),
     ) -> None:
-        self.values = {
+        self.values: dict[str, Any] = {
             "since": utc(since),
             "until": utc(until),
             "action": action,
