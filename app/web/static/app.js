@@ -8,6 +8,7 @@ const POLL_MS = 1500;
 
 const state = {
   me: null, // who is signed in: name, roles, permissions per collection, CSRF token
+  keysFor: null, // the collection whose API keys are listed
   collections: [],
   active: null, // collection whose documents are shown
   chosen: new Set(), // collections the chat is limited to (empty: all)
@@ -161,6 +162,10 @@ async function loadDocuments() {
   const collection = state.collections.find((c) => c.id === id);
   $("documents-panel").hidden = !collection;
   $("dropzone").hidden = !may("write", id); // readers see the documents, cannot upload
+  if (id !== state.keysFor) {
+    forgetKey();
+    loadKeys(id);
+  }
   if (!collection) return;
   $("documents-h").textContent = `Documents · ${collection.name}`;
   let docs;
@@ -468,6 +473,81 @@ async function loadMe() {
   $("new-collection").hidden = !state.me.global_roles.includes("platform_admin");
 }
 
+// --- API keys (collection admins) ---------------------------------------------------------
+
+async function loadKeys(id) {
+  state.keysFor = id;
+  const panel = $("keys-panel");
+  panel.hidden = !may("keys", id);
+  toggleKeyForm(false);
+  if (panel.hidden) return;
+  let keys;
+  try {
+    keys = (await api("/v1/api-keys")).filter((k) => k.collections.includes(id));
+  } catch {
+    keys = [];
+  }
+  if (id !== state.active) return;
+  $("keys").replaceChildren(...keys.map(keyItem));
+}
+
+function keyItem(k) {
+  const revoked = Boolean(k.revoked_at);
+  const until = new Date(k.expires_at).toLocaleDateString();
+  return h("li", { class: "doc key", "data-key": k.id },
+    h("div", { class: "doc-main" },
+      h("span", { class: "doc-title" }, k.name),
+      h("span", { class: "doc-meta" }, `${k.prefix}… · ${k.permissions.join(", ")} · until ${until}`)),
+    revoked
+      ? h("span", { class: "badge badge-failed" }, "revoked")
+      : h("button", { type: "button", class: "btn btn-quiet btn-sm", "aria-label": `Revoke ${k.name}`,
+          onclick: () => revokeKey(k) }, "Revoke"));
+}
+
+function toggleKeyForm(open) {
+  $("key-form").hidden = !open;
+  $("new-key").setAttribute("aria-expanded", String(open));
+  $("key-error").textContent = "";
+  if (open) $("key-name").focus();
+  else $("key-form").reset();
+}
+
+async function createKey(event) {
+  event.preventDefault();
+  const id = state.active;
+  const permissions = $("key-write").checked ? ["read", "write"] : ["read"];
+  try {
+    const created = await api("/v1/api-keys", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ name: $("key-name").value.trim(), collections: [id], permissions }),
+    });
+    toggleKeyForm(false);
+    $("key-secret").value = created.key; // shown once; cleared on Done
+    $("key-created").hidden = false;
+    $("key-secret").select();
+    say("API key created. Copy it now: it is shown only once.");
+    await loadKeys(id);
+  } catch (err) {
+    $("key-error").textContent = err.message;
+  }
+}
+
+function forgetKey() {
+  $("key-secret").value = "";
+  $("key-created").hidden = true;
+}
+
+async function revokeKey(k) {
+  try {
+    await api(`/v1/api-keys/${encodeURIComponent(k.id)}`, { method: "DELETE" });
+    say(`API key ${k.name} revoked`);
+  } catch (err) {
+    say(`Could not revoke ${k.name}: ${err.message}`);
+  }
+  loadKeys(state.active);
+}
+
 function may(permission, collectionId) {
   const access = state.me?.collections.find((c) => c.id === collectionId);
   return Boolean(access?.permissions.includes(permission));
@@ -486,6 +566,10 @@ async function main() {
   $("cancel-collection").addEventListener("click", () => toggleCollectionForm(false));
   form.addEventListener("submit", createCollection);
   $("close-source").addEventListener("click", closeSource);
+  $("new-key").addEventListener("click", () => toggleKeyForm($("key-form").hidden));
+  $("cancel-key").addEventListener("click", () => toggleKeyForm(false));
+  $("key-form").addEventListener("submit", createKey);
+  $("key-done").addEventListener("click", forgetKey);
   document.addEventListener("keydown", (e) => {
     if (e.key === "Escape" && !$("source-panel").hidden) closeSource();
   });
