@@ -2,13 +2,14 @@
 // never in localStorage, sessionStorage, IndexedDB or cookies. Model output is only ever
 // inserted as text nodes (no innerHTML), so an answer cannot inject markup.
 
-const $ = (id) => document.getElementById(id);
+import { $, h, say } from "./dom.js";
+import { showKeysFor, wireKeys } from "./keys.js";
+import { api, errorMessage, loadMe, may, send } from "./session.js";
+
 const FINAL = new Set(["indexed", "failed"]);
 const POLL_MS = 1500;
 
 const state = {
-  me: null, // who is signed in: name, roles, permissions per collection, CSRF token
-  keysFor: null, // the collection whose API keys are listed
   collections: [],
   active: null, // collection whose documents are shown
   chosen: new Set(), // collections the chat is limited to (empty: all)
@@ -17,53 +18,6 @@ const state = {
   controller: null, // AbortController of the answer being streamed
   opener: null, // the citation chip that opened the source panel
 };
-
-// --- small helpers -------------------------------------------------------------------------
-
-function h(tag, props = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
-    else if (key === "class") el.className = value;
-    else if (key in el && typeof value !== "string") el[key] = value;
-    else el.setAttribute(key, value === true ? "" : value);
-  }
-  el.append(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
-  return el;
-}
-
-async function errorMessage(res) {
-  const body = await res.json().catch(() => null);
-  if (body?.error?.message) return body.error.message;
-  if (res.status === 413) return "The file is too large.";
-  return `The server answered ${res.status} ${res.statusText}`.trim();
-}
-
-// The session cookie is HttpOnly (scripts cannot read it); state-changing requests prove they
-// come from this page with the CSRF token that /auth/me hands to it.
-const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
-
-async function send(path, options = {}) {
-  const headers = { Accept: "application/json", ...(options.headers ?? {}) };
-  if (!SAFE.has((options.method ?? "GET").toUpperCase()) && state.me?.csrf_token) {
-    headers["X-CSRF-Token"] = state.me.csrf_token;
-  }
-  const res = await fetch(path, { ...options, headers, credentials: "same-origin" });
-  if (res.status === 401) {
-    location.assign("/signin"); // the session ended (expired, revoked or signed out elsewhere)
-    throw new Error("Your session has ended. Please sign in again.");
-  }
-  return res;
-}
-
-async function api(path, options = {}) {
-  const res = await send(path, options);
-  if (!res.ok) throw new Error(await errorMessage(res));
-  return res.json();
-}
-
-const say = (text) => ($("sr-status").textContent = text);
 
 function setUploadStatus(text, isError = false) {
   const el = $("upload-status");
@@ -162,10 +116,7 @@ async function loadDocuments() {
   const collection = state.collections.find((c) => c.id === id);
   $("documents-panel").hidden = !collection;
   $("dropzone").hidden = !may("write", id); // readers see the documents, cannot upload
-  if (id !== state.keysFor) {
-    forgetKey();
-    loadKeys(id);
-  }
+  showKeysFor(id);
   if (!collection) return;
   $("documents-h").textContent = `Documents · ${collection.name}`;
   let docs;
@@ -459,105 +410,6 @@ function closeSource() {
   if (opener?.isConnected) opener.focus();
 }
 
-// --- the signed-in user ---------------------------------------------------------------------
-
-async function loadMe() {
-  state.me = await api("/auth/me");
-  const roles = state.me.global_roles.map((r) => r.replace("_", " "));
-  const menu = $("user-menu");
-  menu.replaceChildren(
-    h("span", { class: "user-name", title: roles.join(", ") || null }, state.me.name),
-    h("button", { type: "button", id: "sign-out", class: "btn btn-quiet btn-sm",
-      onclick: signOut }, "Sign out"));
-  menu.hidden = false;
-  $("new-collection").hidden = !state.me.global_roles.includes("platform_admin");
-}
-
-// --- API keys (collection admins) ---------------------------------------------------------
-
-async function loadKeys(id) {
-  state.keysFor = id;
-  const panel = $("keys-panel");
-  panel.hidden = !may("keys", id);
-  toggleKeyForm(false);
-  if (panel.hidden) return;
-  let keys;
-  try {
-    keys = (await api("/v1/api-keys")).filter((k) => k.collections.includes(id));
-  } catch {
-    keys = [];
-  }
-  if (id !== state.active) return;
-  $("keys").replaceChildren(...keys.map(keyItem));
-}
-
-function keyItem(k) {
-  const revoked = Boolean(k.revoked_at);
-  const until = new Date(k.expires_at).toLocaleDateString();
-  return h("li", { class: "doc key", "data-key": k.id },
-    h("div", { class: "doc-main" },
-      h("span", { class: "doc-title" }, k.name),
-      h("span", { class: "doc-meta" }, `${k.prefix}… · ${k.permissions.join(", ")} · until ${until}`)),
-    revoked
-      ? h("span", { class: "badge badge-failed" }, "revoked")
-      : h("button", { type: "button", class: "btn btn-quiet btn-sm", "aria-label": `Revoke ${k.name}`,
-          onclick: () => revokeKey(k) }, "Revoke"));
-}
-
-function toggleKeyForm(open) {
-  $("key-form").hidden = !open;
-  $("new-key").setAttribute("aria-expanded", String(open));
-  $("key-error").textContent = "";
-  if (open) $("key-name").focus();
-  else $("key-form").reset();
-}
-
-async function createKey(event) {
-  event.preventDefault();
-  const id = state.active;
-  const permissions = $("key-write").checked ? ["read", "write"] : ["read"];
-  try {
-    const created = await api("/v1/api-keys", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ name: $("key-name").value.trim(), collections: [id], permissions }),
-    });
-    toggleKeyForm(false);
-    $("key-secret").value = created.key; // shown once; cleared on Done
-    $("key-created").hidden = false;
-    $("key-secret").select();
-    say("API key created. Copy it now: it is shown only once.");
-    await loadKeys(id);
-  } catch (err) {
-    $("key-error").textContent = err.message;
-  }
-}
-
-function forgetKey() {
-  $("key-secret").value = "";
-  $("key-created").hidden = true;
-}
-
-async function revokeKey(k) {
-  try {
-    await api(`/v1/api-keys/${encodeURIComponent(k.id)}`, { method: "DELETE" });
-    say(`API key ${k.name} revoked`);
-  } catch (err) {
-    say(`Could not revoke ${k.name}: ${err.message}`);
-  }
-  loadKeys(state.active);
-}
-
-function may(permission, collectionId) {
-  const access = state.me?.collections.find((c) => c.id === collectionId);
-  return Boolean(access?.permissions.includes(permission));
-}
-
-async function signOut() {
-  await send("/auth/logout", { method: "POST" }).catch(() => null);
-  location.assign("/signin");
-}
-
 // --- start -----------------------------------------------------------------------------------
 
 async function main() {
@@ -566,10 +418,7 @@ async function main() {
   $("cancel-collection").addEventListener("click", () => toggleCollectionForm(false));
   form.addEventListener("submit", createCollection);
   $("close-source").addEventListener("click", closeSource);
-  $("new-key").addEventListener("click", () => toggleKeyForm($("key-form").hidden));
-  $("cancel-key").addEventListener("click", () => toggleKeyForm(false));
-  $("key-form").addEventListener("submit", createKey);
-  $("key-done").addEventListener("click", forgetKey);
+  wireKeys(() => state.active);
   document.addEventListener("keydown", (e) => {
     if (e.key === "Escape" && !$("source-panel").hidden) closeSource();
   });
