@@ -1,4 +1,8 @@
-"""The `enclave` command line: serve, ingest, search, ask — on the local data directory."""
+"""The `enclave` command line: serve, ingest, search, ask — on the local data directory.
+
+The CLI acts as the local admin: whoever runs it can read the data directory anyway. It sees
+the collections the local admin has a role on (those it created, and any granted to it).
+"""
 
 from __future__ import annotations
 
@@ -14,10 +18,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from app import audit, rbac
+from app.auth import users
 from app.db.models import Collection, Document
 from app.db.session import transaction
 from app.errors import EnclaveError
-from app.identity import LOCAL_ADMIN, readable_scope
+from app.identity import Principal
 from app.logs import configure_logging
 from app.runtime import Runtime, build_runtime
 from app.services import answers, collections, documents
@@ -53,10 +59,20 @@ def local_runtime() -> Iterator[Runtime]:
         runtime.close()
 
 
+def local_admin(runtime: Runtime) -> Principal:
+    """The local admin, resolved like any other identity (created on first use)."""
+    with transaction(runtime.sessions) as db:
+        user = users.ensure_local_admin(db)
+        return rbac.for_user(db, user=user, via="cli")
+
+
 def scope_of(runtime: Runtime, collection: str) -> Scope:
+    principal = local_admin(runtime)
     with runtime.sessions() as db:
-        scope = readable_scope(db=db, principal=LOCAL_ADMIN)
-        return Scope.of([collections.get(db=db, scope=scope, ref=collection).id])
+        found = collections.authorised(
+            db=db, principal=principal, ref=collection, permission="read"
+        )
+        return Scope.of([found.id])
 
 
 @cli.command()
@@ -73,8 +89,68 @@ def serve(
     configure_logging(settings.log_level)
     host = host or settings.server.host
     port = port or settings.server.port
+    server = settings.server.model_copy(update={"host": host, "port": port})
+    settings = settings.model_copy(update={"server": server})
     err.print(f"Enclave ({settings.mode}) on http://{host}:{port}  —  API docs at /docs")
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+
+
+@cli.command("admin-link")
+def admin_link() -> None:
+    """Print a fresh one-time sign-in link for the local admin (the previous one stops working)."""
+    settings = Settings()
+    if not settings.local_admin:
+        err.print("[red]error:[/red] the local admin is disabled (ENCLAVE_AUTH__LOCAL_ADMIN)")
+        raise typer.Exit(1)
+    configure_logging("WARNING")
+    runtime = build_runtime(settings)
+    try:
+        base = f"http://{settings.server.host}:{settings.server.port}"
+        ttl = settings.auth.sign_in_link_ttl_s
+        link = users.local_sign_in_link(runtime.sessions, base_url=base, ttl_s=ttl)
+    finally:
+        runtime.close()
+    out.print(f"One-time sign-in link (valid {ttl // 60} min):\n{link}", highlight=False)
+
+
+@cli.command("api-key")
+def api_key(
+    collection: Annotated[list[str], typer.Option("--collection", "-c", help="Collection(s).")],
+    name: Annotated[str, typer.Option(help="What the key is for.")] = "cli",
+    write: Annotated[bool, typer.Option("--write", help="Also allow uploads.")] = False,
+    days: Annotated[int, typer.Option(help="Days until it expires (1-366).")] = 90,
+) -> None:
+    """Create an API key for an app, as the local admin; prints the key once (stdout)."""
+    from app.auth import api_keys
+
+    with local_runtime() as runtime:
+        principal = local_admin(runtime)
+        pepper = api_keys.pepper_from(runtime.settings.secret_key.get_secret_value())
+        with transaction(runtime.sessions) as db:
+            targets = [
+                collections.authorised(db=db, principal=principal, ref=c, permission="keys")
+                for c in collection
+            ]
+            key, secret = api_keys.create(
+                db,
+                pepper=pepper,
+                name=name,
+                collection_ids=[t.id for t in targets],
+                permissions=["read", "write"] if write else ["read"],
+                expires_in_days=days,
+                created_by=principal.id,
+            )
+            for target in targets:
+                audit.record(
+                    db,
+                    action="api_key.create",
+                    principal=principal,
+                    collection_id=target.id,
+                    target=key.id,
+                    detail={"permissions": key.permissions.split(), "via": "cli"},
+                )
+        err.print(f"API key {key.id} ({key.permissions}), expires {key.expires_at:%Y-%m-%d}:")
+        print(secret)
 
 
 @cli.command()
@@ -118,10 +194,10 @@ def ingest(
     """Index files (folders recursively) into a collection, creating it when absent."""
     with local_runtime() as runtime:
         files = files_under(paths)
+        principal = local_admin(runtime)
         with transaction(runtime.sessions) as db:
-            scope = readable_scope(db=db, principal=LOCAL_ADMIN)
-            target = collections.get_or_create(db=db, scope=scope, name=collection)
-        queued, skipped, failed = upload_files(runtime, target, files)
+            target = collections.get_or_create(db=db, principal=principal, name=collection)
+        queued, skipped, failed = upload_files(runtime, target, files, principal)
         run_jobs(runtime, len(queued))
         with runtime.sessions() as db:
             docs = [db.get_one(Document, i) for i in queued]
@@ -139,9 +215,9 @@ def ingest(
 
 
 def upload_files(
-    runtime: Runtime, target: Collection, files: list[Path]
+    runtime: Runtime, target: Collection, files: list[Path], principal: Principal
 ) -> tuple[list[str], int, list[tuple[str, str]]]:
-    """Store and queue each file in `target`: (queued document ids, skipped, failed)."""
+    """Store, audit and queue each file in `target`: (queued document ids, skipped, failed)."""
     queued: list[str] = []
     skipped = 0
     failed: list[tuple[str, str]] = []
@@ -155,7 +231,15 @@ def upload_files(
                     stream=stream,
                     originals_dir=runtime.settings.originals_dir,
                     max_bytes=runtime.settings.server.max_upload_mb * 2**20,
-                    uploaded_by=LOCAL_ADMIN.id,
+                    uploaded_by=principal.id,
+                )
+                audit.record(
+                    db,
+                    action="document.upload",
+                    principal=principal,
+                    collection_id=target.id,
+                    document_id=doc.id,
+                    detail={"duplicate": not created, "via": "cli"},
                 )
         except EnclaveError as exc:
             failed.append((path.name, str(exc)))

@@ -85,5 +85,13 @@ def configure_logging(level: str = "INFO") -> None:
         lib.propagate = True
     # The access log prints full URLs (query strings can hold a question): ours replaces it.
     logging.getLogger("uvicorn.access").disabled = True
-    for name in ("httpx", "httpcore", "sentence_transformers", "transformers", "unstructured"):
+    # authlib logs the PKCE verifier at DEBUG inside the message itself: never below WARNING.
+    for name in (
+        "httpx",
+        "httpcore",
+        "authlib",
+        "sentence_transformers",
+        "transformers",
+        "unstructured",
+    ):
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -11,11 +12,15 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
 
 from app.api.errors import install_error_handlers
-from app.api.routes import collections, openai, search
+from app.api.routes import audit, auth, collections, keys, members, openai, search
+from app.auth import oidc, sessions, users
+from app.auth.authenticate import Authenticator
+from app.auth.secrets import derive
 from app.runtime import Runtime, build_runtime
 from app.settings import Settings
 
@@ -33,6 +38,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         rt = runtime or build_runtime(settings)
         app.state.runtime = rt
         if owned:
+            if settings.local_admin:
+                announce_local_sign_in(rt, settings)
             rt.warm_up()
             if settings.server.run_worker:
                 rt.start_worker()
@@ -50,22 +57,52 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     )
     if runtime is not None:
         app.state.runtime = runtime
+    app.state.authenticator = Authenticator(settings)
+    app.state.oauth = oidc.make_oauth(settings.auth)
     install_error_handlers(app)
-    app.include_router(collections.router)
-    app.include_router(search.router)
-    app.include_router(openai.router)
+    audit.record_denials(app)
+    for module in (auth, collections, search, openai, keys, members, audit):
+        app.include_router(module.router)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=derive(settings.secret_key.get_secret_value(), "session-cookie").hex(),
+        session_cookie=sessions.COOKIE,
+        max_age=settings.auth.session_lifetime_s,
+        same_site="lax",
+        https_only=settings.cookie_secure,
+    )
     app.middleware("http")(log_requests)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/", include_in_schema=False)
-    def index() -> FileResponse:
+    @app.get("/", include_in_schema=False, response_model=None)
+    def index(request: Request) -> FileResponse | RedirectResponse:
+        with request.app.state.runtime.sessions() as db:
+            signed_in = sessions.current(db, request) is not None
+        if not signed_in:
+            return RedirectResponse("/signin", status_code=303)
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+
+    @app.get("/signin", include_in_schema=False)
+    def signin() -> FileResponse:
+        return FileResponse(STATIC / "signin.html", headers={"Cache-Control": "no-store"})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def announce_local_sign_in(runtime: Runtime, settings: Settings) -> None:
+    """Print the local admin's one-time sign-in link on the console (never to the log)."""
+    base = f"http://{settings.server.host}:{settings.server.port}"
+    ttl = settings.auth.sign_in_link_ttl_s
+    link = users.local_sign_in_link(runtime.sessions, base_url=base, ttl_s=ttl)
+    sys.stderr.write(
+        f"\nSign in as the local admin (one-time link, valid {ttl // 60} min; "
+        f"`enclave admin-link` makes another):\n  {link}\n\n"
+    )
+    sys.stderr.flush()
 
 
 async def log_requests(request: Request, call_next) -> Response:  # type: ignore[no-untyped-def]
@@ -73,6 +110,7 @@ async def log_requests(request: Request, call_next) -> Response:  # type: ignore
     request_id = request.headers.get("x-request-id", "")
     if not REQUEST_ID.fullmatch(request_id):  # a caller's header is logged only if it is an id
         request_id = uuid.uuid4().hex
+    request.state.request_id = request_id
     started = time.perf_counter()
     status = 500
     try:

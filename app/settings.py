@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.auth.settings import AuthSettings
 from ingestion.settings import IngestionSettings
 from retrieval.settings import (
     BM25Settings,
@@ -47,6 +48,7 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr("embedded-default-not-secret")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    auth: AuthSettings = Field(default_factory=AuthSettings)
     database: DatabaseSettings = DatabaseSettings()
     server: ServerSettings = ServerSettings()
     embedder: EmbedderSettings = EmbedderSettings()
@@ -61,7 +63,25 @@ class Settings(BaseSettings):
     def _refuse_placeholder_secrets(self) -> Settings:
         if self.mode == "production" and "not-secret" in self.secret_key.get_secret_value():
             raise ValueError("ENCLAVE_SECRET_KEY must be set to a real secret in production mode")
+        if self.mode == "production" and not self.auth.oidc_enabled and not self.local_admin:
+            raise ValueError(
+                "production mode needs an OIDC provider (ENCLAVE_AUTH__ISSUER) or the local "
+                "admin enabled explicitly (ENCLAVE_AUTH__LOCAL_ADMIN=true)"
+            )
         return self
+
+    @property
+    def local_admin(self) -> bool:
+        """Whether the local admin may sign in (one-time links); default: embedded only."""
+        if self.auth.local_admin is None:
+            return self.mode == "embedded"
+        return self.auth.local_admin
+
+    @property
+    def cookie_secure(self) -> bool:
+        if self.auth.cookie_secure is None:
+            return self.mode == "production"
+        return self.auth.cookie_secure
 
     @property
     def database_url(self) -> str:

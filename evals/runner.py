@@ -69,14 +69,17 @@ def collection_name(data: EvalSet) -> str:
 def ingest(runtime: Runtime, data: EvalSet) -> Ingestion:
     """Upload the set's documents into its collection and drain the jobs; documents already
     indexed there (same name, a reused data dir) are not uploaded again."""
-    from app.cli import run_jobs, upload_files  # the CLI's own upload loop and progress bar
+    from app.cli import local_admin, run_jobs, upload_files  # the CLI's own loop and bar
 
     name = collection_name(data)
     started = time.perf_counter()
+    principal = local_admin(runtime)
     with transaction(runtime.sessions) as db:
         target = db.scalar(select(Collection).where(Collection.name == name))
         if target is None:
-            target = collections.create(db=db, name=name, description="enclave eval")
+            target = collections.create(
+                db=db, name=name, description="enclave eval", admin_user_id=principal.id
+            )
         done = set(
             db.scalars(
                 select(Document.filename).where(
@@ -85,7 +88,7 @@ def ingest(runtime: Runtime, data: EvalSet) -> Ingestion:
             )
         )
     todo = [p for p in data.documents if p.name not in done]
-    queued, _skipped, failed = upload_files(runtime, target, todo)
+    queued, _skipped, failed = upload_files(runtime, target, todo, principal)
     requeued = runtime.jobs.requeue_stale()  # an interrupted earlier run of this data dir
     run_jobs(runtime, len(queued) + requeued)  # drains every runnable job of the data dir
     seconds = time.perf_counter() - started

@@ -12,6 +12,8 @@ from pathlib import Path
 import httpx
 import uvicorn
 
+from app.auth import users
+from app.db.session import make_engine, make_session_factory
 from app.main import create_app
 from app.settings import Settings
 from retrieval.settings import EmbedderSettings, RerankerSettings
@@ -69,3 +71,36 @@ def wait_indexed(client: httpx.Client, document_id: str, timeout_s: float = 120)
             return doc
         time.sleep(0.1)
     raise TimeoutError(f"document {document_id} not indexed in {timeout_s} s")
+
+
+def admin_link(settings: Settings, base_url: str) -> str:
+    """A one-time sign-in link for the local admin, issued on the server's database (as
+    `enclave admin-link` does)."""
+    engine = make_engine(settings.database_url)
+    try:
+        return users.local_sign_in_link(make_session_factory(engine), base_url=base_url, ttl_s=600)
+    finally:
+        engine.dispose()
+
+
+def sign_in(client: httpx.Client, settings: Settings) -> dict:
+    """Sign `client` in as the local admin through a one-time link, as a browser would: it keeps
+    the session cookie and sends the CSRF token on every request. Returns /auth/me."""
+    response = client.get(admin_link(settings, str(client.base_url)), follow_redirects=False)
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == "/"
+    me = client.get("/auth/me").json()
+    client.headers["X-CSRF-Token"] = me["csrf_token"]
+    return me
+
+
+def create_api_key(
+    admin: httpx.Client, collections: list[str], permissions: tuple[str, ...] = ("read",)
+) -> str:
+    """An API key made by a signed-in collection admin; returns its secret."""
+    response = admin.post(
+        "/v1/api-keys",
+        json={"name": "test", "collections": collections, "permissions": list(permissions)},
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["key"]

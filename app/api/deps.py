@@ -1,15 +1,25 @@
-"""Dependencies as `Annotated` aliases: routers declare what they need, nothing more."""
+"""Dependencies as `Annotated` aliases: routers declare what they need, nothing more.
+
+`PrincipalDep` authenticates every request that uses it (401 without valid credentials);
+`ScopeDep` is the caller's readable collections, built on the server; `require(permission)`
+resolves the `{collection}` path parameter inside what the caller may see (404 otherwise) and
+checks the permission on it (403); `require_role(...)` guards the global endpoints.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from app.identity import LOCAL_ADMIN, Principal, readable_scope
+from app.auth.authenticate import Authenticator
+from app.db.models import Collection
+from app.errors import Forbidden
+from app.identity import Permission, Principal
 from app.runtime import Runtime
+from app.services import collections
 from retrieval.types import Scope
 
 
@@ -28,16 +38,47 @@ def get_db(runtime: RuntimeDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_db)]
 
 
-def get_principal() -> Principal:
-    # The embedded default's only identity until sign-in lands (issue 4).
-    return LOCAL_ADMIN
+def get_authenticator(request: Request) -> Authenticator:
+    return request.app.state.authenticator
+
+
+AuthenticatorDep = Annotated[Authenticator, Depends(get_authenticator)]
+
+
+def get_principal(request: Request, db: SessionDep, auth: AuthenticatorDep) -> Principal:
+    principal = auth.principal(request, db)
+    request.state.principal = principal  # for the audit trail of a later denial
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def get_scope(db: SessionDep, principal: PrincipalDep) -> Scope:
-    return readable_scope(db=db, principal=principal)
+def get_scope(principal: PrincipalDep) -> Scope:
+    return principal.scope("read")
 
 
 ScopeDep = Annotated[Scope, Depends(get_scope)]
+
+
+def require(permission: Permission) -> Any:
+    """`Annotated[Collection, require("write")]`: the path's `{collection}`, if the caller holds
+    `permission` on it. Not visible to the caller → 404; visible without it → 403."""
+
+    def dependency(collection: str, db: SessionDep, principal: PrincipalDep) -> Collection:
+        return collections.authorised(
+            db=db, principal=principal, ref=collection, permission=permission
+        )
+
+    return Depends(dependency)
+
+
+def require_role(*roles: str) -> Any:
+    """`Annotated[Principal, require_role("platform_admin")]`: a caller with one of `roles`."""
+
+    def dependency(principal: PrincipalDep) -> Principal:
+        if not principal.has_role(*roles):
+            raise Forbidden(f"this needs the {' or '.join(roles)} role")
+        return principal
+
+    return Depends(dependency)

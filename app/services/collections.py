@@ -7,14 +7,18 @@ import re
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.db.models import Collection, Document
-from app.errors import Conflict, InvalidRequest, NotFound
+from app.db.models import Collection, Document, RoleBinding
+from app.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from app.identity import Permission, Principal
 from retrieval.types import Scope
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 
 
-def create(*, db: Session, name: str, description: str = "") -> Collection:
+def create(
+    *, db: Session, name: str, description: str = "", admin_user_id: str | None = None
+) -> Collection:
+    """A new collection; `admin_user_id` (its creator) becomes its collection admin."""
     if not NAME_PATTERN.match(name):
         raise InvalidRequest(
             "collection names are 1-100 characters: lower-case letters, digits, '.', '_', '-'"
@@ -24,6 +28,17 @@ def create(*, db: Session, name: str, description: str = "") -> Collection:
     collection = Collection(name=name, description=description)
     db.add(collection)
     db.flush()
+    if admin_user_id is not None:
+        db.add(
+            RoleBinding(
+                subject_kind="user",
+                subject=admin_user_id,
+                collection_id=collection.id,
+                role="collection_admin",
+                created_by=admin_user_id,
+            )
+        )
+        db.flush()
     return collection
 
 
@@ -56,11 +71,32 @@ def get(*, db: Session, scope: Scope, ref: str) -> Collection:
     return collection
 
 
-def get_or_create(*, db: Session, scope: Scope, name: str) -> Collection:
-    """For the CLI: the named collection, created when absent (needs create rights upstream)."""
+def authorised(
+    *, db: Session, principal: Principal, ref: str, permission: Permission
+) -> Collection:
+    """A collection by id or name on which `principal` holds `permission`.
+
+    Looked up only among the collections the principal may see (any permission; platform
+    admins see all to manage them): otherwise NotFound, so existence does not leak; visible but
+    without the permission: Forbidden.
+    """
+    query = select(Collection).where((Collection.id == ref) | (Collection.name == ref))
+    if not principal.sees_every_collection:
+        query = query.where(Collection.id.in_(principal.visible().collections))
+    collection = db.scalar(query)
+    if collection is None:
+        raise NotFound(f"collection {ref!r} not found")
+    if not principal.can(permission, collection.id):
+        raise Forbidden(f"your role on collection {ref!r} does not allow this ({permission})")
+    return collection
+
+
+def get_or_create(*, db: Session, principal: Principal, name: str) -> Collection:
+    """For the CLI: the named collection with write access, created when absent (the creator,
+    a platform admin, becomes its collection admin)."""
     existing = db.scalar(select(Collection).where(Collection.name == name))
     if existing is None:
-        return create(db=db, name=name)
-    if existing.id not in scope.collections:
-        raise NotFound(f"collection {name!r} not found")
-    return existing
+        if not principal.has_role("platform_admin"):
+            raise Forbidden("creating a collection needs the platform_admin role")
+        return create(db=db, name=name, admin_user_id=principal.id)
+    return authorised(db=db, principal=principal, ref=name, permission="write")

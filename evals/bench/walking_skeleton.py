@@ -55,8 +55,8 @@ def cold_start(data_dir: Path, port: int = 8765) -> float:
 
 
 def ingest_and_search(data_dir: Path, docs: Path, rounds: int) -> dict[str, float]:
+    from app.cli import local_admin
     from app.db.session import transaction
-    from app.identity import LOCAL_ADMIN
     from app.runtime import build_runtime
     from app.services import collections, documents
     from app.settings import Settings
@@ -65,8 +65,9 @@ def ingest_and_search(data_dir: Path, docs: Path, rounds: int) -> dict[str, floa
     runtime = build_runtime(Settings(data_dir=data_dir))
     try:
         runtime.warm_up()
+        principal = local_admin(runtime)
         with transaction(runtime.sessions) as db:
-            target = collections.create(db=db, name="bench")
+            target = collections.create(db=db, name="bench", admin_user_id=principal.id)
         files = sorted(p for p in docs.iterdir() if p.is_file() and not p.name.startswith("."))
         for path in files:
             with transaction(runtime.sessions) as db, path.open("rb") as stream:
@@ -77,7 +78,7 @@ def ingest_and_search(data_dir: Path, docs: Path, rounds: int) -> dict[str, floa
                     stream=stream,
                     originals_dir=runtime.settings.originals_dir,
                     max_bytes=2**30,
-                    uploaded_by=LOCAL_ADMIN.id,
+                    uploaded_by=principal.id,
                 )
         started = time.perf_counter()
         runtime.worker().run_until_idle()

@@ -15,6 +15,8 @@ import pytest
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
+    from app.settings import Settings
+
 CHROMIUM = Path(os.environ.get("ENCLAVE_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--headless",
@@ -47,17 +49,32 @@ def chromium() -> Iterator[Browser]:
         browser.close()
 
 
+@dataclass
+class Server:
+    url: str
+    settings: Settings | None  # None: a server started elsewhere (ENCLAVE_E2E_URL)
+
+    def sign_in_link(self) -> str:
+        """The local admin's one-time link (ENCLAVE_E2E_LINK for a server started elsewhere)."""
+        if self.settings is None:
+            return os.environ.get("ENCLAVE_E2E_LINK", self.url)
+        from tests.support import admin_link
+
+        return admin_link(self.settings, self.url)
+
+
 @pytest.fixture(scope="module")
-def ui_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The real app (SQLite, qdrant-edge, worker; hash embedder, echo generator, overlap
     reranker) on 127.0.0.1, or the server ENCLAVE_E2E_URL names (e.g. a dev stand-in)."""
     if url := os.environ.get("ENCLAVE_E2E_URL"):
-        yield url.rstrip("/")
+        yield Server(url.rstrip("/"), None)
         return
     from tests.support import fast_settings, live_server
 
-    with live_server(fast_settings(tmp_path_factory.mktemp("ui-data"))) as base:
-        yield base
+    settings = fast_settings(tmp_path_factory.mktemp("ui-data"))
+    with live_server(settings) as base:
+        yield Server(base, settings)
 
 
 @dataclass
@@ -76,14 +93,16 @@ class UI:
 
 
 @pytest.fixture
-def ui(chromium: Browser, ui_url: str) -> Iterator[UI]:
-    """A fresh browser context (no shared storage) with the app's page open."""
+def ui(chromium: Browser, ui_server: Server) -> Iterator[UI]:
+    """A fresh browser context (no shared storage), signed in as the local admin through its
+    one-time link, with the app's page open."""
     context = chromium.new_context(viewport={"width": 1360, "height": 820}, locale="en-GB")
     page = context.new_page()
-    session = UI(page=page, url=ui_url)
+    session = UI(page=page, url=ui_server.url)
     context.on("request", lambda request: session.requests.append(request.url))
     page.on("pageerror", lambda exc: session.errors.append(str(exc)))
     page.set_default_timeout(15_000)
-    page.goto(ui_url)
+    page.goto(ui_server.sign_in_link())
+    page.wait_for_url(ui_server.url + "/")
     yield session
     context.close()

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from app.settings import ServerSettings, Settings
-from tests.support import fast_settings, live_server, wait_indexed
+from tests.support import create_api_key, fast_settings, live_server, sign_in, wait_indexed
 
 SAMPLES = Path(__file__).parents[2] / "samples"
 
@@ -20,6 +20,7 @@ def client(tmp_path_factory: pytest.TempPathFactory):
         tmp_path_factory.mktemp("data"), server=ServerSettings(max_upload_mb=1)
     )
     with live_server(settings) as base, httpx.Client(base_url=base, timeout=60) as http:
+        sign_in(http, settings)
         yield http
 
 
@@ -155,10 +156,9 @@ def test_corrupt_document_ends_failed_with_a_reason(client, handbook):
 @pytest.mark.slow
 def test_embedded_default_answers_with_real_models(tmp_path):
     """MiniLM embeddings, qdrant-edge, SmolLM2 on llama.cpp: upload → search → streamed answer."""
-    with (
-        live_server(Settings(data_dir=tmp_path)) as base,
-        httpx.Client(base_url=base, timeout=300) as http,
-    ):
+    settings = Settings(data_dir=tmp_path)
+    with live_server(settings) as base, httpx.Client(base_url=base, timeout=300) as http:
+        sign_in(http, settings)
         http.post("/v1/collections", json={"name": "samples"}).raise_for_status()
         for path in sorted(SAMPLES.glob("*.*")):
             if path.name == "README.md":
@@ -188,7 +188,7 @@ def test_openai_sdk_lists_models_and_gets_a_cited_answer(client, handbook):
 
     sdk = OpenAI(
         base_url=str(client.base_url).rstrip("/") + "/v1",
-        api_key="unused-until-api-keys",
+        api_key=create_api_key(client, ["handbook"]),
         max_retries=0,
     )
     assert {"enclave", "enclave:handbook"} <= {m.id for m in sdk.models.list()}
@@ -213,3 +213,31 @@ def test_openai_endpoint_rejects_unknown_models(client, handbook):
     )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_request"
+
+
+def test_requests_without_credentials_are_refused(client, handbook):
+    with httpx.Client(base_url=client.base_url) as anonymous:
+        for method, path in [
+            ("get", "/v1/collections"),
+            ("post", "/v1/search"),
+            ("get", f"/v1/collections/{handbook['id']}/documents"),
+            ("get", "/v1/models"),
+            ("get", "/auth/me"),
+        ]:
+            response = getattr(anonymous, method)(path)
+            assert response.status_code == 401, (path, response.text)
+            assert response.json()["error"]["code"] == "unauthenticated"
+        page = anonymous.get("/")
+        assert page.status_code == 303
+        assert page.headers["location"] == "/signin"
+
+
+def test_state_changes_with_the_cookie_need_the_csrf_token(client, handbook):
+    token = client.headers.pop("X-CSRF-Token")
+    try:
+        refused = client.post("/v1/collections", json={"name": "csrf-probe"})
+        assert refused.status_code == 403
+        assert "CSRF" in refused.json()["error"]["message"]
+        assert client.get("/v1/collections").status_code == 200  # reads need no token
+    finally:
+        client.headers["X-CSRF-Token"] = token

@@ -4,8 +4,10 @@ cited answer, the source panel — with nothing leaving 127.0.0.1 and nothing st
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING
 
+import httpx
 from playwright.sync_api import expect
 
 if TYPE_CHECKING:
@@ -92,11 +94,14 @@ def test_ask_an_uploaded_document_and_open_a_citation(ui: UI) -> None:
     assert page.evaluate(STORED) == {
         "local": 0,
         "session": 0,
-        "cookie": "",
+        "cookie": "",  # the session cookie is HttpOnly: no script can read it
         "indexedDB": 0,
         "caches": 0,
     }
-    assert page.context.cookies() == []
+    cookies = page.context.cookies()
+    assert [c["name"] for c in cookies] == ["enclave_session"]  # a session id, no content
+    assert cookies[0]["httpOnly"] is True
+    assert cookies[0]["sameSite"] == "Lax"
     assert ui.off_host() == [], "the UI requested something outside the app"
     assert ui.errors == []
 
@@ -138,3 +143,24 @@ def test_a_failed_answer_says_why(ui: UI) -> None:
     expect(page.locator(".answer").get_by_role("alert")).to_have_text(failure["message"])
     expect(page.get_by_role("button", name="Ask")).to_be_visible()  # ready for the next one
     expect(page.get_by_label("Your question")).to_be_focused()
+
+
+def test_a_collection_admin_makes_and_revokes_an_api_key(ui: UI) -> None:
+    page = ui.page
+    create_collection(page, "key-probe")
+    page.get_by_role("button", name="Add key").click()
+    page.get_by_label("Application").fill("intranet")
+    page.get_by_role("button", name="Create key").click()
+    expect(page.get_by_label("New API key")).to_have_value(re.compile(r"^enclave_"))
+    secret = page.get_by_label("New API key").input_value()
+    assert secret.startswith("enclave_")
+    expect(page.locator(".key .doc-title")).to_have_text(["intranet"])
+    with httpx.Client(base_url=ui.url, headers={"Authorization": f"Bearer {secret}"}) as app:
+        assert [c["name"] for c in app.get("/v1/collections").json()] == ["key-probe"]
+        page.get_by_role("button", name="Done").click()
+        expect(page.get_by_label("New API key")).to_be_hidden()
+        assert page.get_by_label("New API key").input_value() == ""  # not kept in the page
+        page.get_by_role("button", name="Revoke intranet").click()
+        expect(page.locator(".key .badge")).to_have_text("revoked")
+        assert app.get("/v1/collections").status_code == 401
+    assert ui.errors == []

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, UploadFile, status
+from typing import Annotated
 
-from app.api.deps import PrincipalDep, RuntimeDep, ScopeDep, SessionDep
+from fastapi import APIRouter, Request, UploadFile, status
+
+from app import audit
+from app.api.deps import PrincipalDep, RuntimeDep, ScopeDep, SessionDep, require, require_role
 from app.api.protocol import CollectionIn, CollectionOut, DocumentOut, UploadOut
-from app.identity import readable_scope
+from app.db.models import Collection
+from app.identity import PLATFORM_ADMIN, Principal
 from app.services import collections, documents
 
 router = APIRouter(prefix="/v1", tags=["collections"])
+PlatformAdmin = Annotated[Principal, require_role(PLATFORM_ADMIN)]
+Writable = Annotated[Collection, require("write")]
 
 
 @router.get("/collections", response_model=list[CollectionOut])
 def list_collections(db: SessionDep, scope: ScopeDep) -> list[CollectionOut]:
+    """The collections you may read."""
     return [
         CollectionOut(
             id=c.id, name=c.name, description=c.description, documents=n, created_at=c.created_at
@@ -23,8 +30,20 @@ def list_collections(db: SessionDep, scope: ScopeDep) -> list[CollectionOut]:
 
 
 @router.post("/collections", response_model=CollectionOut, status_code=status.HTTP_201_CREATED)
-def create_collection(body: CollectionIn, db: SessionDep) -> CollectionOut:
-    created = collections.create(db=db, name=body.name, description=body.description)
+def create_collection(
+    body: CollectionIn, db: SessionDep, principal: PlatformAdmin, request: Request
+) -> CollectionOut:
+    """Platform admins only; the creator becomes the collection's admin."""
+    created = collections.create(
+        db=db, name=body.name, description=body.description, admin_user_id=principal.id
+    )
+    audit.record(
+        db,
+        action="collection.create",
+        principal=principal,
+        collection_id=created.id,
+        request=request,
+    )
     db.commit()
     return CollectionOut(
         id=created.id,
@@ -49,15 +68,15 @@ def list_documents(collection: str, db: SessionDep, scope: ScopeDep) -> list[Doc
     responses={200: {"model": UploadOut, "description": "The same bytes were already uploaded."}},
 )
 def upload_document(
-    collection: str,
     file: UploadFile,
+    target: Writable,
     db: SessionDep,
     principal: PrincipalDep,
     runtime: RuntimeDep,
+    request: Request,
 ) -> UploadOut:
-    """Store the file and queue it for ingestion; poll the document for its status."""
-    scope = readable_scope(db=db, principal=principal)
-    target = collections.get(db=db, scope=scope, ref=collection)
+    """Store the file and queue it for ingestion (needs contributor or collection_admin);
+    poll the document for its status."""
     settings = runtime.settings
     document, created = documents.upload(
         db=db,
@@ -67,6 +86,15 @@ def upload_document(
         originals_dir=settings.originals_dir,
         max_bytes=settings.server.max_upload_mb * 2**20,
         uploaded_by=principal.id,
+    )
+    audit.record(
+        db,
+        action="document.upload",
+        principal=principal,
+        collection_id=target.id,
+        document_id=document.id,
+        detail={"duplicate": not created, "bytes": document.size_bytes},
+        request=request,
     )
     db.commit()
     runtime.wake_worker()

@@ -2,7 +2,10 @@
 // never in localStorage, sessionStorage, IndexedDB or cookies. Model output is only ever
 // inserted as text nodes (no innerHTML), so an answer cannot inject markup.
 
-const $ = (id) => document.getElementById(id);
+import { $, h, say } from "./dom.js";
+import { showKeysFor, wireKeys } from "./keys.js";
+import { api, errorMessage, loadMe, may, send } from "./session.js";
+
 const FINAL = new Set(["indexed", "failed"]);
 const POLL_MS = 1500;
 
@@ -15,36 +18,6 @@ const state = {
   controller: null, // AbortController of the answer being streamed
   opener: null, // the citation chip that opened the source panel
 };
-
-// --- small helpers -------------------------------------------------------------------------
-
-function h(tag, props = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
-    else if (key === "class") el.className = value;
-    else if (key in el && typeof value !== "string") el[key] = value;
-    else el.setAttribute(key, value === true ? "" : value);
-  }
-  el.append(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
-  return el;
-}
-
-async function errorMessage(res) {
-  const body = await res.json().catch(() => null);
-  if (body?.error?.message) return body.error.message;
-  if (res.status === 413) return "The file is too large.";
-  return `The server answered ${res.status} ${res.statusText}`.trim();
-}
-
-async function api(path, options = {}) {
-  const res = await fetch(path, { headers: { Accept: "application/json" }, ...options });
-  if (!res.ok) throw new Error(await errorMessage(res));
-  return res.json();
-}
-
-const say = (text) => ($("sr-status").textContent = text);
 
 function setUploadStatus(text, isError = false) {
   const el = $("upload-status");
@@ -125,6 +98,7 @@ async function createCollection(event) {
     });
     toggleCollectionForm(false);
     state.active = created.id;
+    await loadMe(); // the creator now administers it
     await loadCollections();
     loadDocuments();
     say(`Collection ${created.name} created`);
@@ -141,6 +115,8 @@ async function loadDocuments() {
   const id = state.active;
   const collection = state.collections.find((c) => c.id === id);
   $("documents-panel").hidden = !collection;
+  $("dropzone").hidden = !may("write", id); // readers see the documents, cannot upload
+  showKeysFor(id);
   if (!collection) return;
   $("documents-h").textContent = `Documents · ${collection.name}`;
   let docs;
@@ -188,14 +164,14 @@ function documentItem(d) {
 
 async function upload(files) {
   const id = state.active;
-  if (!id || !files.length) return;
+  if (!id || !files.length || !may("write", id)) return;
   for (const file of files) {
     setUploadStatus(`Uploading ${file.name}…`);
     const body = new FormData();
     body.append("file", file);
     try {
       const url = `/v1/collections/${encodeURIComponent(id)}/documents`;
-      const res = await fetch(url, { method: "POST", body });
+      const res = await send(url, { method: "POST", body });
       if (!res.ok) throw new Error(`${file.name}: ${await errorMessage(res)}`);
       const doc = await res.json();
       state.statuses.set(doc.id, doc.status);
@@ -354,7 +330,7 @@ async function ask(question) {
   say("Searching your documents…");
   try {
     const collections = state.chosen.size ? [...state.chosen] : null;
-    const res = await fetch("/v1/answer", {
+    const res = await send("/v1/answer", {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
       body: JSON.stringify({ question, collections, stream: true }),
@@ -436,18 +412,25 @@ function closeSource() {
 
 // --- start -----------------------------------------------------------------------------------
 
-function main() {
+async function main() {
   const form = $("collection-form");
   $("new-collection").addEventListener("click", () => toggleCollectionForm(form.hidden));
   $("cancel-collection").addEventListener("click", () => toggleCollectionForm(false));
   form.addEventListener("submit", createCollection);
   $("close-source").addEventListener("click", closeSource);
+  wireKeys(() => state.active);
   document.addEventListener("keydown", (e) => {
     if (e.key === "Escape" && !$("source-panel").hidden) closeSource();
   });
   wireDropzone();
   wireComposer();
-  loadCollections().then(loadDocuments);
+  try {
+    await loadMe();
+  } catch {
+    return; // send() is taking the browser to the sign-in page
+  }
+  await loadCollections();
+  loadDocuments();
 }
 
 main();

@@ -1,0 +1,103 @@
+"""Role bindings: a collection's members (its admins, and platform admins) and the global roles
+(platform admins). Changes apply on the next request of the affected users."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Request, status
+
+from app import audit, rbac
+from app.api.auth_protocol import BindingIn, BindingOut
+from app.api.deps import PrincipalDep, SessionDep, require, require_role
+from app.db.models import Collection, RoleBinding
+from app.identity import PLATFORM_ADMIN, Principal
+
+router = APIRouter(prefix="/v1", tags=["members and roles"])
+Manageable = Annotated[Collection, require("members")]
+PlatformAdmin = Annotated[Principal, require_role(PLATFORM_ADMIN)]
+
+
+@router.get("/collections/{collection}/members", response_model=list[BindingOut])
+def list_members(target: Manageable, db: SessionDep) -> list[BindingOut]:
+    return [BindingOut.model_validate(b) for b in rbac.bindings(db, collection_id=target.id)]
+
+
+@router.post(
+    "/collections/{collection}/members",
+    response_model=BindingOut,
+    status_code=status.HTTP_201_CREATED,
+)
+def add_member(
+    body: BindingIn, target: Manageable, db: SessionDep, principal: PrincipalDep, request: Request
+) -> BindingOut:
+    """Grant a user (by id or e-mail) or an IdP group a role: reader, contributor or
+    collection_admin."""
+    binding = rbac.grant(
+        db,
+        kind=body.kind,
+        subject=body.subject,
+        role=body.role,
+        collection_id=target.id,
+        created_by=principal.id,
+    )
+    changed(db, "role.grant", binding, principal, request)
+    db.commit()
+    return BindingOut.model_validate(binding)
+
+
+@router.delete(
+    "/collections/{collection}/members/{binding_id}", status_code=status.HTTP_204_NO_CONTENT
+)
+def remove_member(
+    binding_id: str, target: Manageable, db: SessionDep, principal: PrincipalDep, request: Request
+) -> None:
+    binding = rbac.revoke(db, binding_id=binding_id, collection_id=target.id)
+    changed(db, "role.revoke", binding, principal, request)
+    db.commit()
+
+
+@router.get("/role-bindings", response_model=list[BindingOut])
+def list_global_roles(_: PlatformAdmin, db: SessionDep) -> list[BindingOut]:
+    """Global roles: platform_admin and compliance_officer."""
+    return [BindingOut.model_validate(b) for b in rbac.bindings(db, collection_id=None)]
+
+
+@router.post("/role-bindings", response_model=BindingOut, status_code=status.HTTP_201_CREATED)
+def add_global_role(
+    body: BindingIn, principal: PlatformAdmin, db: SessionDep, request: Request
+) -> BindingOut:
+    binding = rbac.grant(
+        db,
+        kind=body.kind,
+        subject=body.subject,
+        role=body.role,
+        collection_id=None,
+        created_by=principal.id,
+    )
+    changed(db, "role.grant", binding, principal, request)
+    db.commit()
+    return BindingOut.model_validate(binding)
+
+
+@router.delete("/role-bindings/{binding_id}", status_code=status.HTTP_204_NO_CONTENT)
+def remove_global_role(
+    binding_id: str, principal: PlatformAdmin, db: SessionDep, request: Request
+) -> None:
+    binding = rbac.revoke(db, binding_id=binding_id, collection_id=None)
+    changed(db, "role.revoke", binding, principal, request)
+    db.commit()
+
+
+def changed(
+    db: SessionDep, action: str, binding: RoleBinding, principal: Principal, request: Request
+) -> None:
+    audit.record(
+        db,
+        action=action,
+        principal=principal,
+        collection_id=binding.collection_id,
+        target=binding.id,
+        detail={"role": binding.role, "kind": binding.subject_kind, "subject": binding.subject},
+        request=request,
+    )

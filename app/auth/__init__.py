@@ -1,0 +1,1 @@
+"""Identity: who is calling (OIDC sessions, OIDC access tokens, API keys, the local admin)."""

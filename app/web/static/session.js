@@ -1,0 +1,56 @@
+// The signed-in user and every call to the server. The session cookie is HttpOnly (scripts
+// cannot read it); state-changing requests prove they come from this page with the CSRF token
+// that /auth/me hands to it. A 401 means the session ended: back to the sign-in page.
+
+import { $, h } from "./dom.js";
+
+export const session = { me: null }; // name, roles, permissions per collection, CSRF token
+
+const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
+
+export async function errorMessage(res) {
+  const body = await res.json().catch(() => null);
+  if (body?.error?.message) return body.error.message;
+  if (res.status === 413) return "The file is too large.";
+  return `The server answered ${res.status} ${res.statusText}`.trim();
+}
+
+export async function send(path, options = {}) {
+  const headers = { Accept: "application/json", ...(options.headers ?? {}) };
+  if (!SAFE.has((options.method ?? "GET").toUpperCase()) && session.me?.csrf_token) {
+    headers["X-CSRF-Token"] = session.me.csrf_token;
+  }
+  const res = await fetch(path, { ...options, headers, credentials: "same-origin" });
+  if (res.status === 401) {
+    location.assign("/signin"); // expired, revoked or signed out elsewhere
+    throw new Error("Your session has ended. Please sign in again.");
+  }
+  return res;
+}
+
+export async function api(path, options = {}) {
+  const res = await send(path, options);
+  if (!res.ok) throw new Error(await errorMessage(res));
+  return res.json();
+}
+
+export function may(permission, collectionId) {
+  const access = session.me?.collections.find((c) => c.id === collectionId);
+  return Boolean(access?.permissions.includes(permission));
+}
+
+export async function loadMe() {
+  const me = (session.me = await api("/auth/me"));
+  const roles = me.global_roles.map((r) => r.replace("_", " "));
+  $("user-menu").replaceChildren(
+    h("span", { class: "user-name", title: roles.join(", ") || null }, me.name),
+    h("button", { type: "button", id: "sign-out", class: "btn btn-quiet btn-sm",
+      onclick: signOut }, "Sign out"));
+  $("user-menu").hidden = false;
+  $("new-collection").hidden = !me.global_roles.includes("platform_admin");
+}
+
+async function signOut() {
+  await send("/auth/logout", { method: "POST" }).catch(() => null);
+  location.assign("/signin");
+}
