@@ -40,13 +40,14 @@ CollectionOpt = Annotated[str, typer.Option("--collection", "-c", help="Collecti
 
 
 @contextmanager
-def local_runtime() -> Iterator[Runtime]:
+def local_runtime(*, open_index: bool = True) -> Iterator[Runtime]:
     """The runtime on the local data directory; clean one-line errors instead of tracebacks."""
     settings = Settings()
     configure_logging("WARNING")
     runtime = build_runtime(settings)
     try:
-        _ = runtime.store  # fail fast (and record nothing) if a running server holds the index
+        if open_index:  # fail fast (and record nothing) if a running server holds the index
+            _ = runtime.store
         yield runtime
     except StoreUnavailable as exc:
         err.print(f"[red]error:[/red] {exc}")
@@ -123,7 +124,7 @@ def api_key(
     """Create an API key for an app, as the local admin; prints the key once (stdout)."""
     from app.auth import api_keys
 
-    with local_runtime() as runtime:
+    with local_runtime(open_index=False) as runtime:  # works beside a running server
         principal = local_admin(runtime)
         pepper = api_keys.pepper_from(runtime.settings.secret_key.get_secret_value())
         with transaction(runtime.sessions) as db:
