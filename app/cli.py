@@ -26,7 +26,7 @@ from app.errors import EnclaveError
 from app.identity import Principal
 from app.logs import configure_logging
 from app.runtime import Runtime, build_runtime
-from app.services import answers, collections, documents
+from app.services import answers, collections, documents, keys
 from app.settings import Settings
 from retrieval.errors import RetrievalError, StoreUnavailable
 from retrieval.types import Scope
@@ -128,28 +128,15 @@ def api_key(
         principal = local_admin(runtime)
         pepper = api_keys.pepper_from(runtime.settings.secret_key.get_secret_value())
         with transaction(runtime.sessions) as db:
-            targets = [
-                collections.authorised(db=db, principal=principal, ref=c, permission="keys")
-                for c in collection
-            ]
-            key, secret = api_keys.create(
-                db,
+            key, secret = keys.issue(
+                db=db,
+                principal=principal,
                 pepper=pepper,
+                collection_refs=collection,
                 name=name,
-                collection_ids=[t.id for t in targets],
                 permissions=["read", "write"] if write else ["read"],
                 expires_in_days=days,
-                created_by=principal.id,
             )
-            for target in targets:
-                audit.record(
-                    db,
-                    action="api_key.create",
-                    principal=principal,
-                    collection_id=target.id,
-                    target=key.id,
-                    detail={"permissions": key.permissions.split(), "via": "cli"},
-                )
         err.print(f"API key {key.id} ({key.permissions}), expires {key.expires_at:%Y-%m-%d}:")
         print(secret)
 

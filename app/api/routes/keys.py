@@ -9,8 +9,7 @@ from app.api.auth_protocol import ApiKeyCreated, ApiKeyIn, ApiKeyOut
 from app.api.deps import AuthenticatorDep, PrincipalDep, SessionDep
 from app.auth import api_keys
 from app.db.models import ApiKey
-from app.errors import Forbidden
-from app.services import collections
+from app.services import keys
 
 router = APIRouter(prefix="/v1/api-keys", tags=["api keys"])
 
@@ -39,34 +38,16 @@ def create_key(
 ) -> ApiKeyCreated:
     """A key for the named collections; you must administer each of them. The secret is in
     this response only."""
-    if principal.kind != "user":
-        raise Forbidden("API keys are created by signed-in users, not by other keys")
-    targets = [
-        collections.authorised(db=db, principal=principal, ref=ref, permission="keys")
-        for ref in body.collections
-    ]
-    key, secret = api_keys.create(
-        db,
+    key, secret = keys.issue(
+        db=db,
+        principal=principal,
         pepper=auth.pepper,
+        collection_refs=body.collections,
         name=body.name,
-        collection_ids=[c.id for c in targets],
         permissions=body.permissions,
         expires_in_days=body.expires_in_days,
-        created_by=principal.id,
+        request=request,
     )
-    for c in targets:
-        audit.record(
-            db,
-            action="api_key.create",
-            principal=principal,
-            collection_id=c.id,
-            target=key.id,
-            detail={
-                "permissions": key.permissions.split(),
-                "expires_at": key.expires_at.isoformat(),
-            },
-            request=request,
-        )
     db.commit()
     return ApiKeyCreated(**key_out(key).model_dump(), key=secret)
 
