@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db.session import make_engine, make_session_factory, migrate
 from app.jobs import DatabaseJobQueue
 from app.settings import Settings
+from ingestion import sandbox as parser_sandbox
 from ingestion.chunker import Chunker
+from ingestion.parsers import prepare_parser
 from ingestion.pipeline import IngestionPipeline
 from ingestion.worker import Worker
 from retrieval.bm25 import BM25Encoder
@@ -100,6 +102,7 @@ class Runtime:
             store=self.store,
             chunker=chunker,
             batch_size=s.embed_batch_size,
+            parse_settings=s,
         )
 
     def _sentence_embeddings(self, sentences: Sequence[str]) -> np.ndarray:
@@ -115,6 +118,7 @@ class Runtime:
 
     def start_worker(self) -> None:
         """Run the ingestion worker in a background thread of this process (embedded default)."""
+        prepare_parser(self.settings.ingestion)  # start the parser process; check OCR tools
         requeued = self.jobs.requeue_stale()  # one process: any 'running' job was interrupted
         if requeued:
             log.info("worker.requeued", extra={"count": requeued})
@@ -132,6 +136,7 @@ class Runtime:
         self._wake.set()
         if self._worker_thread is not None:
             self._worker_thread.join(timeout=60)
+        parser_sandbox.shutdown()
         if "store" in self.__dict__:
             self.store.close()
         close_generator = getattr(self.__dict__.get("generator"), "close", None)

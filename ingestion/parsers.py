@@ -1,12 +1,21 @@
 """Parse an uploaded file into a flat list of typed text blocks, offline, through `unstructured`.
 
-Supported now: plain text, Markdown, HTML, PDF (``strategy="fast"``: the text layer only) and
-DOCX. The type is read from the content (magic bytes, ZIP members, HTML markers); the
-extension only chooses between plain text and Markdown, and names the mismatch in errors.
+Formats (provenance per format: `ingestion.formats`): PDF (text layer; OCR with tesseract when
+`ocr` is on), DOCX, PPTX, XLSX, CSV/TSV, HTML, Markdown, plain text, EML and MSG. The type is
+read from the content (`ingestion.detect`); the extension only chooses among text formats and
+names the mismatch in errors.
+
+Bounds (`ingestion.settings` documents each limit and its default): file size, text size, ZIP
+container sizes and compression ratio, and PDF page count are checked before parsing
+(`ingestion.limits`); table cells and extracted characters during and after it. The parse
+itself runs in a child process without network, limited in wall time and memory
+(`ingestion.sandbox`), so a hostile file can neither hang the worker nor exhaust its memory.
 
 Every failure is an `InvalidDocument` whose message names the reason, never the content:
-unsupported type, empty file, corrupt or encrypted file, and no extractable text (a document
-is never returned empty).
+unsupported type (with the lying extension named), empty or too large file, corrupt or
+encrypted file, zip bomb, too many pages, cells or characters, a parse over its time or
+memory limit, and no extractable text (a document is never returned empty). `OcrUnavailable`
+(OCR on but tesseract missing) is the operator's to fix, not the document's.
 
 What is dropped as boilerplate: on HTML pages with exactly one outermost ``<main>`` /
 ``role="main"`` element (else exactly one ``<article>``) only that element is parsed; without
@@ -23,24 +32,44 @@ except in code (lines and indentation kept) and tables (one row per line, cells 
 from __future__ import annotations
 
 import logging
+import os
 import re
-import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from ingestion import offline
+from ingestion import formats, limits, offline, sandbox
+from ingestion.detect import Detected, FileType, detect
 from ingestion.errors import InvalidDocument
+from ingestion.formats import OcrUnavailable, check_ocr
+from ingestion.settings import IngestionSettings
+from ingestion.webpage import main_content
+
+__all__ = [
+    "Block",
+    "FileType",
+    "OcrUnavailable",
+    "ParsedDocument",
+    "check_ocr",
+    "detect",
+    "main_content",
+    "parse",
+    "prepare_parser",
+    "to_blocks",
+]
 
 logger = logging.getLogger(__name__)
 
 BlockKind = Literal["heading", "paragraph", "list_item", "table", "code"]
-FileType = Literal["txt", "md", "html", "pdf", "docx"]
 BLOCK_SEPARATOR = "\n\n"
 
 NO_TEXT_PDF = "no text could be extracted (no text layer; enable OCR)"
+NO_TEXT_OCR = "no text could be extracted (no text layer, and OCR found none)"
+
+sandbox.register_pass_through(OcrUnavailable)
+sandbox.register_pass_through(offline.OfflineSetupError)
 
 
 @dataclass(frozen=True)
@@ -48,7 +77,8 @@ class Block:
     """One element of a document. `level`: headings only, 1 = outermost, None where the depth
     is unknown (headings guessed from PDF or plain-text layout; they nest under every heading of
     known depth and replace each other in `section`). `section`: the path of enclosing
-    headings, outermost first (a heading's own path ends with itself)."""
+    headings, outermost first (a heading's own path ends with itself). `page`: PDF page or
+    PPTX slide, where the format has pages."""
 
     text: str
     kind: BlockKind
@@ -80,218 +110,108 @@ class ParsedDocument:
         return tuple(out)
 
 
-def parse(path: Path, *, filename: str) -> ParsedDocument:
-    """Parse the file at `path`; `filename` is the name it was uploaded under."""
-    file_type, text = detect(path, filename=filename)
-    pdf_pages = _check_pdf(path) if file_type == "pdf" else None
+def parse(
+    path: Path, *, filename: str, settings: IngestionSettings | None = None
+) -> ParsedDocument:
+    """Parse the file at `path`; `filename` is the name it was uploaded under. `settings`:
+    the limits (defaults: `IngestionSettings()`)."""
+    s = settings or IngestionSettings()
+    detected = detect(path, filename=filename, settings=s)
+    pages = limits.check_pdf(path, s) if detected.file_type == "pdf" else None
+    if not s.isolate_parsing:
+        return extract(path, filename, detected, pages, s)
+    return sandbox.call(
+        "ingestion.parsers.extract",
+        path,
+        filename,
+        detected,
+        pages,
+        s,
+        warm_up="ingestion.parsers.warm_up",
+        timeout_s=s.parse_timeout_s,
+        memory_mb=s.parse_memory_mb,
+    )
+
+
+def extract(
+    path: Path, filename: str, detected: Detected, pages: int | None, s: IngestionSettings
+) -> ParsedDocument:
+    """The parse proper, after `detect` and the limit checks (in the parser process)."""
+    file_type = detected.file_type
     offline.prepare()
+    for name in ("XLSX_MAX_CELLS", "CSV_MAX_CELLS", "DOCX_TABLE_MAX_CELLS"):
+        os.environ[name] = str(s.max_cells)  # unstructured reads them on every parse
     try:
-        elements = _partition(file_type, path, text)
-    except InvalidDocument:
-        raise
-    except Exception as exc:  # unstructured and its backends raise anything; never echo it
-        logger.info("parse failed", extra={"file_type": file_type, "error": type(exc).__name__})
-        raise InvalidDocument(
-            f"corrupt or unreadable {file_type.upper()} file ({type(exc).__name__})"
-        ) from None
+        part = _guarded(file_type, s, formats.partition, file_type, path, detected.text)
+        blocks = to_blocks(part.elements, sections_per_page=part.sections_per_page)
+        if not blocks and file_type == "pdf" and s.ocr:
+            assert pages is not None
+            blocks = to_blocks(_guarded(file_type, s, formats.ocr_pdf, path, pages, s))
+            if not blocks:
+                raise InvalidDocument(NO_TEXT_OCR)
     finally:
         offline.clear_caches()
-    blocks = to_blocks(elements)
     if not blocks:
         raise InvalidDocument(NO_TEXT_PDF if file_type == "pdf" else "no text could be extracted")
-    pages = pdf_pages if file_type == "pdf" else _max_page(blocks)
+    limits.check_chars(sum(len(b.text) for b in blocks), s)
+    pages = pages or part.pages or _max_page(blocks)
     return ParsedDocument(filename=filename, file_type=file_type, blocks=tuple(blocks), pages=pages)
 
 
-# --- type detection ---------------------------------------------------------------------------
-
-# (leading bytes, what it is, the extensions that honestly claim it)
-_BINARY_MAGIC: tuple[tuple[bytes, str, frozenset[str]], ...] = tuple(
-    (magic, label, frozenset(exts.split()))
-    for magic, label, exts in (
-        (
-            b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
-            "legacy Office (OLE2) document",
-            ".doc .xls .ppt .msg",
-        ),
-        (b"\x89PNG\r\n\x1a\n", "PNG image", ".png"),
-        (b"\xff\xd8\xff", "JPEG image", ".jpg .jpeg"),
-        (b"GIF8", "GIF image", ".gif"),
-        (b"II*\x00", "TIFF image", ".tif .tiff"),
-        (b"MM\x00*", "TIFF image", ".tif .tiff"),
-        (b"\x1f\x8b", "gzip archive", ".gz .tgz"),
-        (b"BZh", "bzip2 archive", ".bz2"),
-        (b"\xfd7zXZ\x00", "xz archive", ".xz"),
-        (b"7z\xbc\xaf\x27\x1c", "7z archive", ".7z"),
-        (b"Rar!\x1a\x07", "RAR archive", ".rar"),
-        (b"\x7fELF", "executable", ""),
-        (b"MZ", "executable", ".exe .dll"),
-        (b"{\\rtf", "RTF document", ".rtf"),
+def prepare_parser(settings: IngestionSettings | None = None) -> None:
+    """Start the parser process (or load the parsers in-process) now rather than on the first
+    document, and with `ocr` on check its tools (raises `OcrUnavailable`)."""
+    s = settings or IngestionSettings()
+    if s.ocr:
+        check_ocr(s.ocr_languages)
+    if not s.isolate_parsing:
+        warm_up()
+        return
+    sandbox.call(
+        "ingestion.parsers.warm_up",
+        warm_up="ingestion.parsers.warm_up",
+        timeout_s=sandbox.START_TIMEOUT_S,
+        memory_mb=s.parse_memory_mb,
     )
-)
-# (member that identifies it, what it is, honest extensions); "docx" is the supported one
-_ZIP_MEMBERS: tuple[tuple[str, str, frozenset[str]], ...] = (
-    ("word/document.xml", "docx", frozenset({".docx", ".docm"})),
-    ("ppt/presentation.xml", "PPTX presentation", frozenset({".pptx"})),
-    ("xl/workbook.xml", "XLSX spreadsheet", frozenset({".xlsx"})),
-    ("content.xml", "OpenDocument file", frozenset({".odt", ".ods", ".odp"})),
-)
-_MARKDOWN_EXT = {".md", ".markdown", ".mdown", ".mkd"}
-_HTML_EXT = {".html", ".htm", ".xhtml"}
-_SUPPORTED_EXT = {".pdf", ".docx", ".txt", ".text", *_MARKDOWN_EXT, *_HTML_EXT}
-_LATER_TEXT_EXT = {".csv", ".tsv", ".json", ".jsonl", ".xml", ".eml", ".yaml", ".yml", ".svg"}
-_HTML_MARKER = re.compile(r"<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>]", re.IGNORECASE)
-_ANY_TAG = re.compile(r"<[a-zA-Z][a-zA-Z0-9]*[\s>/]")
-_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 
 
-def detect(path: Path, *, filename: str) -> tuple[FileType, str | None]:
-    """The file's type from its content, and its decoded text for text formats."""
-    ext = Path(filename).suffix.lower()
-    data = path.read_bytes()
-    if not data:
-        raise InvalidDocument("empty file (0 bytes)")
-    if b"%PDF-" in data[:1024]:
-        return "pdf", None
-    if data.startswith(b"PK\x03\x04"):
-        return _zip_type(path, ext), None
-    for magic, label, honest in _BINARY_MAGIC:
-        if data.startswith(magic):
-            raise InvalidDocument(f"unsupported file type: {label}{_mismatch(ext, honest)}")
-    text = _decode(data)
-    if text is None:
-        note = _mismatch(ext) if ext in _SUPPORTED_EXT else ""
-        raise InvalidDocument(f"unsupported file type: unrecognised binary data{note}")
-    if _HTML_MARKER.search(text[:4096]) or (ext in _HTML_EXT and _ANY_TAG.search(text)):
-        return "html", text
-    if ext in _LATER_TEXT_EXT:
-        raise InvalidDocument(f"unsupported file type: {ext}")
-    return ("md" if ext in _MARKDOWN_EXT else "txt"), text
+def warm_up() -> None:
+    """Load the offline NLP pipeline and every partitioner (the parser process does this once,
+    before its memory limit is set)."""
+    offline.prepare()
+    import oxmsg  # noqa: F401
+    import pptx  # noqa: F401
+    import unstructured.partition.csv
+    import unstructured.partition.docx
+    import unstructured.partition.html
+    import unstructured.partition.md
+    import unstructured.partition.pdf
+    import unstructured.partition.pptx
+    import unstructured.partition.text
+    import unstructured.partition.tsv
+    import unstructured.partition.xlsx  # noqa: F401
 
 
-def _zip_type(path: Path, ext: str) -> FileType:
+def _guarded(file_type: FileType, s: IngestionSettings, fn: Any, *args: Any) -> Any:
+    """`fn(*args)`, with whatever the parsing libraries raise turned into a clear reason."""
     try:
-        with zipfile.ZipFile(path) as archive:
-            names = set(archive.namelist())
-    except (zipfile.BadZipFile, OSError):
-        raise InvalidDocument("corrupt file: damaged ZIP container") from None
-    for member, label, honest in _ZIP_MEMBERS:
-        if member in names:
-            if label == "docx":
-                return "docx"
-            raise InvalidDocument(f"unsupported file type: {label}{_mismatch(ext, honest)}")
-    raise InvalidDocument(f"unsupported file type: ZIP archive{_mismatch(ext, {'.zip'})}")
-
-
-def _mismatch(ext: str, honest: Iterable[str] = ()) -> str:
-    """A note when the extension claims a format the content is not."""
-    if not ext or ext in honest:
-        return ""
-    return f" (the {ext} extension does not match the content)"
-
-
-def _decode(data: bytes) -> str | None:
-    """Decoded text, or None when the bytes do not look like text."""
-    for bom, codec in (
-        (b"\xef\xbb\xbf", "utf-8-sig"),
-        (b"\xff\xfe", "utf-16"),
-        (b"\xfe\xff", "utf-16"),
-    ):
-        if data.startswith(bom):
-            try:
-                return data.decode(codec)
-            except UnicodeDecodeError:
-                return None
-    if b"\x00" in data[:8192]:
-        return None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        text = data.decode("cp1252", errors="replace")
-        if text.count("\ufffd") > len(text) // 100:
-            return None
-    sample = text[:8192]
-    if len(_CONTROL.findall(sample)) > len(sample) // 100:
-        return None
-    return text
-
-
-# --- partitioning -----------------------------------------------------------------------------
-
-
-def _partition(file_type: FileType, path: Path, text: str | None) -> list[Any]:
-    langs = ["eng"]
-    if file_type == "pdf":
-        from unstructured.partition.pdf import partition_pdf
-
-        return partition_pdf(filename=str(path), strategy="fast", languages=langs)
-    if file_type == "docx":
-        from unstructured.partition.docx import partition_docx
-
-        return partition_docx(filename=str(path), languages=langs)
-    assert text is not None
-    if file_type == "html":
-        from unstructured.partition.html import partition_html
-
-        return partition_html(text=main_content(text), languages=langs)
-    if file_type == "md":
-        from unstructured.partition.md import partition_md
-
-        return partition_md(text=text, languages=langs)
-    from unstructured.partition.text import partition_text
-
-    return partition_text(text=text, languages=langs)
-
-
-def _check_pdf(path: Path) -> int:
-    """Its page count; clear errors for damaged and encrypted PDFs (unstructured returns no
-    elements for both)."""
-    import pypdf
-
-    try:
-        reader = pypdf.PdfReader(path)
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise InvalidDocument("encrypted PDF (password protected)")
-        pages = len(reader.pages)
-        if not pages:
-            raise InvalidDocument("corrupt PDF: no pages")
-    except InvalidDocument:
+        return fn(*args)
+    except (InvalidDocument, OcrUnavailable, offline.OfflineSetupError):
         raise
-    except Exception as exc:
-        raise InvalidDocument(f"corrupt PDF ({type(exc).__name__})") from None
-    return pages
-
-
-_DROP_HTML = (
-    "//nav | //footer | //*[@role='navigation'] | //*[@role='search'] | //*[@role='banner']"
-    " | //*[@role='contentinfo'] | //script | //style | //noscript | //template"
-)
-
-
-def main_content(markup: str) -> str:
-    """The page's main content element, or the page without navigation landmarks."""
-    import lxml.etree
-    import lxml.html
-
-    try:
-        root = lxml.html.document_fromstring(markup)
-    except (lxml.etree.ParserError, ValueError):
-        return markup
-    for query in ("//main | //*[@role='main']", "//article"):
-        found = _outermost(root.xpath(query))
-        if len(found) == 1 and found[0].text_content().strip():
-            return lxml.html.tostring(found[0], encoding="unicode")
-        if found:
-            break
-    for element in root.xpath(_DROP_HTML):
-        if element.getparent() is not None:
-            element.drop_tree()
-    return lxml.html.tostring(root, encoding="unicode")
-
-
-def _outermost(elements: Sequence[Any]) -> list[Any]:
-    chosen = set(elements)
-    return [e for e in elements if not any(a in chosen for a in e.iterancestors())]
+    except MemoryError:
+        raise InvalidDocument(sandbox.MEMORY_ERROR) from None
+    except Exception as exc:  # unstructured and its backends raise anything; never echo it
+        logger.info("parse failed", extra={"file_type": file_type, "error": type(exc).__name__})
+        message = str(exc)  # inspected for a known cause, never passed on
+        if "memory" in message.lower():
+            reason = sandbox.MEMORY_ERROR
+        elif "MAX_CELLS" in message:
+            reason = f"too many table cells (the limit is {s.max_cells:,})"
+        elif "password protected" in message:
+            reason = "encrypted Office document (password protected)"
+        else:
+            reason = f"corrupt or unreadable {file_type.upper()} file ({type(exc).__name__})"
+        raise InvalidDocument(reason) from None
 
 
 # --- elements to blocks -----------------------------------------------------------------------
@@ -309,13 +229,18 @@ _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _PILCROW = re.compile(r"\s*¶\s*$")
 
 
-def to_blocks(elements: Iterable[Any]) -> list[Block]:
-    """Typed, normalised blocks with heading levels and section paths; boilerplate dropped."""
+def to_blocks(elements: Iterable[Any], *, sections_per_page: bool = False) -> list[Block]:
+    """Typed, normalised blocks with heading levels and section paths; boilerplate dropped.
+    `sections_per_page`: a section path ends where its page ends (slides)."""
     elements = list(elements)
     running = _running_texts(elements)
     blocks: list[Block] = []
     path: list[tuple[int, str]] = []
+    page = None
     for element in elements:
+        if sections_per_page and element.metadata.page_number != page:
+            page = element.metadata.page_number
+            path = []
         kind = _kind(element, running)
         if kind is None:
             continue

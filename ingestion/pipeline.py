@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Literal
 
 from ingestion.chunker import Chunker
-from ingestion.offline import clear_caches
 from ingestion.parsers import parse
+from ingestion.settings import IngestionSettings
 from retrieval.bm25 import BM25Encoder
 from retrieval.protocols import Embedder, VectorStore
 from retrieval.types import Chunk, IndexPoint, Scope
@@ -51,12 +51,14 @@ class IngestionPipeline:
         store: VectorStore,
         chunker: Chunker,
         batch_size: int = 32,
+        parse_settings: IngestionSettings | None = None,  # parsing limits; None: the defaults
     ) -> None:
         self.embedder = embedder
         self.bm25 = bm25
         self.store = store
         self.chunker = chunker
         self.batch_size = batch_size
+        self.parse_settings = parse_settings
 
     def run(self, path: Path, doc: DocumentRef, progress: Progress | None = None) -> IngestResult:
         """Index `path` as `doc`; any earlier points of the document are replaced.
@@ -65,13 +67,11 @@ class IngestionPipeline:
         """
         report = progress or (lambda _stage, _done, _total: None)
         scope = Scope.of([doc.collection])
-        try:
-            report("parsing", 0, 1)
-            parsed = parse(path, filename=doc.filename)
-            report("chunking", 0, 1)
-            drafts = self.chunker.chunk(parsed)
-        finally:
-            clear_caches()
+        report("parsing", 0, 1)
+        # parse() runs in the parser process and clears its text caches itself
+        parsed = parse(path, filename=doc.filename, settings=self.parse_settings)
+        report("chunking", 0, 1)
+        drafts = self.chunker.chunk(parsed)
         chunks = [
             Chunk(
                 id=chunk_id(doc.id, draft.position),

@@ -4,10 +4,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 SCARF_NO_ANALYTICS=true DO_NOT_TRACK=true
 
-# The browser for the web UI's end-to-end tests comes from Debian (no browser downloads here).
-if [ ! -x /usr/bin/chromium ]; then
+# From Debian (nothing downloads its own binaries here): the browser for the web UI's
+# end-to-end tests, and tesseract + poppler for the OCR path of scanned PDFs.
+if [ ! -x /usr/bin/chromium ] || ! command -v tesseract >/dev/null || ! command -v pdftoppm >/dev/null; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq chromium tesseract-ocr poppler-utils >/dev/null
 fi
 
 .venv/bin/ruff check .

@@ -1,18 +1,25 @@
-"""Whole files of every supported format through unstructured, offline (the network is blocked
-by tests/conftest.py, so a model download would fail here)."""
+"""Whole files of every supported format through unstructured, offline, each made in the test
+(python-docx, python-pptx, openpyxl, reportlab, the email package, tests/fixtures/outlook.py).
+`parse` runs them in the parser process, which refuses the network itself; the tests that
+parse in-process have tests/conftest.py's block."""
 
 from __future__ import annotations
 
 import io
+import shutil
 import time
+from datetime import UTC, datetime
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 
-from ingestion import offline
+from ingestion import offline, sandbox
 from ingestion.chunker import Chunker
 from ingestion.errors import InvalidDocument
-from ingestion.parsers import NO_TEXT_PDF, ParsedDocument, parse
+from ingestion.parsers import NO_TEXT_PDF, OcrUnavailable, ParsedDocument, parse, prepare_parser
+from ingestion.settings import IngestionSettings
+from tests.fixtures.outlook import outlook_msg
 
 pytestmark = pytest.mark.slow
 
@@ -26,10 +33,24 @@ def _prepared() -> None:
     offline.prepare()
 
 
-def parse_bytes(tmp_path: Path, name: str, data: bytes | str) -> ParsedDocument:
+def parse_bytes(
+    tmp_path: Path, name: str, data: bytes | str, settings: IngestionSettings | None = None
+) -> ParsedDocument:
     path = tmp_path / name
     path.write_bytes(data.encode() if isinstance(data, str) else data)
-    return parse(path, filename=name)
+    return parse(path, filename=name, settings=settings)
+
+
+def test_the_parser_process_has_no_network() -> None:
+    with pytest.raises(sandbox.ParserProcessError, match=r"\(OSError\)$"):  # not gaierror
+        sandbox.call(
+            "socket.getaddrinfo",
+            "example.org",
+            443,
+            warm_up="ingestion.parsers.warm_up",
+            timeout_s=30,
+            memory_mb=IngestionSettings().parse_memory_mb,
+        )
 
 
 # --- offline set-up ------------------------------------------------------------------------------
@@ -69,7 +90,9 @@ def test_prepare_fails_loudly_when_the_loader_is_bypassed(monkeypatch: pytest.Mo
 def test_no_document_text_stays_in_unstructured_caches(tmp_path: Path) -> None:
     import unstructured.nlp.tokenize as tok
 
-    parse_bytes(tmp_path, "a.txt", f"INTRODUCTION\n\nThe secret word is {CANARY}. It is here.\n")
+    path = tmp_path / "a.txt"
+    path.write_text(f"INTRODUCTION\n\nThe secret word is {CANARY}. It is here.\n")
+    parse(path, filename="a.txt", settings=IngestionSettings(isolate_parsing=False))
     for name in offline._TEXT_CACHES:
         assert getattr(tok, name).cache_info().currsize == 0
 
@@ -192,6 +215,214 @@ def test_empty_docx_has_no_text(tmp_path: Path) -> None:
     docx.Document().save(out)
     with pytest.raises(InvalidDocument, match="^no text could be extracted$"):
         parse_bytes(tmp_path, "blank.docx", out.getvalue())
+
+
+def saved(document: object) -> bytes:
+    out = io.BytesIO()
+    document.save(out)  # type: ignore[attr-defined]
+    return out.getvalue()
+
+
+def test_pptx_slides_are_pages_with_titles_as_sections(tmp_path: Path) -> None:
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    deck = Presentation()
+    for n in (1, 2, 3):
+        slide = deck.slides.add_slide(deck.slide_layouts[1 if n < 3 else 6])
+        if n < 3:
+            slide.shapes.title.text = f"Step {n}"
+            slide.placeholders[1].text = f"Loosen bolt {n}\nCheck the seal"
+        else:  # a blank layout: no title
+            box = slide.shapes.add_textbox(Inches(1), Inches(1), Inches(6), Inches(1))
+            box.text_frame.text = "Untitled slide with the final check."
+        if n == 2:
+            table = slide.shapes.add_table(2, 2, Inches(1), Inches(4), Inches(4), Inches(1)).table
+            for (r, c), value in zip(
+                [(0, 0), (0, 1), (1, 0), (1, 1)], ["Bolt", "Torque", "M6", "10 Nm"], strict=True
+            ):
+                table.cell(r, c).text = value
+        slide.notes_slide.notes_text_frame.text = f"Speaker note for slide {n}."
+    doc = parse_bytes(tmp_path, "deck.pptx", saved(deck))
+    assert doc.file_type == "pptx"
+    assert doc.pages == 3
+    assert [(b.kind, b.text) for b in doc.blocks if b.page == 1] == [
+        ("heading", "Step 1"),
+        ("paragraph", "Loosen bolt 1"),  # short lines are not headings
+        ("paragraph", "Check the seal"),
+        ("paragraph", "Speaker note for slide 1."),  # notes after the slide's text
+    ]
+    table = next(b for b in doc.blocks if b.kind == "table")
+    assert (table.text, table.page, table.section) == ("Bolt | Torque\nM6 | 10 Nm", 2, ("Step 2",))
+    last = [b for b in doc.blocks if b.page == 3]
+    assert [b.text for b in last] == [
+        "Untitled slide with the final check.",
+        "Speaker note for slide 3.",
+    ]
+    assert all(b.section == () for b in last)  # no section runs on from slide 2
+
+
+def test_xlsx_sheets_are_sections_and_rows_stay_whole(tmp_path: Path) -> None:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    torques = book.active
+    torques.title = "Torques"
+    for row in (
+        ["Bolt", "Torque", "Note"],
+        ["M6", "10 Nm", "dry"],
+        ["M8", "25 Nm", "oiled, clean"],
+    ):
+        torques.append(row)
+    parts = book.create_sheet("Parts")
+    parts.append(["Part", "Number"])
+    parts.append(["Pump", 100])
+    book.create_sheet("Empty")
+    doc = parse_bytes(tmp_path, "book.xlsx", saved(book))
+    assert doc.file_type == "xlsx"
+    assert [(b.kind, b.section, b.text) for b in doc.blocks] == [
+        ("heading", ("Torques",), "Torques"),
+        (
+            "table",
+            ("Torques",),
+            "Bolt | Torque | Note\nM6 | 10 Nm | dry\nM8 | 25 Nm | oiled, clean",
+        ),
+        ("heading", ("Parts",), "Parts"),
+        ("table", ("Parts",), "Part | Number\nPump | 100"),
+    ]
+    assert all(b.page is None for b in doc.blocks)
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("parts.csv", 'Bolt,Torque,Note\nM6,10 Nm,dry\nM8,25 Nm,"oiled, clean"\n'),
+        ("parts.tsv", "Bolt\tTorque\tNote\nM6\t10 Nm\tdry\nM8\t25 Nm\toiled, clean\n"),
+    ],
+)
+def test_delimited_text_is_one_table(tmp_path: Path, name: str, data: str) -> None:
+    doc = parse_bytes(tmp_path, name, data)
+    assert [(b.kind, b.text) for b in doc.blocks] == [
+        ("table", "Bolt | Torque | Note\nM6 | 10 Nm | dry\nM8 | 25 Nm | oiled, clean")
+    ]
+
+
+def _email(html: bool) -> bytes:
+    message = EmailMessage()
+    message["Subject"] = "Pump recall =?utf-8?q?notice_=E2=9C=93?="
+    message["From"] = "Alice Smith <alice@example.org>"
+    message["To"] = "bob@example.org, Carol <carol@example.org>"
+    message["Date"] = "Mon, 1 Jan 2024 10:00:00 +0100"
+    message.set_content("Hello Bob,\n\nThe XJ-220 pump is recalled. Return it by Friday.\n")
+    if html:
+        message.add_alternative(
+            "<html><body><h1>Recall</h1><p>The XJ-220 pump is <b>recalled</b>.</p></body></html>",
+            subtype="html",
+        )
+    message.add_attachment(CANARY.encode(), maintype="text", subtype="plain", filename="a.txt")
+    return bytes(message)
+
+
+def test_eml_subject_heading_header_paragraph_and_body(tmp_path: Path) -> None:
+    doc = parse_bytes(tmp_path, "mail.eml", _email(html=False))
+    assert doc.file_type == "eml"
+    assert [(b.kind, b.text) for b in doc.blocks[:2]] == [
+        ("heading", "Pump recall notice \u2713"),
+        (
+            "paragraph",
+            "From: Alice Smith <alice@example.org>; To: bob@example.org, Carol <carol@example.org>;"
+            " Date: 2024-01-01T10:00+01:00",
+        ),
+    ]
+    assert "The XJ-220 pump is recalled. Return it by Friday." in doc.text
+    assert all(b.section[0] == "Pump recall notice \u2713" for b in doc.blocks)
+    assert CANARY not in doc.text  # attachments are not ingested
+
+
+def test_eml_prefers_the_html_body_and_nests_its_headings(tmp_path: Path) -> None:
+    doc = parse_bytes(tmp_path, "mail.txt", _email(html=True))  # the headers say what it is
+    assert doc.file_type == "eml"
+    recall = next(b for b in doc.blocks if b.text == "Recall")
+    assert (recall.kind, recall.level) == ("heading", 2)
+    assert doc.blocks[-1].section == ("Pump recall notice \u2713", "Recall")
+    assert doc.blocks[-1].text == "The XJ-220 pump is recalled."
+
+
+def test_msg(tmp_path: Path) -> None:
+    body = "Hello Bob,\n\nThe XJ-220 pump is recalled. " + "Return it by Friday. " * 300
+    data = outlook_msg(
+        subject="Pump recall notice",
+        body=body,
+        sender=("Alice Smith", "alice@example.org"),
+        to=[("Bob Jones", "bob@example.org")],
+        sent=datetime(2024, 1, 2, 10, 30, tzinfo=UTC),
+    )
+    doc = parse_bytes(tmp_path, "mail.msg", data)
+    assert doc.file_type == "msg"
+    assert [(b.kind, b.text) for b in doc.blocks[:2]] == [
+        ("heading", "Pump recall notice"),
+        (
+            "paragraph",
+            "From: Alice Smith <alice@example.org>; To: Bob Jones <bob@example.org>;"
+            " Date: 2024-01-02T10:30+00:00",
+        ),
+    ]
+    assert "The XJ-220 pump is recalled." in doc.text
+    assert doc.text.count("Return it by Friday.") == 300
+
+
+def test_msg_html_body(tmp_path: Path) -> None:
+    data = outlook_msg(
+        subject="Notice",
+        body="plain version",
+        sender=("A", "a@example.org"),
+        to=[],
+        sent=datetime(2024, 1, 2, tzinfo=UTC),
+        html="<html><body><h2>Recall</h2><p>HTML version of the body.</p></body></html>",
+    )
+    doc = parse_bytes(tmp_path, "mail.msg", data)
+    assert doc.blocks[-1].text == "HTML version of the body."
+    assert doc.blocks[-1].section == ("Notice", "Recall")
+    assert "plain version" not in doc.text
+
+
+def _scan(text: str) -> bytes:
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("L", (1700, 2200), 255)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=44)
+    draw.text((150, 200), "Scanned torque table", fill=0, font=font)
+    draw.text((150, 320), text, fill=0, font=font)
+    out = io.BytesIO()
+    image.save(out, "PDF", resolution=200)
+    return out.getvalue()
+
+
+def test_scanned_pdf_without_ocr_says_so(tmp_path: Path) -> None:
+    with pytest.raises(InvalidDocument, match=r"\(no text layer; enable OCR\)$"):
+        parse_bytes(tmp_path, "scan.pdf", _scan("Tighten the M6 bolts to 10 Nm."))
+
+
+def test_scanned_pdf_with_ocr(tmp_path: Path) -> None:
+    missing = [t for t in ("tesseract", "pdftoppm", "pdfinfo") if shutil.which(t) is None]
+    if missing:
+        pytest.fail(
+            f"OCR is enabled in this test but {', '.join(missing)} is missing: "
+            "apt-get install tesseract-ocr poppler-utils"
+        )
+    settings = IngestionSettings(ocr=True)
+    started = time.perf_counter()
+    doc = parse_bytes(tmp_path, "scan.pdf", _scan("Tighten the M6 bolts to 10 Nm."), settings)
+    assert time.perf_counter() - started < 120
+    assert doc.pages == 1
+    assert "Tighten the M6 bolts to 10 Nm." in doc.text
+    assert {b.page for b in doc.blocks} == {1}
+    with pytest.raises(OcrUnavailable, match=r"'xyz' is not installed \(apt-get install tesseract"):
+        prepare_parser(IngestionSettings(ocr=True, ocr_languages="eng+xyz"))
+    many = IngestionSettings(ocr=True, ocr_max_pages=1)
+    with pytest.raises(InvalidDocument, match=r"too many pages to OCR \(2; the limit is 1\)$"):
+        parse_bytes(tmp_path, "two.pdf", _pdf(2, text=False), many)
 
 
 # --- the pydocs corpus ---------------------------------------------------------------------------
