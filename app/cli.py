@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from app import audit, rbac
+from app import rbac
 from app.auth import users
 from app.db.models import Collection, Document
 from app.db.session import transaction
@@ -219,15 +219,7 @@ def upload_files(
                     stream=stream,
                     originals_dir=runtime.settings.originals_dir,
                     max_bytes=runtime.settings.server.max_upload_mb * 2**20,
-                    uploaded_by=principal.id,
-                )
-                audit.record(
-                    db,
-                    action="document.upload",
                     principal=principal,
-                    collection_id=target.id,
-                    document_id=doc.id,
-                    detail={"duplicate": not created, "via": "cli"},
                 )
         except EnclaveError as exc:
             failed.append((path.name, str(exc)))

@@ -9,11 +9,14 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
+from fastapi import Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import audit
 from app.db.models import Collection, Document, Job
 from app.errors import InvalidRequest, NotFound, PayloadTooLarge
+from app.identity import Principal
 from retrieval.types import Scope
 
 _COPY_BLOCK = 1024 * 1024
@@ -58,9 +61,10 @@ def upload(
     stream: BinaryIO,
     originals_dir: Path,
     max_bytes: int,
-    uploaded_by: str,
+    principal: Principal,
+    request: Request | None = None,
 ) -> tuple[Document, bool]:
-    """Record a document and queue its ingestion. Returns (document, created).
+    """Record a document, queue its ingestion and audit the upload. Returns (document, created).
 
     The same bytes uploaded to the same collection again return the existing document.
     """
@@ -73,6 +77,7 @@ def upload(
     )
     if existing is not None:
         temp.unlink(missing_ok=True)
+        _audit_upload(db, principal, existing, duplicate=True, request=request)
         return existing, False
     document = Document(
         collection_id=collection.id,
@@ -81,13 +86,33 @@ def upload(
         content_type=mimetypes.guess_type(filename)[0] or "application/octet-stream",
         size_bytes=size,
         content_hash=sha256,
-        uploaded_by=uploaded_by,
+        uploaded_by=principal.id,
     )
     db.add(document)
     db.flush()
     db.add(Job(document_id=document.id))
     temp.rename(originals_dir / document.id)
+    _audit_upload(db, principal, document, duplicate=False, request=request)
     return document, True
+
+
+def _audit_upload(
+    db: Session,
+    principal: Principal,
+    document: Document,
+    *,
+    duplicate: bool,
+    request: Request | None,
+) -> None:
+    audit.record(
+        db,
+        action="document.upload",
+        principal=principal,
+        collection_id=document.collection_id,
+        document_id=document.id,
+        detail={"duplicate": duplicate, "bytes": document.size_bytes, "via": principal.via},
+        request=request,
+    )
 
 
 def list_in_collection(*, db: Session, scope: Scope, collection_id: str) -> list[Document]:

@@ -78,7 +78,7 @@ def ingest_and_search(data_dir: Path, docs: Path, rounds: int) -> dict[str, floa
                     stream=stream,
                     originals_dir=runtime.settings.originals_dir,
                     max_bytes=2**30,
-                    uploaded_by=principal.id,
+                    principal=principal,
                 )
         started = time.perf_counter()
         runtime.worker().run_until_idle()

@@ -85,15 +85,7 @@ def upload_document(
         stream=file.file,
         originals_dir=settings.originals_dir,
         max_bytes=settings.server.max_upload_mb * 2**20,
-        uploaded_by=principal.id,
-    )
-    audit.record(
-        db,
-        action="document.upload",
         principal=principal,
-        collection_id=target.id,
-        document_id=document.id,
-        detail={"duplicate": not created, "bytes": document.size_bytes},
         request=request,
     )
     db.commit()
