@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from app import rbac
+from app import rbac, visibility
 from app.auth import users
 from app.db.models import Collection, Document
 from app.db.session import transaction
@@ -73,7 +73,7 @@ def scope_of(runtime: Runtime, collection: str) -> Scope:
         found = collections.authorised(
             db=db, principal=principal, ref=collection, permission="read"
         )
-        return Scope.of([found.id])
+        return visibility.visible(db, Scope.of([found.id]))
 
 
 @cli.command()

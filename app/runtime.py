@@ -109,7 +109,9 @@ class Runtime:
         return self.embedder.embed(sentences, kind="document")
 
     def worker(self) -> Worker:
-        return Worker(self.jobs, self.pipeline)
+        return Worker(
+            self.jobs, self.pipeline, retire_grace_s=self.settings.ingestion.retire_grace_s
+        )
 
     def warm_up(self) -> None:
         """Load the models and open the index now rather than on the first request."""

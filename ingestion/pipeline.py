@@ -21,12 +21,14 @@ Progress = Callable[[Stage, int, int], None]  # stage, done, total
 
 @dataclass(frozen=True)
 class DocumentRef:
-    """Which document the chunks belong to (ids from the metadata DB)."""
+    """Which document the chunks belong to (ids from the metadata DB), and the generation
+    (ingestion run) that writes them: searches see a generation only once it is made live."""
 
     id: str
     collection: str
     title: str
     filename: str
+    generation: str
 
 
 @dataclass(frozen=True)
@@ -35,9 +37,9 @@ class IngestResult:
     pages: int | None
 
 
-def chunk_id(document: str, position: int) -> str:
-    """Stable point id: re-ingesting a document overwrites its own points."""
-    return str(uuid.uuid5(uuid.UUID(document), str(position)))
+def chunk_id(document: str, generation: str, position: int) -> str:
+    """Stable point id: a retried run overwrites its own points, never another version's."""
+    return str(uuid.uuid5(uuid.UUID(document), f"{generation}:{position}"))
 
 
 class IngestionPipeline:
@@ -61,7 +63,9 @@ class IngestionPipeline:
         self.parse_settings = parse_settings
 
     def run(self, path: Path, doc: DocumentRef, progress: Progress | None = None) -> IngestResult:
-        """Index `path` as `doc`; any earlier points of the document are replaced.
+        """Index `path` as generation `doc.generation` of `doc`, first removing what an earlier
+        try of the same generation left. Other generations are untouched: making this one live
+        and retiring the old one is the job queue's business.
 
         Raises `InvalidDocument` for input that can never be indexed.
         """
@@ -74,7 +78,7 @@ class IngestionPipeline:
         drafts = self.chunker.chunk(parsed)
         chunks = [
             Chunk(
-                id=chunk_id(doc.id, draft.position),
+                id=chunk_id(doc.id, doc.generation, draft.position),
                 collection=doc.collection,
                 document=doc.id,
                 position=draft.position,
@@ -84,10 +88,11 @@ class IngestionPipeline:
                 page=draft.page,
                 start=draft.start,
                 end=draft.end,
+                generation=doc.generation,
             )
             for draft in drafts
         ]
-        self.store.delete_document(scope=scope, document=doc.id)
+        self.store.delete_document(scope=scope, document=doc.id, generation=doc.generation)
         report("embedding", 0, len(chunks))
         for start in range(0, len(chunks), self.batch_size):
             batch = chunks[start : start + self.batch_size]

@@ -37,6 +37,8 @@ class IngestionSettings(BaseModel):
     # MiniLM on 2 CPU cores it costs ~2.5x the chunks' own embedding (measured on 6 pydocs pages).
     topic_split: bool = False
     embed_batch_size: int = Field(32, ge=1)
+    # A replaced version's points are deleted this long after the swap: longer than any search.
+    retire_grace_s: float = Field(10.0, ge=0)
     # parsing limits (see the module docstring)
     max_file_mb: float = Field(100, gt=0)
     max_pages: int = Field(2000, ge=1)

@@ -56,8 +56,9 @@ class VectorStore(Protocol):
         """Chunks by id, only those inside the scope, in the order asked."""
         ...
 
-    def delete_document(self, *, scope: Scope, document: str) -> int:
-        """Delete every point of a document inside the scope; returns how many were deleted."""
+    def delete_document(self, *, scope: Scope, document: str, generation: str | None = None) -> int:
+        """Delete every point of a document (of one generation, when given) inside the scope's
+        collections, hidden generations included; returns how many were deleted."""
         ...
 
     def count(self, *, scope: Scope, document: str | None = None) -> int: ...

@@ -13,21 +13,28 @@ class Scope:
     """The collections a caller may read, built on the server from its identity.
 
     Every index read and delete filters by it inside the query. An empty scope matches
-    nothing: callers never widen it, and stores fail closed on it.
+    nothing: callers never widen it, and stores fail closed on it. `hidden` lists index
+    generations no read may return: documents still being indexed, versions being replaced,
+    documents being erased (the metadata DB says which; see app/visibility.py).
     """
 
     collections: frozenset[str]
+    hidden: frozenset[str] = frozenset()
 
     @classmethod
-    def of(cls, collections: Iterable[str]) -> Scope:
-        return cls(frozenset(str(c) for c in collections))
+    def of(cls, collections: Iterable[str], *, hidden: Iterable[str] = ()) -> Scope:
+        return cls(frozenset(str(c) for c in collections), frozenset(str(g) for g in hidden))
 
     def __bool__(self) -> bool:
         return bool(self.collections)
 
     def narrowed_to(self, collections: Iterable[str]) -> Scope:
         """The intersection with what a request asks for: a request can only narrow a scope."""
-        return Scope(self.collections & frozenset(str(c) for c in collections))
+        return Scope(self.collections & frozenset(str(c) for c in collections), self.hidden)
+
+    def hiding(self, generations: Iterable[str]) -> Scope:
+        """The same collections, with `generations` hidden too."""
+        return Scope(self.collections, self.hidden | frozenset(str(g) for g in generations))
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,7 @@ class Chunk:
     page: int | None = None  # 1-based, where the format has pages
     start: int = 0  # character span in the document's parsed text
     end: int = 0
+    generation: str = ""  # the ingestion run that wrote it (a job id); "" for none
 
 
 @dataclass(frozen=True)

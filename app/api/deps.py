@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from app import visibility
 from app.auth.authenticate import Authenticator
 from app.db.models import Collection
 from app.errors import Forbidden
@@ -54,8 +55,9 @@ def get_principal(request: Request, db: SessionDep, auth: AuthenticatorDep) -> P
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def get_scope(principal: PrincipalDep) -> Scope:
-    return principal.scope("read")
+def get_scope(principal: PrincipalDep, db: SessionDep) -> Scope:
+    """The collections the caller may read, hiding what is not (or no longer) live."""
+    return visibility.visible(db, principal.scope("read"))
 
 
 ScopeDep = Annotated[Scope, Depends(get_scope)]

@@ -81,7 +81,14 @@ class Document(Base):
 
 
 class Job(Base):
-    """A unit of worker work, claimed atomically; survives restarts."""
+    """A unit of worker work, claimed atomically; survives restarts.
+
+    A job is also an index generation: the points it writes carry its id, and `index_state`
+    says whether searches may see them: "none" (nothing written yet), "pending" (being
+    written: hidden), "live" (the document's current version), "retired" (superseded, failed
+    or being erased: hidden until the worker deletes them, then the row goes too).
+    Its original is stored under the job's id.
+    """
 
     __tablename__ = "jobs"
 
@@ -97,6 +104,26 @@ class Job(Base):
     locked_at: Mapped[datetime | None] = mapped_column(default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    index_state: Mapped[str] = mapped_column(String(16), default="none", index=True)
+    retired_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Erasure(Base):
+    """A request to erase a document, and once done its signed receipt (ids, hashes, counts;
+    never content or file names). The document id stays here after the document is gone."""
+
+    __tablename__ = "erasures"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    document_id: Mapped[str] = mapped_column(String(36), index=True)
+    collection_id: Mapped[str] = mapped_column(String(36), index=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(500))  # the officer's reference, e.g. a case id
+    requested_by: Mapped[str] = mapped_column(String(255))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)
+    state: Mapped[str] = mapped_column(String(16), default="requested")  # requested, completed
+    receipt: Mapped[dict | None] = mapped_column(JSON, default=None)
 
 
 # --- identity, access and audit (issue 4) -------------------------------------------------------

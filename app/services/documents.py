@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from fastapi import Request
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app import audit
-from app.db.models import Collection, Document, Job
+from app.db.models import Collection, Document, Job, utcnow
 from app.errors import InvalidRequest, NotFound, PayloadTooLarge
 from app.identity import Principal
 from retrieval.types import Scope
@@ -64,36 +64,58 @@ def upload(
     principal: Principal,
     request: Request | None = None,
 ) -> tuple[Document, bool]:
-    """Record a document, queue its ingestion and audit the upload. Returns (document, created).
+    """Record a document, queue its ingestion and audit the upload. Returns (document, queued).
 
-    The same bytes uploaded to the same collection again return the existing document.
+    The same bytes uploaded to the same collection again return the existing document without
+    new work (unless its ingestion failed: then it is tried again). A different file under the
+    name of an existing document is a new version of it: the old version stays searchable until
+    the new one is indexed, then the two swap atomically.
     """
     filename = _clean_filename(filename)
     temp, sha256, size = store_original(stream, originals_dir=originals_dir, max_bytes=max_bytes)
-    existing = db.scalar(
-        select(Document).where(
-            Document.collection_id == collection.id, Document.content_hash == sha256
-        )
-    )
-    if existing is not None:
+    in_collection = select(Document).where(Document.collection_id == collection.id)
+    same_bytes = db.scalar(in_collection.where(Document.content_hash == sha256))
+    if same_bytes is not None and same_bytes.status != "failed":
         temp.unlink(missing_ok=True)
-        _audit_upload(db, principal, existing, duplicate=True, request=request)
-        return existing, False
-    document = Document(
-        collection_id=collection.id,
-        filename=filename,
-        title=Path(filename).stem or filename,
-        content_type=mimetypes.guess_type(filename)[0] or "application/octet-stream",
-        size_bytes=size,
-        content_hash=sha256,
-        uploaded_by=principal.id,
-    )
-    db.add(document)
+        _audit_upload(db, principal, same_bytes, duplicate=True, request=request)
+        return same_bytes, False
+    document = same_bytes or db.scalar(in_collection.where(Document.filename == filename))
+    if document is None:
+        document = Document(collection_id=collection.id, filename=filename)
+        db.add(document)
+    else:
+        supersede_jobs(db, document.id)
+    document.title = Path(filename).stem or filename
+    document.content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    document.size_bytes = size
+    document.content_hash = sha256
+    document.uploaded_by = principal.id
+    document.status, document.error = "queued", None
+    document.chunks_done = document.chunks_total = 0
     db.flush()
-    db.add(Job(document_id=document.id))
-    temp.rename(originals_dir / document.id)
+    job = Job(document_id=document.id)
+    db.add(job)
+    db.flush()
+    temp.rename(originals_dir / job.id)
     _audit_upload(db, principal, document, duplicate=False, request=request)
     return document, True
+
+
+def supersede_jobs(db: Session, document_id: str) -> None:
+    """Cancel the document's unfinished jobs (a newer version or an erasure replaces them) and
+    hide their points; a running one stops at its next progress report."""
+    now = utcnow()
+    unfinished = (Job.document_id == document_id, Job.index_state.in_(("none", "pending")))
+    db.execute(
+        update(Job)
+        .where(*unfinished, Job.state == "queued")
+        .values(state="cancelled", index_state="retired", retired_at=now)
+    )
+    db.execute(
+        update(Job)
+        .where(*unfinished, Job.state == "running")
+        .values(state="cancelling", index_state="retired", retired_at=now)
+    )
 
 
 def _audit_upload(

@@ -21,7 +21,8 @@ SPARSE_VECTOR = "bm25"  # BM25 term-frequency weights; Qdrant applies IDF live (
 
 COLLECTION_FIELD = "collection"  # the tenant key: keyword index, is_tenant where supported
 DOCUMENT_FIELD = "document"  # keyword index
-KEYWORD_INDEXES = (COLLECTION_FIELD, DOCUMENT_FIELD)
+GENERATION_FIELD = "generation"  # keyword index: the ingestion run that wrote the point
+KEYWORD_INDEXES = (COLLECTION_FIELD, DOCUMENT_FIELD, GENERATION_FIELD)
 
 # Qdrant's own default RRF constant (score = 1 / (k + rank - 1)). The server store sends a plain
 # RRF fusion, which uses this default; the edge API needs k spelled out. Keep them equal.
@@ -31,11 +32,14 @@ RRF_K = 2
 @dataclass(frozen=True)
 class Match:
     """A non-empty must-match: collection in `collections`, and, when set, document in
-    `documents` and point id in `ids`. Built only by `match_for`."""
+    `documents`, generation in `generations` and point id in `ids`; and must-not: generation
+    in `hidden`. Built only by `match_for`."""
 
     collections: tuple[str, ...]
     documents: tuple[str, ...] | None = None
     ids: tuple[str, ...] | None = None
+    generations: tuple[str, ...] | None = None
+    hidden: tuple[str, ...] = ()
 
 
 def match_for(
@@ -43,19 +47,28 @@ def match_for(
     *,
     documents: Iterable[str] | None = None,
     ids: Iterable[str] | None = None,
+    generations: Iterable[str] | None = None,
 ) -> Match | None:
     """The filter every read and delete runs under; None means "nothing can match".
 
-    None for an empty scope, or an empty (not absent) `documents` / `ids` list: callers return
-    an empty result without touching the engine, so no unfiltered request is ever issued.
+    None for an empty scope, or an empty (not absent) `documents` / `ids` / `generations`
+    list: callers return an empty result without touching the engine, so no unfiltered
+    request is ever issued. The scope's hidden generations are excluded.
     """
     if not scope.collections:
         return None
     docs = None if documents is None else tuple(sorted(set(documents)))
     wanted = None if ids is None else canonical_ids(ids)
-    if docs == () or wanted == ():
+    gens = None if generations is None else tuple(sorted(set(generations)))
+    if docs == () or wanted == () or gens == ():
         return None
-    return Match(collections=tuple(sorted(scope.collections)), documents=docs, ids=wanted)
+    return Match(
+        collections=tuple(sorted(scope.collections)),
+        documents=docs,
+        ids=wanted,
+        generations=gens,
+        hidden=tuple(sorted(scope.hidden)),
+    )
 
 
 def point_id(chunk_id: str) -> str:
@@ -112,6 +125,7 @@ def to_payload(chunk: Chunk) -> dict[str, Any]:
         "page": chunk.page,
         "start": chunk.start,
         "end": chunk.end,
+        GENERATION_FIELD: chunk.generation,
     }
 
 
@@ -130,6 +144,7 @@ def to_chunk(pid: object, payload: Mapping[str, Any] | None) -> Chunk:
         page=None if page is None else int(page),
         start=int(data.get("start", 0)),
         end=int(data.get("end", 0)),
+        generation=str(data.get(GENERATION_FIELD, "")),
     )
 
 

@@ -32,6 +32,7 @@ from retrieval.stores._schema import (
     COLLECTION_FIELD,
     DENSE_VECTOR,
     DOCUMENT_FIELD,
+    GENERATION_FIELD,
     RRF_K,
     SPARSE_VECTOR,
     Match,
@@ -120,9 +121,14 @@ class EdgeVectorStore:
         records, _ = self._open().scroll(request)
         return in_asked_order((to_chunk(r.id, r.payload) for r in records), ids)
 
-    def delete_document(self, *, scope: Scope, document: str) -> int:
-        """Delete the document's points inside the scope (by filter); returns how many."""
-        flt = _scope_filter(scope, documents=[document])
+    def delete_document(self, *, scope: Scope, document: str, generation: str | None = None) -> int:
+        """Delete the document's points (of one generation, when given) inside the scope, by
+        filter, hidden generations included; returns how many."""
+        flt = _scope_filter(
+            Scope(scope.collections),
+            documents=[document],
+            generations=None if generation is None else [generation],
+        )
         if flt is None:
             return 0
         with self._write_lock:
@@ -187,6 +193,7 @@ class EdgeVectorStore:
         wanted = {
             COLLECTION_FIELD: qe.KeywordIndexParams(is_tenant=True),
             DOCUMENT_FIELD: qe.KeywordIndexParams(),
+            GENERATION_FIELD: qe.KeywordIndexParams(),
         }
         for field, params in wanted.items():
             if field not in present:
@@ -199,9 +206,11 @@ def _scope_filter(
     *,
     documents: Sequence[str] | None = None,
     ids: Sequence[str] | None = None,
+    generations: Sequence[str] | None = None,
 ) -> qe.Filter | None:
-    """The engine filter for a scope (+ documents / ids); None when nothing can match."""
-    match = match_for(scope, documents=documents, ids=ids)
+    """The engine filter for a scope (+ documents / ids / generations); None when nothing
+    can match."""
+    match = match_for(scope, documents=documents, ids=ids, generations=generations)
     return None if match is None else _edge_filter(match)
 
 
@@ -211,9 +220,14 @@ def _edge_filter(match: Match) -> qe.Filter:
     ]
     if match.documents is not None:
         must.append(qe.FieldCondition(DOCUMENT_FIELD, match=qe.MatchAny(list(match.documents))))
+    if match.generations is not None:
+        must.append(qe.FieldCondition(GENERATION_FIELD, match=qe.MatchAny(list(match.generations))))
     if match.ids is not None:
         must.append(qe.HasIdCondition(set(match.ids)))
-    return qe.Filter(must=must)
+    must_not: list[Any] | None = None
+    if match.hidden:
+        must_not = [qe.FieldCondition(GENERATION_FIELD, match=qe.MatchAny(list(match.hidden)))]
+    return qe.Filter(must=must, must_not=must_not)
 
 
 def _vector(vector: QueryVector) -> list[float] | qe.SparseVector:

@@ -28,6 +28,7 @@ from retrieval.stores._schema import (
     COLLECTION_FIELD,
     DENSE_VECTOR,
     DOCUMENT_FIELD,
+    GENERATION_FIELD,
     SPARSE_VECTOR,
     Match,
     QueryVector,
@@ -120,9 +121,14 @@ class QdrantClientStore:
             )
         return in_asked_order((to_chunk(r.id, r.payload) for r in records), ids)
 
-    def delete_document(self, *, scope: Scope, document: str) -> int:
-        """Delete the document's points inside the scope (by filter); returns how many."""
-        flt = _scope_filter(scope, documents=[document])
+    def delete_document(self, *, scope: Scope, document: str, generation: str | None = None) -> int:
+        """Delete the document's points (of one generation, when given) inside the scope, by
+        filter, hidden generations included; returns how many."""
+        flt = _scope_filter(
+            Scope(scope.collections),
+            documents=[document],
+            generations=None if generation is None else [generation],
+        )
         if flt is None:
             return 0
         with self._write_lock, self._calling() as client:
@@ -216,7 +222,8 @@ class QdrantClientStore:
         if self._local:
             return  # local mode ignores payload indexes (and warns about them)
         keyword = models.KeywordIndexType.KEYWORD
-        for field, tenant in ((COLLECTION_FIELD, True), (DOCUMENT_FIELD, None)):
+        fields = ((COLLECTION_FIELD, True), (DOCUMENT_FIELD, None), (GENERATION_FIELD, None))
+        for field, tenant in fields:
             schema = models.KeywordIndexParams(type=keyword, is_tenant=tenant)
             client.create_payload_index(self.collection, field, field_schema=schema, wait=True)
 
@@ -226,9 +233,11 @@ def _scope_filter(
     *,
     documents: Sequence[str] | None = None,
     ids: Sequence[str] | None = None,
+    generations: Sequence[str] | None = None,
 ) -> models.Filter | None:
-    """The Qdrant filter for a scope (+ documents / ids); None when nothing can match."""
-    match = match_for(scope, documents=documents, ids=ids)
+    """The Qdrant filter for a scope (+ documents / ids / generations); None when nothing
+    can match."""
+    match = match_for(scope, documents=documents, ids=ids, generations=generations)
     return None if match is None else _qdrant_filter(match)
 
 
@@ -244,9 +253,22 @@ def _qdrant_filter(match: Match) -> models.Filter:
                 key=DOCUMENT_FIELD, match=models.MatchAny(any=list(match.documents))
             )
         )
+    if match.generations is not None:
+        must.append(
+            models.FieldCondition(
+                key=GENERATION_FIELD, match=models.MatchAny(any=list(match.generations))
+            )
+        )
     if match.ids is not None:
         must.append(models.HasIdCondition(has_id=list(match.ids)))
-    return models.Filter(must=must)
+    must_not: list[models.Condition] | None = None
+    if match.hidden:
+        must_not = [
+            models.FieldCondition(
+                key=GENERATION_FIELD, match=models.MatchAny(any=list(match.hidden))
+            )
+        ]
+    return models.Filter(must=must, must_not=must_not)
 
 
 def _vector(vector: QueryVector) -> list[float] | models.SparseVector:

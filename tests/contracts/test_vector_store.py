@@ -285,6 +285,29 @@ def test_delete_document_returns_the_count_deleted(store: VectorStore) -> None:
     assert store.query(scope=A, dense=unit(QUERY), limit=10)[0].chunk.document == "kept"
 
 
+def test_hidden_generations_are_invisible_to_every_read(store: VectorStore) -> None:
+    old = [point(chunk("A", "doc", i, generation="g1")) for i in range(3)]
+    new = [point(chunk("A", "doc", 10 + i, generation="g2")) for i in range(3)]
+    store.upsert(old + new + [point(chunk("A", "other"))])
+    hiding_new = A.hiding(["g2"])
+    hits = store.query(scope=hiding_new, dense=unit(QUERY), sparse=sparse({999: 1.0}), limit=10)
+    assert {h.chunk.generation for h in hits if h.chunk.document == "doc"} == {"g1"}
+    assert store.get(scope=hiding_new, ids=[p.chunk.id for p in new]) == []
+    assert store.count(scope=hiding_new, document="doc") == 3
+    assert store.get(scope=A, ids=[new[0].chunk.id])[0].generation == "g2"
+    # narrowing a scope keeps what it hides
+    assert store.count(scope=hiding_new.narrowed_to(["A"]), document="doc") == 3
+
+
+def test_delete_one_generation_of_a_document(store: VectorStore) -> None:
+    store.upsert([point(chunk("A", "doc", i, generation="g1")) for i in range(3)])
+    store.upsert([point(chunk("A", "doc", 10 + i, generation="g2")) for i in range(2)])
+    # deletes reach hidden generations: the scope hides them from reads only
+    assert store.delete_document(scope=A.hiding(["g1"]), document="doc", generation="g1") == 3
+    assert store.count(scope=A, document="doc") == 2
+    assert store.delete_document(scope=B, document="doc", generation="g2") == 0
+
+
 def test_close_is_idempotent_and_a_closed_store_refuses(kind: str, tmp_path: Path) -> None:
     with open_store(kind, tmp_path) as s:
         s.upsert([point(chunk("A", "d"))])
