@@ -256,6 +256,7 @@ def search(
     with local_runtime() as runtime:
         result = answers.search(
             retriever=runtime.retriever,
+            sessions=runtime.sessions,
             scope=scope_of(runtime, collection),
             query=query,
             k=k,
@@ -281,6 +282,7 @@ def ask(
         settings = runtime.settings
         events = answers.answer(
             retriever=runtime.retriever,
+            sessions=runtime.sessions,
             generator=runtime.generator,
             scope=scope_of(runtime, collection),
             question=question,

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.session import make_engine, make_session_factory, migrate
 from app.jobs import DatabaseJobQueue
+from app.services.erasure import Eraser
 from app.settings import Settings
 from ingestion import sandbox as parser_sandbox
 from ingestion.chunker import Chunker
@@ -103,6 +104,24 @@ class Runtime:
             chunker=chunker,
             batch_size=s.embed_batch_size,
             parse_settings=s,
+        )
+
+    @cached_property
+    def eraser(self) -> Eraser:
+        s = self.settings
+        embedded_index = s.vector_store.kind == "edge"
+        return Eraser(
+            sessions=self.sessions,
+            engine=self.engine,
+            store=self.store,
+            originals_dir=s.originals_dir,
+            index_dir=s.index_path if embedded_index else None,
+            signing_key=s.signing_key_path,
+            create_key=s.mode == "embedded",
+            log_path=s.erasure_log_path,
+            cancel_wait_s=s.erasure.cancel_wait_s,
+            lease_s=s.erasure.lease_s,
+            query_grace_s=s.erasure.query_grace_s,
         )
 
     def _sentence_embeddings(self, sentences: Sequence[str]) -> np.ndarray:

@@ -36,6 +36,19 @@ class ServerSettings(BaseModel):
     run_worker: bool = True  # the embedded default runs the ingestion worker in-process
 
 
+class ErasureSettings(BaseModel):
+    # The Ed25519 key that signs erasure receipts (PEM). Embedded: created on first use under
+    # <data_dir>/keys/. Production: must exist (the deployment holds it).
+    signing_key: Path | None = None
+    # The erasure log, replayed after a restore: keep it OUT of what a restore overwrites.
+    log_path: Path | None = None
+    cancel_wait_s: float = Field(120.0, gt=0)  # how long an erasure waits for ingestion to stop
+    lease_s: float = Field(300.0, gt=0)  # a worker silent this long is dead
+    # The receipt is signed no sooner than this after the document was hidden: longer than a
+    # search takes from its final visibility check to its response.
+    query_grace_s: float = Field(1.0, ge=0)
+
+
 class Settings(BaseSettings):
     """Everything one Enclave process needs. `mode=embedded` is the one-command default."""
 
@@ -58,6 +71,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = RetrievalSettings()
     generator: GeneratorSettings = GeneratorSettings()
     ingestion: IngestionSettings = IngestionSettings()
+    erasure: ErasureSettings = ErasureSettings()
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
@@ -90,6 +104,14 @@ class Settings(BaseSettings):
     @property
     def index_path(self) -> Path:
         return self.vector_store.path or self.data_dir / "index"
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.erasure.signing_key or self.data_dir / "keys" / "receipt-signing.pem"
+
+    @property
+    def erasure_log_path(self) -> Path:
+        return self.erasure.log_path or self.data_dir / "erasure-log.jsonl"
 
     @property
     def originals_dir(self) -> Path:

@@ -8,11 +8,13 @@ only documents in flux are in it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.models import Document, Job
-from retrieval.types import Scope
+from retrieval.types import Hit, Scope
 
 HIDDEN_STATES = ("pending", "retired")
 
@@ -27,3 +29,16 @@ def visible(db: Session, scope: Scope) -> Scope:
         .where(Job.index_state.in_(HIDDEN_STATES), Document.collection_id.in_(scope.collections))
     )
     return scope.hiding(hidden)
+
+
+def drop_hidden(sessions: sessionmaker[Session], hits: Sequence[Hit]) -> list[Hit]:
+    """The hits whose generation is still live, re-read after retrieval: a document hidden
+    (erased, replaced) while the search ran is dropped before anything is returned."""
+    generations = {h.chunk.generation for h in hits}
+    if not generations:
+        return []
+    with sessions() as db:
+        live = set(
+            db.scalars(select(Job.id).where(Job.id.in_(generations), Job.index_state == "live"))
+        )
+    return [h for h in hits if h.chunk.generation in live]

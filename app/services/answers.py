@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from sqlalchemy.orm import Session, sessionmaker
+
+from app import visibility
 from retrieval.search import Mode, Retriever, SearchResult
 from retrieval.types import Hit, Scope
 from serving.answer import Delta, Done, stream_answer
@@ -14,13 +17,16 @@ from serving.protocols import Generator, Source
 def search(
     *,
     retriever: Retriever,
+    sessions: sessionmaker[Session],
     scope: Scope,
     query: str,
     k: int,
     mode: Mode = "hybrid",
     rerank: bool = True,
 ) -> SearchResult:
-    return retriever.search(query, scope=scope, k=k, mode=mode, rerank=rerank)
+    """Retrieve in `scope`, then drop hits hidden meanwhile (an erasure under way)."""
+    found = retriever.search(query, scope=scope, k=k, mode=mode, rerank=rerank)
+    return replace(found, hits=visibility.drop_hidden(sessions, found.hits))
 
 
 def as_sources(hits: Sequence[Hit]) -> list[Source]:
@@ -54,6 +60,7 @@ AnswerEvent = Retrieved | Delta | Done
 def answer(
     *,
     retriever: Retriever,
+    sessions: sessionmaker[Session],
     generator: Generator,
     scope: Scope,
     question: str,
@@ -63,7 +70,7 @@ def answer(
     context_tokens: int,
 ) -> Iterator[AnswerEvent]:
     """Yield `Retrieved`, then the answer's `Delta`s, then `Done` with validated citations."""
-    found = retriever.search(question, scope=scope, k=k)
+    found = search(retriever=retriever, sessions=sessions, scope=scope, query=question, k=k)
     sources = as_sources(found.hits)
     yield Retrieved(sources=sources, reranker=found.reranker, timings_ms=found.timings_ms)
     yield from stream_answer(

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app import audit
 from app.db.models import Collection, Document, Job, utcnow
-from app.errors import InvalidRequest, NotFound, PayloadTooLarge
+from app.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge
 from app.identity import Principal
 from retrieval.types import Scope
 
@@ -80,6 +80,9 @@ def upload(
         _audit_upload(db, principal, same_bytes, duplicate=True, request=request)
         return same_bytes, False
     document = same_bytes or db.scalar(in_collection.where(Document.filename == filename))
+    if document is not None and document.status == "erasing":
+        temp.unlink(missing_ok=True)
+        raise Conflict(f"document {document.id!r} is being erased; upload it again afterwards")
     if document is None:
         document = Document(collection_id=collection.id, filename=filename)
         db.add(document)

@@ -52,6 +52,7 @@ def chat_completions(  # type: ignore[no-untyped-def]
     settings = runtime.settings
     events = answers.answer(
         retriever=runtime.retriever,
+        sessions=runtime.sessions,
         generator=runtime.generator,
         scope=narrowed(db, scope, [collection] if collection else None),
         question=question,

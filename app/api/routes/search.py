@@ -68,6 +68,7 @@ def search(
 ) -> SearchResponse:
     result = answers.search(
         retriever=runtime.retriever,
+        sessions=runtime.sessions,
         scope=narrowed(db, scope, body.collections),
         query=body.query,
         k=body.k,
@@ -100,6 +101,7 @@ def answer(body: AnswerRequest, db: SessionDep, scope: ScopeDep, runtime: Runtim
     settings = runtime.settings
     events = answers.answer(
         retriever=runtime.retriever,
+        sessions=runtime.sessions,
         generator=runtime.generator,
         scope=narrowed(db, scope, body.collections),
         question=body.question,

@@ -1,0 +1,398 @@
+"""Per-document erasure: hide at once, stop ingestion, remove every trace, prove it, sign it.
+
+The steps, each idempotent so an interrupted erasure can simply be requested again:
+1. In one transaction: record the request, mark the document `erasing`, cancel its jobs and
+   retire every index generation of it. From this commit on, no search returns its chunks.
+2. Wait until a worker still writing for it has stopped (it checks at every progress report).
+3. Delete its points (every generation) and vacuum the index, so the bytes leave the segments.
+4. Delete its originals (overwritten first), its job rows and its document row.
+5. Compact the metadata DB: SQLite zeroes freed pages (secure_delete) and the WAL is
+   checkpointed and truncated; PostgreSQL is vacuumed.
+6. Verify: no point, row or original is left, and (embedded index) no index file still holds
+   the document's id. Then sign the receipt (no sooner than `query_grace_s` after step 1, so
+   no search still in flight can return the document afterwards), store it, append it to the
+   erasure log and audit.
+
+Deletion by a contributor (their own upload) or a collection admin runs the same steps.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import Engine, delete, func, select, text, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from app import audit, erasure_log, receipts
+from app.db.models import Document, Erasure, Job, as_utc, utcnow
+from app.db.session import transaction
+from app.errors import Forbidden, NotFound, UpstreamUnavailable
+from app.identity import COMPLIANCE_OFFICER, Principal
+from retrieval.protocols import VectorStore
+from retrieval.types import Scope
+
+log = logging.getLogger(__name__)
+
+_WIPE_BLOCK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Target:
+    """What an erasure request is about (read in step 1, before any row goes)."""
+
+    request_id: str
+    document_id: str
+    collection_id: str
+    content_hash: str
+    requested_at: datetime
+    generations: tuple[str, ...]
+
+
+class Eraser:
+    """Runs erasures against the metadata DB, the index and the originals directory."""
+
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        engine: Engine,
+        store: VectorStore,
+        originals_dir: Path,
+        index_dir: Path | None,  # the embedded index's directory, for the byte check
+        signing_key: Path,
+        create_key: bool,
+        log_path: Path,
+        cancel_wait_s: float,
+        lease_s: float,
+        query_grace_s: float,
+    ) -> None:
+        self.sessions = sessions
+        self.engine = engine
+        self.store = store
+        self.originals_dir = originals_dir
+        self.index_dir = index_dir
+        self.signing_key = signing_key
+        self.create_key = create_key
+        self.log_path = log_path
+        self.cancel_wait_s = cancel_wait_s
+        self.lease = timedelta(seconds=lease_s)
+        self.query_grace_s = query_grace_s
+        self._lock = threading.Lock()  # one erasure at a time per process
+        self._key: Ed25519PrivateKey | None = None
+
+    @property
+    def key(self) -> Ed25519PrivateKey:
+        if self._key is None:
+            self._key = receipts.load_or_create_key(self.signing_key, create=self.create_key)
+        return self._key
+
+    def erase(
+        self,
+        *,
+        document_id: str,
+        reason: str,
+        principal: Principal,
+        kind: str = "erasure",  # or "deletion" (an uploader or collection admin)
+        request: Any = None,
+    ) -> dict[str, Any]:
+        """Erase the document and return its signed receipt (the earlier one if already done)."""
+        _ = self.key  # fail before touching anything if receipts cannot be signed
+        with self._lock:
+            done = self._completed_receipt(document_id, principal)
+            if done is not None:
+                return done
+            target = self._begin(document_id, reason, principal, kind, request)
+            log.info("erasure.started", extra={"document_id": document_id, "mode": kind})
+            started = time.perf_counter()
+            self._wait_for_ingestion_to_stop(target)
+            removed = self._remove(target)
+            verification = self._verify(target)
+            # a search that passed its last visibility check before the document was hidden
+            # has answered by now (answers.search re-checks after retrieval)
+            time.sleep(max(0.0, self.query_grace_s - (time.perf_counter() - started)))
+            receipt = receipts.sign(
+                self._receipt(target, principal, kind, removed, verification), self.key
+            )
+            self._finish(target, receipt, principal, request)
+            erasure_log.append(self.log_path, receipt)
+            log.info(
+                "erasure.completed",
+                extra={
+                    "document_id": document_id,
+                    "count": removed["index_points"],
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
+            return receipt
+
+    # -- step 1 ------------------------------------------------------------------------------
+
+    def _completed_receipt(self, document_id: str, principal: Principal) -> dict[str, Any] | None:
+        """Erasing an erased document again returns its receipt (to a compliance officer)."""
+        with self.sessions() as db:
+            if db.get(Document, document_id) is not None:
+                return None
+            done = db.scalar(
+                select(Erasure)
+                .where(Erasure.document_id == document_id, Erasure.state == "completed")
+                .order_by(Erasure.completed_at.desc())
+            )
+        if done is None or not principal.has_role(COMPLIANCE_OFFICER):
+            raise NotFound(f"document {document_id!r} not found")
+        return done.receipt
+
+    def _begin(
+        self, document_id: str, reason: str, principal: Principal, kind: str, request: Any
+    ) -> Target:
+        now = utcnow()
+        with transaction(self.sessions) as db:
+            document = db.get(Document, document_id)
+            if document is None:
+                raise NotFound(f"document {document_id!r} not found")
+            authorise(principal, document, kind)
+            erasure = db.scalar(
+                select(Erasure).where(
+                    Erasure.document_id == document_id, Erasure.state == "requested"
+                )
+            )
+            if erasure is None:  # else: an interrupted erasure, carried on under its own id
+                erasure = Erasure(
+                    document_id=document.id,
+                    collection_id=document.collection_id,
+                    content_hash=document.content_hash,
+                    reason=reason,
+                    requested_by=principal.id,
+                    requested_at=now,
+                )
+                db.add(erasure)
+            document.status, document.error = "erasing", None
+            jobs = Job.document_id == document_id
+            db.execute(
+                update(Job)
+                .where(jobs, Job.state == "running")
+                .values(state="cancelling", locked_at=now)
+            )
+            db.execute(update(Job).where(jobs, Job.state == "queued").values(state="cancelled"))
+            db.execute(
+                update(Job)
+                .where(jobs, Job.index_state != "retired")
+                .values(index_state="retired", retired_at=now)
+            )
+            generations = tuple(db.scalars(select(Job.id).where(jobs)))
+            db.flush()
+            audit.record(
+                db,
+                action="erasure.request",
+                principal=principal,
+                collection_id=document.collection_id,
+                document_id=document.id,
+                target=erasure.id,
+                reason=kind,
+                request=request,
+            )
+            return Target(
+                request_id=erasure.id,
+                document_id=document.id,
+                collection_id=document.collection_id,
+                content_hash=document.content_hash,
+                requested_at=as_utc(erasure.requested_at),
+                generations=generations,
+            )
+
+    # -- steps 2 to 5 ------------------------------------------------------------------------
+
+    def _wait_for_ingestion_to_stop(self, target: Target) -> None:
+        deadline = time.monotonic() + self.cancel_wait_s
+        while True:
+            with self.sessions() as db:
+                busy = db.scalar(
+                    select(func.count())
+                    .select_from(Job)
+                    .where(
+                        Job.document_id == target.document_id,
+                        Job.state == "cancelling",
+                        Job.locked_at > utcnow() - self.lease,  # a dead worker writes nothing
+                    )
+                )
+            if not busy:
+                return
+            if time.monotonic() > deadline:
+                raise UpstreamUnavailable(
+                    f"the ingestion of document {target.document_id!r} has not stopped yet; the "
+                    f"document is hidden and erasure request {target.request_id!r} stays open: "
+                    "request the erasure again to complete it"
+                )
+            time.sleep(0.1)
+
+    def _remove(self, target: Target) -> dict[str, int]:
+        scope = Scope.of([target.collection_id])
+        points = self.store.delete_document(scope=scope, document=target.document_id)
+        self.store.purge()
+        originals = sum(_wipe(self.originals_dir / g) for g in target.generations)
+        with transaction(self.sessions) as db:
+            jobs = db.execute(delete(Job).where(Job.document_id == target.document_id)).rowcount
+            documents = db.execute(
+                delete(Document).where(Document.id == target.document_id)
+            ).rowcount
+        self._compact_database()
+        return {
+            "index_points": points,
+            "originals": originals,
+            "job_rows": int(jobs or 0),
+            "document_rows": int(documents or 0),
+        }
+
+    def _compact_database(self) -> None:
+        """Push freed pages out of the database's logs (rows are already gone)."""
+        if self.engine.dialect.name == "sqlite":
+            # secure_delete zeroes freed space in the pages; the WAL still holds the older page
+            # images until a checkpoint copies the new ones back and truncates it.
+            for _ in range(100):
+                with self.engine.connect() as conn:
+                    busy, _frames, _done = conn.execute(
+                        text("PRAGMA wal_checkpoint(TRUNCATE)")
+                    ).one()
+                if busy == 0:
+                    return
+                time.sleep(0.05)
+            raise UpstreamUnavailable("the database is busy; request the erasure again")
+        if self.engine.dialect.name == "postgresql":
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("VACUUM documents, jobs"))
+
+    # -- step 6 ------------------------------------------------------------------------------
+
+    def _verify(self, target: Target) -> dict[str, Any]:
+        scope = Scope.of([target.collection_id])
+        with self.sessions() as db:
+            rows = {
+                "document_rows_remaining": db.scalar(
+                    select(func.count())
+                    .select_from(Document)
+                    .where(Document.id == target.document_id)
+                ),
+                "job_rows_remaining": db.scalar(
+                    select(func.count())
+                    .select_from(Job)
+                    .where(Job.document_id == target.document_id)
+                ),
+            }
+        checks: dict[str, Any] = {
+            "index_points_remaining": self.store.count(scope=scope, document=target.document_id),
+            **rows,
+            "originals_remaining": sum(
+                (self.originals_dir / g).exists() for g in target.generations
+            ),
+            "database": self.engine.dialect.name,
+        }
+        if self.index_dir is not None:
+            checks["index_files_naming_document"] = len(
+                _files_containing(self.index_dir, target.document_id.encode())
+            )
+        failed = {k: v for k, v in checks.items() if isinstance(v, int) and v}
+        if failed:
+            log.error("erasure.verification_failed", extra={"document_id": target.document_id})
+            raise UpstreamUnavailable(
+                f"erasure {target.request_id!r} could not be verified ({', '.join(failed)}); "
+                "request it again"
+            )
+        return checks
+
+    def _receipt(
+        self,
+        target: Target,
+        principal: Principal,
+        kind: str,
+        removed: dict[str, int],
+        verification: dict[str, Any],
+    ) -> dict[str, Any]:
+        return {
+            "request_id": target.request_id,
+            "kind": kind,
+            "document_id": target.document_id,
+            "content_hash": target.content_hash,
+            "collection_id": target.collection_id,
+            "requested_by": principal.id,
+            "requested_at": target.requested_at.isoformat(),
+            "completed_at": utcnow().isoformat(),
+            "removed": removed,
+            "verification": verification,
+        }
+
+    def _finish(
+        self, target: Target, receipt: dict[str, Any], principal: Principal, request: Any
+    ) -> None:
+        with transaction(self.sessions) as db:
+            db.execute(
+                update(Erasure)
+                .where(Erasure.id == target.request_id)
+                .values(state="completed", completed_at=utcnow(), receipt=receipt)
+            )
+            audit.record(
+                db,
+                action="erasure.complete",
+                principal=principal,
+                collection_id=target.collection_id,
+                document_id=target.document_id,
+                target=target.request_id,
+                detail={"removed": receipt["receipt"]["removed"]},
+                request=request,
+            )
+
+
+def authorise(principal: Principal, document: Document, kind: str) -> None:
+    """Erasure: compliance officers. Deletion: a collection admin (delete permission), or the
+    uploader while they may still write to the collection. Others: not found or forbidden."""
+    if kind == "erasure":
+        if not principal.has_role(COMPLIANCE_OFFICER):
+            raise Forbidden("erasure needs the compliance officer role")
+        return
+    collection = document.collection_id
+    if principal.can("delete", collection):
+        return
+    if principal.can("write", collection) and document.uploaded_by == principal.id:
+        return
+    if principal.can("read", collection):
+        raise Forbidden("only the uploader or a collection admin may delete this document")
+    raise NotFound(f"document {document.id!r} not found")
+
+
+def _wipe(path: Path) -> int:
+    """Overwrite a file with zeros, then delete it; returns 1 if there was one."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return 0
+    with path.open("r+b") as out:
+        zeros = bytes(min(size, _WIPE_BLOCK))
+        left = size
+        while left > 0:
+            left -= out.write(zeros[: min(left, len(zeros))])
+        out.flush()
+        os.fsync(out.fileno())
+    path.unlink()
+    return 1
+
+
+def _files_containing(root: Path, needle: bytes) -> list[Path]:
+    """Files under `root` whose bytes contain `needle` (read in overlapping blocks)."""
+    found = []
+    for path in root.rglob("*"):
+        if not path.is_file():
+            continue
+        tail = b""
+        with path.open("rb") as f:
+            while block := f.read(_WIPE_BLOCK):
+                if needle in tail + block:
+                    found.append(path)
+                    break
+                tail = block[-len(needle) :]
+    return found
