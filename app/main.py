@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from app.api.errors import install_error_handlers
-from app.api.routes import audit, auth, collections, keys, members, openai, search
+from app.api.routes import audit, auth, collections, erasures, keys, members, openai, search
 from app.auth import oidc, sessions, users
 from app.auth.authenticate import Authenticator
 from app.auth.secrets import derive
@@ -61,7 +61,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     app.state.oauth = oidc.make_oauth(settings.auth)
     install_error_handlers(app)
     audit.record_denials(app)
-    for module in (auth, collections, search, openai, keys, members, audit):
+    for module in (auth, collections, search, openai, keys, members, audit, erasures):
         app.include_router(module.router)
     app.add_middleware(
         SessionMiddleware,

@@ -116,3 +116,57 @@ class AnswerResponse(BaseModel):
     model: str
     reranker: str
     timings_ms: dict[str, float]
+
+
+class ErasureIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    document_id: str = Field(..., min_length=1, max_length=36)
+    reason: str = Field(
+        ..., min_length=1, max_length=500, description="Your reference: a case or ticket id."
+    )
+
+
+class ErasureOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    document_id: str
+    collection_id: str
+    content_hash: str
+    reason: str
+    requested_by: str
+    requested_at: datetime
+    completed_at: datetime | None
+    state: str
+
+
+class SignedReceipt(BaseModel):
+    """An erasure receipt and its Ed25519 signature (check it with `enclave verify-receipt`)."""
+
+    receipt: dict
+    signature: str
+
+
+class DocumentRecord(BaseModel):
+    """A document as a compliance officer sees it: metadata only, never content."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    collection_id: str
+    title: str
+    filename: str
+    uploaded_by: str
+    status: str
+    created_at: datetime
+
+
+class IdentifierSearch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    identifier: str = Field(..., min_length=2, max_length=200)
+
+
+class IdentifierMatch(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    document_id: str
+    collection_id: str
+    title: str
+    passages: int = Field(description="How many of the document's passages contain it.")

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.auth.secrets import digest
 from app.db.models import Collection, RoleBinding, User, as_utc, utcnow
 from app.db.session import transaction
-from app.identity import PLATFORM_ADMIN
+from app.identity import COMPLIANCE_OFFICER, PLATFORM_ADMIN
 
 LOCAL_ADMIN_SUBJECT = "local|admin"
 
@@ -41,7 +41,8 @@ def from_claims(db: Session, *, issuer: str, claims: dict) -> User:
 
 
 def ensure_local_admin(db: Session) -> User:
-    """The local admin: a platform admin. Created once; on creation it also administers every
+    """The local admin: a platform admin and compliance officer (the embedded default's one
+    operator handles erasure requests too). Created once; on creation it also administers every
     collection that exists already (a database from before sign-in existed)."""
     user = db.scalar(select(User).where(User.subject == LOCAL_ADMIN_SUBJECT))
     if user is not None:
@@ -49,9 +50,8 @@ def ensure_local_admin(db: Session) -> User:
     user = User(subject=LOCAL_ADMIN_SUBJECT, name="Local administrator", email="")
     db.add(user)
     db.flush()
-    db.add(
-        RoleBinding(subject_kind="user", subject=user.id, role=PLATFORM_ADMIN, created_by="system")
-    )
+    for role in (PLATFORM_ADMIN, COMPLIANCE_OFFICER):
+        db.add(RoleBinding(subject_kind="user", subject=user.id, role=role, created_by="system"))
     for cid in db.scalars(select(Collection.id)):
         db.add(
             RoleBinding(
