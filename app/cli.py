@@ -349,6 +349,9 @@ def eval_(
         raise typer.Exit(1) from None
 
 
+from app import cli_erasure  # noqa: E402, F401 - registers erase, verify-receipt, backup, restore
+
+
 def main() -> None:
     # Model libraries: offline, and no progress bars on the user's terminal.
     for var, value in {

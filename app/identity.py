@@ -60,3 +60,7 @@ class Principal:
 
 
 NOBODY = Principal(id="", name="", kind="user")
+# Enclave itself, replaying the erasure log after a restore.
+SYSTEM = Principal(
+    id="system", name="Enclave", kind="user", global_roles=frozenset({COMPLIANCE_OFFICER})
+)

@@ -21,6 +21,7 @@ from app.api.routes import audit, auth, collections, erasures, keys, members, op
 from app.auth import oidc, sessions, users
 from app.auth.authenticate import Authenticator
 from app.auth.secrets import derive
+from app.identity import SYSTEM
 from app.runtime import Runtime, build_runtime
 from app.settings import Settings
 
@@ -41,6 +42,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
             if settings.local_admin:
                 announce_local_sign_in(rt, settings)
             rt.warm_up()
+            rt.eraser.replay(principal=SYSTEM)  # a restored backup loses what was erased since
             if settings.server.run_worker:
                 rt.start_worker()
         try:

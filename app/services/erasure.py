@@ -100,7 +100,7 @@ class Eraser:
         document_id: str,
         reason: str,
         principal: Principal,
-        kind: str = "erasure",  # or "deletion" (an uploader or collection admin)
+        kind: str = "erasure",  # "deletion" (uploader or collection admin), "replay" (restore)
         request: Any = None,
     ) -> dict[str, Any]:
         """Erase the document and return its signed receipt (the earlier one if already done)."""
@@ -132,6 +132,26 @@ class Eraser:
                 },
             )
             return receipt
+
+    def replay(self, *, principal: Principal) -> int:
+        """Erase again whatever the erasure log names and a restore brought back (rows, points);
+        returns how many documents were erased again."""
+        again = 0
+        for signed in erasure_log.entries(self.log_path):
+            done = signed["receipt"]
+            document, collection = done["document_id"], done["collection_id"]
+            with self.sessions() as db:
+                present = db.get(Document, document) is not None
+            if present:
+                reason = f"replay of erasure {done['request_id']} after a restore"
+                self.erase(document_id=document, reason=reason, principal=principal, kind="replay")
+                again += 1
+            elif self.store.delete_document(scope=Scope.of([collection]), document=document):
+                self.store.purge()  # an index restored without its database
+                again += 1
+        if again:
+            log.warning("erasure.replayed", extra={"count": again})
+        return again
 
     # -- step 1 ------------------------------------------------------------------------------
 
@@ -351,7 +371,7 @@ class Eraser:
 def authorise(principal: Principal, document: Document, kind: str) -> None:
     """Erasure: compliance officers. Deletion: a collection admin (delete permission), or the
     uploader while they may still write to the collection. Others: not found or forbidden."""
-    if kind == "erasure":
+    if kind in ("erasure", "replay"):
         if not principal.has_role(COMPLIANCE_OFFICER):
             raise Forbidden("erasure needs the compliance officer role")
         return
