@@ -2,6 +2,7 @@
 // never in localStorage, sessionStorage, IndexedDB or cookies. Model output is only ever
 // inserted as text nodes (no innerHTML), so an answer cannot inject markup.
 
+import { initCompliance } from "./compliance.js";
 import { $, h, say } from "./dom.js";
 import { showKeysFor, wireKeys } from "./keys.js";
 import { api, errorMessage, loadMe, may, send } from "./session.js";
@@ -429,6 +430,7 @@ async function main() {
   } catch {
     return; // send() is taking the browser to the sign-in page
   }
+  initCompliance(() => loadCollections().then(loadDocuments)); // after an erasure
   await loadCollections();
   loadDocuments();
 }
