@@ -1,6 +1,7 @@
 """The compliance panel in headless Chromium against the real app: a compliance officer finds a
 document by a data subject's identifier, erases it with a reason, downloads the signed receipt
-and the public key from the page and verifies the receipt offline."""
+and the public key from the page and verifies the receipt offline; a user without the role sees
+no panel and deletes only their own uploads."""
 
 from __future__ import annotations
 
@@ -16,14 +17,14 @@ from playwright.sync_api import expect
 
 from app import receipts
 from app.auth.settings import AuthSettings
-from tests.e2e.conftest import STORED, Server
+from tests.e2e.conftest import STORED, Server, upload
 from tests.idp import oidc_provider
 from tests.support import fast_settings, live_server, sign_in, wait_indexed
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from playwright.sync_api import Download
+    from playwright.sync_api import Browser, Download, Page
 
     from tests.e2e.conftest import UI
 
@@ -184,3 +185,47 @@ def test_an_officer_finds_erases_and_verifies_the_receipt(
     }
     assert ui.off_host() == []
     assert ui.errors == []
+
+
+def oidc_sign_in(page: Page, base: str, user: str) -> None:
+    page.goto(base)
+    page.get_by_role("link", name="Sign in with your organisation account").click()
+    page.get_by_role("button", name=user).click()  # the provider's page: pick the user
+    expect(page).to_have_url(base + "/")
+
+
+def test_without_the_role_no_panel_and_only_own_uploads_deletable(
+    chromium: Browser, ui_server: Server, admin: httpx.Client
+) -> None:
+    theirs = add_document(admin, "team-docs", "admin-memo.md", "# Memo\n\nFrom the admin.\n")
+    context = chromium.new_context(locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    oidc_sign_in(page, ui_server.url, "carol")
+    expect(page.locator("#user-menu .user-name")).to_have_text(CONTRIBUTOR["name"])
+    expect(page.locator(".doc .doc-title")).to_have_text(["admin-memo"])
+
+    expect(page.locator("#compliance-toggle")).to_be_hidden()
+    expect(page.locator("#compliance")).to_be_hidden()
+    assert page.request.get(ui_server.url + "/v1/erasures").status == 403  # the server agrees
+
+    upload(page, "my-notes.md", b"# Notes\n\nMine to delete.\n", "text/markdown")
+    mine = page.locator(".doc", has_text="my-notes")
+    expect(mine.locator(".badge")).to_have_text("indexed", timeout=60_000)
+    expect(page.get_by_role("button", name="Delete admin-memo")).to_have_count(0)
+
+    page.get_by_role("button", name="Delete my-notes").click()
+    page.get_by_role("button", name="Cancel").click()  # changed their mind: nothing happens
+    expect(page.locator(".doc .doc-title")).to_have_text(["admin-memo", "my-notes"])
+    page.get_by_role("button", name="Delete my-notes").click()
+    expect(page.locator(".doc.is-confirming")).to_contain_text("Delete my-notes?")
+    page.get_by_role("button", name="Delete permanently").click()
+    expect(page.locator("#upload-status")).to_contain_text(
+        re.compile(r"my-notes deleted \(receipt [0-9a-f-]+\)")
+    )
+    expect(page.locator(".doc .doc-title")).to_have_text(["admin-memo"])
+    assert [d["id"] for d in admin.get("/v1/collections/team-docs/documents").json()] == [theirs]
+    assert errors == []
+    context.close()
