@@ -42,6 +42,7 @@ class DocumentOut(BaseModel):
     content_type: str
     size_bytes: int
     content_hash: str
+    uploaded_by: str = Field(description="The uploader's user or API key id.")
     status: str
     error: str | None
     pages: int | None

@@ -17,6 +17,15 @@ if TYPE_CHECKING:
 
     from app.settings import Settings
 
+# What the page keeps in the browser's storage: all of it must stay empty (zero retention).
+STORED = """async () => ({
+  local: localStorage.length,
+  session: sessionStorage.length,
+  cookie: document.cookie,
+  indexedDB: (await indexedDB.databases()).length,
+  caches: self.caches ? (await caches.keys()).length : 0,
+})"""
+
 CHROMIUM = Path(os.environ.get("ENCLAVE_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--headless",
@@ -106,3 +115,9 @@ def ui(chromium: Browser, ui_server: Server) -> Iterator[UI]:
     page.wait_for_url(ui_server.url + "/")
     yield session
     context.close()
+
+
+def upload(page: Page, name: str, data: bytes, mime: str) -> None:
+    """Upload through the documents panel's file input, as a person choosing a file would."""
+    files = {"name": name, "mimeType": mime, "buffer": data}
+    page.get_by_label("Choose files to upload").set_input_files(files)

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 import httpx
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import STORED, upload
+
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
@@ -23,13 +25,6 @@ Requests go through the HR portal at least two weeks in advance.
 
 Report sickness to your line manager before 9 am on the first day.
 """
-STORED = """async () => ({
-  local: localStorage.length,
-  session: sessionStorage.length,
-  cookie: document.cookie,
-  indexedDB: (await indexedDB.databases()).length,
-  caches: self.caches ? (await caches.keys()).length : 0,
-})"""
 
 
 def create_collection(page: Page, name: str) -> None:
@@ -38,11 +33,6 @@ def create_collection(page: Page, name: str) -> None:
     page.get_by_role("button", name="Create").click()
     expect(page.locator("#collection-form")).to_be_hidden()
     expect(page.locator(".collection[class*=is-active] .collection-name")).to_have_text(name)
-
-
-def upload(page: Page, name: str, data: bytes, mime: str) -> None:
-    files = {"name": name, "mimeType": mime, "buffer": data}
-    page.get_by_label("Choose files to upload").set_input_files(files)
 
 
 def ask(page: Page, question: str) -> None:

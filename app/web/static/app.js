@@ -2,9 +2,10 @@
 // never in localStorage, sessionStorage, IndexedDB or cookies. Model output is only ever
 // inserted as text nodes (no innerHTML), so an answer cannot inject markup.
 
+import { initCompliance } from "./compliance.js";
 import { $, h, say } from "./dom.js";
 import { showKeysFor, wireKeys } from "./keys.js";
-import { api, errorMessage, loadMe, may, send } from "./session.js";
+import { api, errorMessage, loadMe, may, send, session } from "./session.js";
 
 const FINAL = new Set(["indexed", "failed"]);
 const POLL_MS = 1500;
@@ -17,6 +18,7 @@ const state = {
   poll: null,
   controller: null, // AbortController of the answer being streamed
   opener: null, // the citation chip that opened the source panel
+  confirming: null, // id of the document whose deletion awaits confirmation
 };
 
 function setUploadStatus(text, isError = false) {
@@ -154,12 +156,63 @@ function documentItem(d) {
     d.status === "embedding" && d.chunks_total ? ` ${d.chunks_done}/${d.chunks_total}` : "";
   const count = (n, word) => n && `${n} ${word}${n === 1 ? "" : "s"}`;
   const meta = [count(d.pages, "page"), count(d.chunks_total, "chunk")].filter(Boolean);
-  return h("li", { class: "doc", "data-status": d.status },
+  if (state.confirming === d.id) return confirmDelete(d);
+  const name = d.title || d.filename;
+  const remove = mayDelete(d) && d.status !== "erasing"
+    ? h("button", { type: "button", class: "link doc-delete", "aria-label": `Delete ${name}`,
+      onclick: (e) => askDelete(d, e.currentTarget.closest("li")) }, "Delete")
+    : null;
+  return h("li", { class: "doc", "data-status": d.status, "data-document": d.id },
     h("div", { class: "doc-main" },
-      h("span", { class: "doc-title", title: d.filename }, d.title || d.filename),
+      h("span", { class: "doc-title", title: d.filename }, name),
       meta.length ? h("span", { class: "doc-meta" }, meta.join(" · ")) : null,
       d.status === "failed" && d.error ? h("span", { class: "doc-error" }, d.error) : null),
-    h("span", { class: `badge badge-${d.status}${busy ? " is-busy" : ""}` }, d.status + progress));
+    h("div", { class: "doc-side" },
+      h("span", { class: `badge badge-${d.status}${busy ? " is-busy" : ""}` }, d.status + progress),
+      remove));
+}
+
+// Collection admins delete any document; contributors their own uploads (the server decides).
+const mayDelete = (d) => may("delete", d.collection_id)
+  || (may("write", d.collection_id) && d.uploaded_by === session.me?.id);
+
+function askDelete(d, item) {
+  state.confirming = d.id;
+  const confirm = documentItem(d);
+  item.replaceWith(confirm);
+  confirm.querySelector(".btn-quiet").focus(); // Cancel: the safe default
+}
+
+function confirmDelete(d) {
+  const name = d.title || d.filename;
+  const item = h("li", { class: "doc is-confirming", "data-document": d.id },
+    h("div", { class: "doc-main" },
+      h("span", { class: "doc-title" }, `Delete ${name}?`),
+      h("span", { class: "doc-meta" }, "Removed for everyone, with its passages. No undo.")),
+    h("div", { class: "row" },
+      h("button", { type: "button", class: "btn btn-danger btn-sm",
+        onclick: (e) => deleteDocument(d, e.currentTarget) }, "Delete permanently"),
+      h("button", { type: "button", class: "btn btn-quiet btn-sm", onclick: () => {
+        state.confirming = null;
+        item.replaceWith(documentItem(d));
+      } }, "Cancel")));
+  return item;
+}
+
+async function deleteDocument(d, button) {
+  const name = d.title || d.filename;
+  button.disabled = true;
+  setUploadStatus(`Deleting ${name}…`);
+  try {
+    const signed = await api(`/v1/documents/${encodeURIComponent(d.id)}`, { method: "DELETE" });
+    setUploadStatus(`${name} deleted (receipt ${signed.receipt.request_id}).`);
+    say(`${name} deleted`);
+  } catch (err) {
+    setUploadStatus(`Could not delete ${name}: ${err.message}`, true);
+  }
+  state.confirming = null;
+  state.statuses.delete(d.id);
+  loadDocuments();
 }
 
 async function upload(files) {
@@ -429,6 +482,7 @@ async function main() {
   } catch {
     return; // send() is taking the browser to the sign-in page
   }
+  initCompliance(() => loadCollections().then(loadDocuments)); // after an erasure
   await loadCollections();
   loadDocuments();
 }

@@ -1,0 +1,231 @@
+"""The compliance panel in headless Chromium against the real app: a compliance officer finds a
+document by a data subject's identifier, erases it with a reason, downloads the signed receipt
+and the public key from the page and verifies the receipt offline; a user without the role sees
+no panel and deletes only their own uploads."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from app import receipts
+from app.auth.settings import AuthSettings
+from tests.e2e.conftest import STORED, Server, upload
+from tests.idp import oidc_provider
+from tests.support import fast_settings, live_server, sign_in, wait_indexed
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from playwright.sync_api import Browser, Download, Page
+
+    from tests.e2e.conftest import UI
+
+SCREENSHOT = "/tmp/enclave-compliance.png"
+CONTRIBUTOR = {"name": "Carol Contributor", "email": "carol@example.org", "groups": ["team"]}
+
+
+@pytest.fixture(scope="module")
+def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The real app with the local admin (platform admin and compliance officer) and an OIDC
+    provider whose user carol is a contributor to `team-docs` and holds no global role.
+    Overrides conftest's `ui_server`, so the `ui` fixture signs in the local admin here."""
+    with oidc_provider({"carol": CONTRIBUTOR}) as issuer:
+        auth = AuthSettings(
+            issuer=issuer,
+            client_id="enclave-web",
+            client_secret="s3cret",
+            group_roles={"team": ["contributor:team-docs"]},
+        )
+        settings = fast_settings(tmp_path_factory.mktemp("compliance-ui"), auth=auth)
+        with live_server(settings) as base:
+            yield Server(base, settings)
+
+
+@pytest.fixture(scope="module")
+def admin(ui_server: Server) -> Iterator[httpx.Client]:
+    """The local admin over the API, for setting up documents."""
+    assert ui_server.settings is not None
+    with httpx.Client(base_url=ui_server.url, timeout=60) as client:
+        sign_in(client, ui_server.settings)
+        yield client
+
+
+def add_document(admin: httpx.Client, collection: str, filename: str, text: str) -> str:
+    """Upload (creating the collection if needed) and wait until indexed; returns its id."""
+    made = admin.post("/v1/collections", json={"name": collection})
+    assert made.status_code in (201, 409), made.text
+    up = admin.post(
+        f"/v1/collections/{collection}/documents", files={"file": (filename, text.encode())}
+    )
+    assert up.status_code == 202, up.text
+    assert wait_indexed(admin, up.json()["id"])["status"] == "indexed"
+    return up.json()["id"]
+
+
+def saved(download: Download, path: Path) -> str:
+    download.save_as(path)
+    return path.read_text()
+
+
+def test_an_officer_finds_erases_and_verifies_the_receipt(
+    ui: UI, admin: httpx.Client, tmp_path: Path
+) -> None:
+    page = ui.page
+    subject = f"subject-{uuid.uuid4().hex[:12]}@example.org"
+    secret = "refund of 4,210 EUR approved"  # content: never shown in the panel
+    doc_id = add_document(
+        admin, "dsar-probe", "case-notes.md", f"# Case notes\n\nMail from {subject}: {secret}.\n"
+    )
+    add_document(admin, "dsar-probe", "other.md", "# Other\n\nNothing about anyone.\n")
+    page.reload()  # the page was opened before the collection existed
+
+    page.get_by_role("button", name="Compliance").click()
+    panel = page.locator("#compliance")
+    expect(panel).to_be_visible()
+    expect(page.get_by_role("heading", name="Compliance", level=1)).to_be_focused()
+    expect(page.get_by_label("Your question")).to_be_hidden()  # the panel replaces the chat
+
+    # By metadata: titles, ids and collections.
+    page.get_by_label("Title or file name").fill("case-notes")
+    page.get_by_label("Collection", exact=True).select_option(label="dsar-probe")
+    page.get_by_role("button", name="Find documents").click()
+    expect(page.locator("#results-note")).to_have_text("1 document found.")
+    row = page.locator(f'#results tr[data-document="{doc_id}"]')
+    expect(row).to_contain_text("case-notes")
+    expect(row).to_contain_text("dsar-probe")
+
+    # By the data subject's identifier, in every collection (case-insensitive).
+    page.get_by_label("Identifier", exact=True).fill(subject.upper())
+    page.get_by_role("button", name="Search all collections").click()
+    expect(page.locator("#results-note")).to_have_text("1 document mentions this identifier.")
+    expect(page.locator("#results tbody tr")).to_have_count(1)
+    expect(row.locator("td").nth(3)).to_have_text("1")  # passages mentioning it
+    assert secret not in page.content()
+
+    # Erase: a reason and an explicit confirmation are both required.
+    row.get_by_role("button", name="Erase case-notes").click()
+    expect(page.get_by_label("Reason or reference")).to_be_focused()
+    erase = page.get_by_role("button", name="Erase permanently")
+    erase.click()
+    expect(page.locator("#erase-error")).to_contain_text("reason")
+    page.get_by_label("Reason or reference").fill("DSAR-2031-0042")
+    erase.click()
+    expect(page.locator("#erase-error")).to_have_text("Tick the box to confirm the erasure.")
+    page.get_by_label("I confirm").check()
+    erase.click()
+    expect(page.locator("#receipt-card")).to_be_visible(timeout=60_000)
+    expect(page.locator("#receipt-summary")).to_have_text("case-notes was erased.")
+
+    # The receipt and the public key, both downloaded from the page, verify offline.
+    with page.expect_download() as got:
+        page.get_by_role("link", name="Download the signed receipt (JSON)").click()
+    assert got.value.suggested_filename.startswith("erasure-receipt-")
+    signed = json.loads(saved(got.value, tmp_path / "receipt.json"))
+    with page.expect_download() as got:
+        page.get_by_role("link", name="Download key.pem").click()
+    pem = saved(got.value, tmp_path / "key.pem")
+    assert pem == page.get_by_label("Public key (PEM)").input_value()
+    assert pem.startswith("-----BEGIN PUBLIC KEY-----")
+    receipt = receipts.verify(signed, receipts.load_public_key(pem))
+    assert receipt["document_id"] == doc_id
+    assert receipt["kind"] == "erasure"
+    assert subject not in json.dumps(signed)  # receipts hold ids, hashes and counts only
+
+    facts = page.locator("#receipt-facts")
+    for value in (receipt["request_id"], doc_id, receipt["content_hash"]):
+        expect(facts).to_contain_text(value)
+    expect(facts).to_contain_text("Passed — nothing left")
+    expect(facts).to_contain_text(f"{receipt['removed']['index_points']} index point")
+    expect(page.locator("#public-key-id")).to_have_text(f"Key id: {receipt['key_id']}")
+
+    # Past erasures: the same receipt, downloadable again.
+    past = page.locator(f'#erasures tr[data-erasure="{receipt["request_id"]}"]')
+    expect(past).to_contain_text("DSAR-2031-0042")
+    with page.expect_download() as got:
+        past.get_by_role("button", name=f"Download receipt {receipt['request_id']}").click()
+    assert json.loads(saved(got.value, tmp_path / "again.json")) == signed
+
+    # Gone: from an identifier search, from the collection's documents.
+    page.get_by_role("button", name="Search all collections").click()
+    expect(page.locator("#results-note")).to_have_text("No document mentions this identifier.")
+    expect(page.locator("#results")).to_be_hidden()
+    page.set_viewport_size({"width": 1360, "height": 2200})  # the whole panel, for a person
+    page.screenshot(path=SCREENSHOT)
+
+    page.get_by_role("button", name="Back to the chat").click()
+    expect(panel).to_be_hidden()
+    expect(page.get_by_label("Identifier", exact=True)).to_have_count(0)  # dropped on closing
+    page.get_by_role("button", name="Compliance").click()
+    expect(page.get_by_label("Identifier", exact=True)).to_have_value("")
+    expect(page.locator("#receipt-card")).to_be_hidden()
+    page.get_by_role("button", name="Back to the chat").click()
+    page.get_by_role("button", name=re.compile("^dsar-probe")).click()
+    expect(page.locator(".doc .doc-title")).to_have_text(["other"])
+    left = [d["id"] for d in admin.get("/v1/collections/dsar-probe/documents").json()]
+    assert len(left) == 1
+    assert doc_id not in left
+
+    # Zero retention: the identifier went in a POST body only — no URL, no storage.
+    assert not [u for u in ui.requests if "subject-" in u.lower()]
+    assert subject.lower() not in page.url.lower()
+    assert page.evaluate(STORED) == {
+        "local": 0,
+        "session": 0,
+        "cookie": "",
+        "indexedDB": 0,
+        "caches": 0,
+    }
+    assert ui.off_host() == []
+    assert ui.errors == []
+
+
+def oidc_sign_in(page: Page, base: str, user: str) -> None:
+    page.goto(base)
+    page.get_by_role("link", name="Sign in with your organisation account").click()
+    page.get_by_role("button", name=user).click()  # the provider's page: pick the user
+    expect(page).to_have_url(base + "/")
+
+
+def test_without_the_role_no_panel_and_only_own_uploads_deletable(
+    chromium: Browser, ui_server: Server, admin: httpx.Client
+) -> None:
+    theirs = add_document(admin, "team-docs", "admin-memo.md", "# Memo\n\nFrom the admin.\n")
+    context = chromium.new_context(locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    oidc_sign_in(page, ui_server.url, "carol")
+    expect(page.locator("#user-menu .user-name")).to_have_text(CONTRIBUTOR["name"])
+    expect(page.locator(".doc .doc-title")).to_have_text(["admin-memo"])
+
+    expect(page.locator("#compliance-toggle")).to_be_hidden()
+    expect(page.locator("#compliance")).to_be_hidden()
+    assert page.request.get(ui_server.url + "/v1/erasures").status == 403  # the server agrees
+
+    upload(page, "my-notes.md", b"# Notes\n\nMine to delete.\n", "text/markdown")
+    mine = page.locator(".doc", has_text="my-notes")
+    expect(mine.locator(".badge")).to_have_text("indexed", timeout=60_000)
+    expect(page.get_by_role("button", name="Delete admin-memo")).to_have_count(0)
+
+    page.get_by_role("button", name="Delete my-notes").click()
+    page.get_by_role("button", name="Cancel").click()  # changed their mind: nothing happens
+    expect(page.locator(".doc .doc-title")).to_have_text(["admin-memo", "my-notes"])
+    page.get_by_role("button", name="Delete my-notes").click()
+    expect(page.locator(".doc.is-confirming")).to_contain_text("Delete my-notes?")
+    page.get_by_role("button", name="Delete permanently").click()
+    expect(page.locator("#upload-status")).to_contain_text(
+        re.compile(r"my-notes deleted \(receipt [0-9a-f-]+\)")
+    )
+    expect(page.locator(".doc .doc-title")).to_have_text(["admin-memo"])
+    assert [d["id"] for d in admin.get("/v1/collections/team-docs/documents").json()] == [theirs]
+    assert errors == []
+    context.close()
