@@ -1,41 +1,52 @@
 """The ingestion job queue on the metadata DB (SQLite embedded, PostgreSQL in production).
 
-A job is claimed by a conditional UPDATE (`... WHERE state = 'queued'`): exactly one worker's
-update matches, on either database, so several workers can share the table safely.
+Claiming: a conditional UPDATE (`... WHERE state = 'queued'`) takes a job; exactly one
+claimer's update matches. On PostgreSQL the candidate is first row-locked with
+`FOR UPDATE SKIP LOCKED`, so concurrent workers take different jobs instead of queueing behind
+one row; SQLite has a single writer anyway.
+
+Leases: a running job's `locked_at` is its worker's heartbeat (renewed by `heartbeat` and
+`progress`). Once it is older than `lease_s`, any worker's `requeue_expired` releases the job
+(retried, or failed after MAX_ATTEMPTS), so a crashed worker's job goes to another. The attempt
+number fences the old worker out: its later calls raise `JobLost`, as do the calls for a job
+whose document was deleted meanwhile.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, true, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.models import Document, Job, utcnow
 from app.db.session import transaction
 from ingestion.pipeline import DocumentRef, IngestResult, Stage
-from ingestion.worker import ClaimedJob
+from ingestion.worker import ClaimedJob, JobLost
 
 MAX_ATTEMPTS = 3
 BACKOFF_S = 5.0
+WORKER_LOST = "the worker stopped while indexing it"
 
 
 class DatabaseJobQueue:
-    def __init__(self, sessions: sessionmaker[Session], *, originals_dir: Path) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        originals_dir: Path,
+        lease_s: float,
+    ) -> None:
         self.sessions = sessions
         self.originals_dir = originals_dir
+        self.lease_s = lease_s
 
     def claim(self, worker: str) -> ClaimedJob | None:
         now = utcnow()
         with transaction(self.sessions) as db:
-            candidates = db.scalars(
-                select(Job.id)
-                .where(Job.state == "queued", Job.run_after <= now)
-                .order_by(Job.created_at)
-                .limit(5)
-            ).all()
-            for job_id in candidates:
+            for job_id in _candidates(db, now):
                 claimed = db.execute(
                     update(Job)
                     .where(Job.id == job_id, Job.state == "queued")
@@ -44,24 +55,29 @@ class DatabaseJobQueue:
                     )
                 )
                 if claimed.rowcount == 1:  # type: ignore[attr-defined]
-                    job = db.get_one(Job, job_id)
-                    doc = db.get_one(Document, job.document_id)
-                    return ClaimedJob(
-                        id=job.id,
-                        attempt=job.attempts,
-                        document=DocumentRef(
-                            id=doc.id,
-                            collection=doc.collection_id,
-                            title=doc.title,
-                            filename=doc.filename,
-                        ),
-                        path=self.originals_dir / doc.id,
-                    )
+                    return self._claimed(db, job_id)
         return None
+
+    def _claimed(self, db: Session, job_id: str) -> ClaimedJob:
+        job = db.get_one(Job, job_id)
+        doc = db.get_one(Document, job.document_id)
+        return ClaimedJob(
+            id=job.id,
+            attempt=job.attempts,
+            document=DocumentRef(
+                id=doc.id, collection=doc.collection_id, title=doc.title, filename=doc.filename
+            ),
+            path=self.originals_dir / doc.id,
+        )
+
+    def heartbeat(self, job: ClaimedJob) -> None:
+        """Renew the job's lease; raises `JobLost` if it is no longer this worker's."""
+        with transaction(self.sessions) as db:
+            _renew(db, job)
 
     def progress(self, job: ClaimedJob, stage: Stage, done: int, total: int) -> None:
         with transaction(self.sessions) as db:
-            db.execute(update(Job).where(Job.id == job.id).values(locked_at=utcnow()))
+            _renew(db, job)
             values: dict[str, object] = {"status": stage}
             if stage == "embedding":
                 values |= {"chunks_done": done, "chunks_total": total}
@@ -69,7 +85,7 @@ class DatabaseJobQueue:
 
     def complete(self, job: ClaimedJob, result: IngestResult) -> None:
         with transaction(self.sessions) as db:
-            db.execute(update(Job).where(Job.id == job.id).values(state="done", error=None))
+            _update_owned(db, job, state="done", error=None)
             db.execute(
                 update(Document)
                 .where(Document.id == job.document.id)
@@ -86,25 +102,81 @@ class DatabaseJobQueue:
         final = permanent or job.attempt >= MAX_ATTEMPTS
         with transaction(self.sessions) as db:
             if final:
-                db.execute(update(Job).where(Job.id == job.id).values(state="failed", error=reason))
-                doc_values = {"status": "failed", "error": reason}
+                _update_owned(db, job, state="failed", error=reason)
             else:
                 retry_at = utcnow() + timedelta(seconds=BACKOFF_S * 2 ** (job.attempt - 1))
-                db.execute(
-                    update(Job)
-                    .where(Job.id == job.id)
-                    .values(state="queued", error=reason, run_after=retry_at, locked_by=None)
+                _update_owned(
+                    db, job, state="queued", error=reason, run_after=retry_at, locked_by=None
                 )
-                doc_values = {"status": "queued", "error": reason}
-            db.execute(update(Document).where(Document.id == job.document.id).values(**doc_values))
-
-    def requeue_stale(self, *, older_than: timedelta | None = None) -> int:
-        """Put back jobs whose worker died (all running ones when `older_than` is None)."""
-        condition = [Job.state == "running"]
-        if older_than is not None:
-            condition.append(Job.locked_at < utcnow() - older_than)
-        with transaction(self.sessions) as db:
-            result = db.execute(
-                update(Job).where(*condition).values(state="queued", locked_by=None)
+            db.execute(
+                update(Document)
+                .where(Document.id == job.document.id)
+                .values(status="failed" if final else "queued", error=reason)
             )
-            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def requeue_expired(self) -> int:
+        """Release running jobs whose lease expired (their worker died or hung); how many."""
+        return self._release(Job.locked_at < utcnow() - timedelta(seconds=self.lease_s))
+
+    def requeue_stale(self) -> int:
+        """Release every running job: at the start of the one process of the embedded default,
+        any is an interrupted one. Never with other workers running."""
+        return self._release(true())
+
+    def _release(self, stale: ColumnElement[bool]) -> int:
+        """Requeue the matching running jobs, or fail those that used their last attempt."""
+        released = 0
+        with transaction(self.sessions) as db:
+            rows = db.execute(
+                select(Job.id, Job.attempts, Job.document_id).where(Job.state == "running", stale)
+            ).all()
+            for job_id, attempts, document_id in rows:
+                final = attempts >= MAX_ATTEMPTS
+                changed = db.execute(
+                    update(Job)
+                    .where(
+                        Job.id == job_id, Job.state == "running", Job.attempts == attempts, stale
+                    )
+                    .values(
+                        state="failed" if final else "queued",
+                        error=WORKER_LOST,
+                        locked_by=None,
+                        run_after=utcnow(),
+                    )
+                )
+                if changed.rowcount != 1:  # type: ignore[attr-defined]
+                    continue  # renewed, or released by another worker meanwhile
+                released += 1
+                db.execute(
+                    update(Document)
+                    .where(Document.id == document_id)
+                    .values(status="failed" if final else "queued", error=WORKER_LOST)
+                )
+        return released
+
+
+def _candidates(db: Session, now: datetime) -> Sequence[str]:
+    """Ids of runnable jobs to try, oldest first. PostgreSQL: one, row-locked, passing over rows
+    other claimers hold (SKIP LOCKED). SQLite: writes are serialised; the UPDATE decides."""
+    query = (
+        select(Job.id).where(Job.state == "queued", Job.run_after <= now).order_by(Job.created_at)
+    )
+    if db.get_bind().dialect.name == "postgresql":
+        return db.scalars(query.limit(1).with_for_update(skip_locked=True)).all()
+    return db.scalars(query.limit(5)).all()
+
+
+def _owned(job: ClaimedJob) -> ColumnElement[bool]:
+    """Still this claim's: running, and not claimed again since (the attempt is the fence)."""
+    return (Job.id == job.id) & (Job.state == "running") & (Job.attempts == job.attempt)
+
+
+def _renew(db: Session, job: ClaimedJob) -> None:
+    _update_owned(db, job, locked_at=utcnow())
+
+
+def _update_owned(db: Session, job: ClaimedJob, **values: object) -> None:
+    """Update the job if it is still this claim's, else raise `JobLost`."""
+    result = db.execute(update(Job).where(_owned(job)).values(**values))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise JobLost(job.id, document_deleted=db.get(Document, job.document.id) is None)

@@ -84,7 +84,11 @@ class Runtime:
 
     @cached_property
     def jobs(self) -> DatabaseJobQueue:
-        return DatabaseJobQueue(self.sessions, originals_dir=self.settings.originals_dir)
+        return DatabaseJobQueue(
+            self.sessions,
+            originals_dir=self.settings.originals_dir,
+            lease_s=self.settings.worker.lease_s,
+        )
 
     @cached_property
     def pipeline(self) -> IngestionPipeline:
@@ -109,7 +113,10 @@ class Runtime:
         return self.embedder.embed(sentences, kind="document")
 
     def worker(self) -> Worker:
-        return Worker(self.jobs, self.pipeline)
+        s = self.settings.worker
+        return Worker(
+            self.jobs, self.pipeline, poll_interval_s=s.poll_interval_s, lease_s=s.lease_s
+        )
 
     def warm_up(self) -> None:
         """Load the models and open the index now rather than on the first request."""
@@ -119,9 +126,11 @@ class Runtime:
     def start_worker(self) -> None:
         """Run the ingestion worker in a background thread of this process (embedded default)."""
         prepare_parser(self.settings.ingestion)  # start the parser process; check OCR tools
-        requeued = self.jobs.requeue_stale()  # one process: any 'running' job was interrupted
-        if requeued:
-            log.info("worker.requeued", extra={"count": requeued})
+        if self.settings.mode == "embedded":  # one process: any running job was interrupted
+            requeued = self.jobs.requeue_stale()
+            if requeued:
+                log.info("worker.requeued", extra={"count": requeued})
+        # production: other workers may hold running jobs; expired leases are swept instead
         worker = self.worker()
         self._worker_thread = threading.Thread(
             target=worker.run_forever, args=(self._stop, self._wake), name="worker", daemon=True

@@ -36,6 +36,15 @@ class ServerSettings(BaseModel):
     run_worker: bool = True  # the embedded default runs the ingestion worker in-process
 
 
+class WorkerSettings(BaseModel):
+    """Ingestion workers. A running job whose worker sent no heartbeat for `lease_s` is given to
+    another worker (its own is presumed dead); heartbeats and sweeps happen every quarter lease.
+    A shorter lease recovers sooner from a crash but tolerates shorter database outages."""
+
+    lease_s: float = Field(120.0, ge=1.0)
+    poll_interval_s: float = Field(1.0, gt=0)
+
+
 class Settings(BaseSettings):
     """Everything one Enclave process needs. `mode=embedded` is the one-command default."""
 
@@ -51,6 +60,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     database: DatabaseSettings = DatabaseSettings()
     server: ServerSettings = ServerSettings()
+    worker: WorkerSettings = WorkerSettings()
     embedder: EmbedderSettings = EmbedderSettings()
     vector_store: VectorStoreSettings = VectorStoreSettings()
     bm25: BM25Settings = BM25Settings()

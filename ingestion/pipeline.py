@@ -100,3 +100,7 @@ class IngestionPipeline:
             )
             report("embedding", start + len(batch), len(chunks))
         return IngestResult(chunks=len(chunks), pages=parsed.pages)
+
+    def remove(self, doc: DocumentRef) -> int:
+        """Delete the document's points from the index; how many."""
+        return self.store.delete_document(scope=Scope.of([doc.collection]), document=doc.id)
