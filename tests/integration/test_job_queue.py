@@ -252,8 +252,8 @@ def test_a_document_deleted_while_indexing_does_not_crash_the_worker(queue):
 def test_the_heartbeat_keeps_a_long_step_s_lease(queue):
     """One step (e.g. parsing) longer than the lease: the heartbeat thread renews it, so another
     worker's sweeps leave it alone."""
-    queue.lease_s = 0.4
-    pipeline = ScriptedPipeline(lambda doc: time.sleep(1.2))
+    queue.lease_s = 1.0  # heartbeats every 0.25 s: expiring takes a 1 s stall, even on a busy CI
+    pipeline = ScriptedPipeline(lambda doc: time.sleep(2.2))
     worker = Worker(queue, pipeline, lease_s=queue.lease_s)  # type: ignore[arg-type]
     stop = threading.Event()
     swept: list[int] = []
