@@ -143,7 +143,10 @@ def api_key(
 
 @cli.command()
 def worker() -> None:
-    """Run an ingestion worker until interrupted (production: several, beside the API)."""
+    """Run an ingestion worker until interrupted (production: several, beside the API).
+
+    A job whose worker died is taken up again once its lease (ENCLAVE_WORKER__LEASE_S) expires.
+    """
     import signal
     import threading
 
@@ -153,9 +156,19 @@ def worker() -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    try:
+        worker = runtime.worker()  # loads the models, opens the index
+    except StoreUnavailable as exc:
+        runtime.close()
+        err.print(f"[red]error:[/red] {exc}")
+        err.print(
+            "The embedded index belongs to one process: stop `enclave serve` first, or run "
+            "workers against a Qdrant server (ENCLAVE_VECTOR_STORE__KIND=qdrant)."
+        )
+        raise typer.Exit(1) from None
     err.print("Enclave worker started; Ctrl-C to stop.")
     try:
-        runtime.worker().run_forever(stop)
+        worker.run_forever(stop)
     finally:
         runtime.close()
 
@@ -363,3 +376,7 @@ def main() -> None:
     }.items():
         os.environ.setdefault(var, value)
     cli()
+
+
+if __name__ == "__main__":  # python -m app.cli
+    main()

@@ -1,49 +1,59 @@
 """The ingestion job queue on the metadata DB (SQLite embedded, PostgreSQL in production).
 
-A job is claimed by a conditional UPDATE (`... WHERE state = 'queued'`): exactly one worker's
-update matches, on either database, so several workers can share the table safely.
+Claiming: a conditional UPDATE (`... WHERE state = 'queued'`) takes a job; exactly one
+claimer's update matches. On PostgreSQL the candidate is first row-locked with
+`FOR UPDATE SKIP LOCKED`, so concurrent workers take different jobs instead of queueing behind
+one row; SQLite has a single writer anyway.
 
-A job is also an index generation (see `Job`): its points stay hidden from searches while it
-runs, and `complete` makes it live and retires the document's previous version in one
-transaction, so a search sees the old version or the new one, never both or neither. Retired
-generations are deleted from the index by the worker's sweep after a grace period that outlasts
-any search already under way. An erasure cancels a running job ("cancelling"); the worker
-stops at its next progress report and acknowledges ("cancelled").
+Leases: a running job's `locked_at` is its worker's heartbeat (renewed by `heartbeat` and
+`progress`). Once it is older than `lease_s`, any worker's `requeue_expired` releases the job
+(retried, or failed after MAX_ATTEMPTS), so a crashed worker's job goes to another. The attempt
+number fences the old worker out: its later calls raise `JobLost`, as do the calls for a job
+whose document was deleted meanwhile, or that was cancelled (by a newer version of its document
+or an erasure: "cancelling", which the worker acknowledges as "cancelled").
+
+Generations: a job is also an index generation (see `Job`). Its points stay hidden from
+searches while it runs; `complete` makes it live and retires the document's previous version in
+one transaction, so a search sees the old version or the new one, never both or neither.
+Retired generations are deleted from the index by the worker's sweep after a grace period that
+outlasts any search already under way.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, select, true, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.models import Document, Job, utcnow
 from app.db.session import transaction
-from ingestion.errors import JobCancelled
 from ingestion.pipeline import DocumentRef, IngestResult, Stage
-from ingestion.worker import ClaimedJob, RetiredGeneration
+from ingestion.worker import ClaimedJob, JobLost, RetiredGeneration
 
 MAX_ATTEMPTS = 3
 BACKOFF_S = 5.0
+WORKER_LOST = "the worker stopped while indexing it"
 
 
 class DatabaseJobQueue:
-    def __init__(self, sessions: sessionmaker[Session], *, originals_dir: Path) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        originals_dir: Path,
+        lease_s: float,
+    ) -> None:
         self.sessions = sessions
         self.originals_dir = originals_dir
+        self.lease_s = lease_s
 
     def claim(self, worker: str) -> ClaimedJob | None:
         now = utcnow()
         with transaction(self.sessions) as db:
-            candidates = db.scalars(
-                select(Job.id)
-                .where(Job.state == "queued", Job.run_after <= now)
-                .order_by(Job.created_at)
-                .limit(5)
-            ).all()
-            for job_id in candidates:
+            for job_id in _candidates(db, now):
                 claimed = db.execute(
                     update(Job)
                     .where(Job.id == job_id, Job.state == "queued")
@@ -56,26 +66,33 @@ class DatabaseJobQueue:
                     )
                 )
                 if claimed.rowcount == 1:  # type: ignore[attr-defined]
-                    job = db.get_one(Job, job_id)
-                    doc = db.get_one(Document, job.document_id)
-                    return ClaimedJob(
-                        id=job.id,
-                        attempt=job.attempts,
-                        document=DocumentRef(
-                            id=doc.id,
-                            collection=doc.collection_id,
-                            title=doc.title,
-                            filename=doc.filename,
-                            generation=job.id,
-                        ),
-                        path=self.originals_dir / job.id,
-                    )
+                    return self._claimed(db, job_id)
         return None
 
-    def progress(self, job: ClaimedJob, stage: Stage, done: int, total: int) -> None:
-        """Record the stage and renew the job's lease; raises `JobCancelled` if it was cancelled."""
+    def _claimed(self, db: Session, job_id: str) -> ClaimedJob:
+        job = db.get_one(Job, job_id)
+        doc = db.get_one(Document, job.document_id)
+        return ClaimedJob(
+            id=job.id,
+            attempt=job.attempts,
+            document=DocumentRef(
+                id=doc.id,
+                collection=doc.collection_id,
+                title=doc.title,
+                filename=doc.filename,
+                generation=job.id,
+            ),
+            path=self.originals_dir / job.id,
+        )
+
+    def heartbeat(self, job: ClaimedJob) -> None:
+        """Renew the job's lease; raises `JobLost` if it is no longer this worker's."""
         with transaction(self.sessions) as db:
-            _still_running(db, job, locked_at=utcnow())
+            _renew(db, job)
+
+    def progress(self, job: ClaimedJob, stage: Stage, done: int, total: int) -> None:
+        with transaction(self.sessions) as db:
+            _renew(db, job)
             values: dict[str, object] = {"status": stage}
             if stage == "embedding":
                 values |= {"chunks_done": done, "chunks_total": total}
@@ -85,7 +102,7 @@ class DatabaseJobQueue:
         """Make the job's generation live and retire the previous one, atomically."""
         now = utcnow()
         with transaction(self.sessions) as db:
-            _still_running(db, job, state="done", error=None, index_state="live")
+            _update_owned(db, job, state="done", error=None, index_state="live")
             db.execute(
                 update(Job)
                 .where(
@@ -108,23 +125,36 @@ class DatabaseJobQueue:
             )
 
     def fail(self, job: ClaimedJob, reason: str, *, permanent: bool) -> None:
-        """Record a failure: retried later with backoff, or final (its points are retired; a
-        previous version of the document stays live). Raises `JobCancelled` if cancelled."""
         final = permanent or job.attempt >= MAX_ATTEMPTS
-        now = utcnow()
         with transaction(self.sessions) as db:
-            if final:
-                _still_running(
-                    db, job, state="failed", error=reason, index_state="retired", retired_at=now
+            if final:  # its points are retired; a previous version stays live
+                _update_owned(
+                    db,
+                    job,
+                    state="failed",
+                    error=reason,
+                    index_state="retired",
+                    retired_at=utcnow(),
                 )
-                doc_values = {"status": "failed", "error": reason}
             else:
-                retry_at = now + timedelta(seconds=BACKOFF_S * 2 ** (job.attempt - 1))
-                _still_running(
+                retry_at = utcnow() + timedelta(seconds=BACKOFF_S * 2 ** (job.attempt - 1))
+                _update_owned(
                     db, job, state="queued", error=reason, run_after=retry_at, locked_by=None
                 )
-                doc_values = {"status": "queued", "error": reason}
-            db.execute(update(Document).where(Document.id == job.document.id).values(**doc_values))
+            db.execute(
+                update(Document)
+                .where(Document.id == job.document.id)
+                .values(status="failed" if final else "queued", error=reason)
+            )
+
+    def requeue_expired(self) -> int:
+        """Release running jobs whose lease expired (their worker died or hung); how many."""
+        return self._release(Job.locked_at < utcnow() - timedelta(seconds=self.lease_s))
+
+    def requeue_stale(self) -> int:
+        """Release every running job: at the start of the one process of the embedded default,
+        any is an interrupted one. Never with other workers running."""
+        return self._release(true())
 
     def cancelled(self, job: ClaimedJob) -> None:
         """The worker has stopped writing for a cancelled job."""
@@ -134,23 +164,6 @@ class DatabaseJobQueue:
                 .where(Job.id == job.id, Job.state == "cancelling")
                 .values(state="cancelled", locked_by=None)
             )
-
-    def requeue_stale(self, *, older_than: timedelta | None = None) -> int:
-        """Put back jobs whose worker died (all running ones when `older_than` is None); a dead
-        worker's cancelling job counts as cancelled."""
-        stale = [] if older_than is None else [Job.locked_at < utcnow() - older_than]
-        with transaction(self.sessions) as db:
-            db.execute(
-                update(Job)
-                .where(Job.state == "cancelling", *stale)
-                .values(state="cancelled", locked_by=None)
-            )
-            result = db.execute(
-                update(Job)
-                .where(Job.state == "running", *stale)
-                .values(state="queued", locked_by=None)
-            )
-            return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     def retired(self, *, older_than: timedelta) -> list[RetiredGeneration]:
         """Retired generations whose grace period is over, oldest first."""
@@ -164,7 +177,7 @@ class DatabaseJobQueue:
         return [RetiredGeneration(generation=j, document=d, collection=c) for j, d, c in rows]
 
     def forget(self, generation: RetiredGeneration) -> None:
-        """Its points are deleted: drop the job (unless it is still running) and its original."""
+        """Its points are deleted: drop the job (unless a worker still writes) and its original."""
         with transaction(self.sessions) as db:
             db.execute(
                 delete(Job).where(
@@ -175,11 +188,70 @@ class DatabaseJobQueue:
             )
         (self.originals_dir / generation.generation).unlink(missing_ok=True)
 
+    def _release(self, stale: ColumnElement[bool]) -> int:
+        """Requeue the matching running jobs, or fail those that used their last attempt; a
+        dead worker's cancelling job counts as cancelled."""
+        released = 0
+        with transaction(self.sessions) as db:
+            db.execute(
+                update(Job)
+                .where(Job.state == "cancelling", stale)
+                .values(state="cancelled", locked_by=None)
+            )
+            rows = db.execute(
+                select(Job.id, Job.attempts, Job.document_id).where(Job.state == "running", stale)
+            ).all()
+            for job_id, attempts, document_id in rows:
+                final = attempts >= MAX_ATTEMPTS
+                changed = db.execute(
+                    update(Job)
+                    .where(
+                        Job.id == job_id, Job.state == "running", Job.attempts == attempts, stale
+                    )
+                    .values(
+                        state="failed" if final else "queued",
+                        error=WORKER_LOST,
+                        locked_by=None,
+                        run_after=utcnow(),
+                        **({"index_state": "retired", "retired_at": utcnow()} if final else {}),
+                    )
+                )
+                if changed.rowcount != 1:  # type: ignore[attr-defined]
+                    continue  # renewed, or released by another worker meanwhile
+                released += 1
+                db.execute(
+                    update(Document)
+                    .where(Document.id == document_id)
+                    .values(status="failed" if final else "queued", error=WORKER_LOST)
+                )
+        return released
 
-def _still_running(db: Session, job: ClaimedJob, **values: object) -> None:
-    """Update the job if it is still running; raise `JobCancelled` if it was cancelled."""
-    updated = db.execute(
-        update(Job).where(Job.id == job.id, Job.state == "running").values(**values)
+
+def _candidates(db: Session, now: datetime) -> Sequence[str]:
+    """Ids of runnable jobs to try, oldest first. PostgreSQL: one, row-locked, passing over rows
+    other claimers hold (SKIP LOCKED). SQLite: writes are serialised; the UPDATE decides."""
+    query = (
+        select(Job.id).where(Job.state == "queued", Job.run_after <= now).order_by(Job.created_at)
     )
-    if updated.rowcount != 1:  # type: ignore[attr-defined]
-        raise JobCancelled(job.id)
+    if db.get_bind().dialect.name == "postgresql":
+        return db.scalars(query.limit(1).with_for_update(skip_locked=True)).all()
+    return db.scalars(query.limit(5)).all()
+
+
+def _owned(job: ClaimedJob) -> ColumnElement[bool]:
+    """Still this claim's: running, and not claimed again since (the attempt is the fence)."""
+    return (Job.id == job.id) & (Job.state == "running") & (Job.attempts == job.attempt)
+
+
+def _renew(db: Session, job: ClaimedJob) -> None:
+    _update_owned(db, job, locked_at=utcnow())
+
+
+def _update_owned(db: Session, job: ClaimedJob, **values: object) -> None:
+    """Update the job if it is still this claim's, else raise `JobLost`."""
+    result = db.execute(update(Job).where(_owned(job)).values(**values))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        if db.get(Document, job.document.id) is None:
+            raise JobLost(job.id, reason="document_deleted")
+        state = db.scalar(select(Job.state).where(Job.id == job.id))
+        raise JobLost(job.id, reason="cancelled" if state == "cancelling" else "lease_expired")

@@ -85,7 +85,11 @@ class Runtime:
 
     @cached_property
     def jobs(self) -> DatabaseJobQueue:
-        return DatabaseJobQueue(self.sessions, originals_dir=self.settings.originals_dir)
+        return DatabaseJobQueue(
+            self.sessions,
+            originals_dir=self.settings.originals_dir,
+            lease_s=self.settings.worker.lease_s,
+        )
 
     @cached_property
     def pipeline(self) -> IngestionPipeline:
@@ -120,7 +124,7 @@ class Runtime:
             create_key=s.mode == "embedded",
             log_path=s.erasure_log_path,
             cancel_wait_s=s.erasure.cancel_wait_s,
-            lease_s=s.erasure.lease_s,
+            lease_s=s.worker.lease_s,
             query_grace_s=s.erasure.query_grace_s,
         )
 
@@ -128,8 +132,13 @@ class Runtime:
         return self.embedder.embed(sentences, kind="document")
 
     def worker(self) -> Worker:
+        s = self.settings.worker
         return Worker(
-            self.jobs, self.pipeline, retire_grace_s=self.settings.ingestion.retire_grace_s
+            self.jobs,
+            self.pipeline,
+            poll_interval_s=s.poll_interval_s,
+            lease_s=s.lease_s,
+            retire_grace_s=self.settings.ingestion.retire_grace_s,
         )
 
     def warm_up(self) -> None:
@@ -140,9 +149,11 @@ class Runtime:
     def start_worker(self) -> None:
         """Run the ingestion worker in a background thread of this process (embedded default)."""
         prepare_parser(self.settings.ingestion)  # start the parser process; check OCR tools
-        requeued = self.jobs.requeue_stale()  # one process: any 'running' job was interrupted
-        if requeued:
-            log.info("worker.requeued", extra={"count": requeued})
+        if self.settings.mode == "embedded":  # one process: any running job was interrupted
+            requeued = self.jobs.requeue_stale()
+            if requeued:
+                log.info("worker.requeued", extra={"count": requeued})
+        # production: other workers may hold running jobs; expired leases are swept instead
         worker = self.worker()
         self._worker_thread = threading.Thread(
             target=worker.run_forever, args=(self._stop, self._wake), name="worker", daemon=True

@@ -43,10 +43,18 @@ class ErasureSettings(BaseModel):
     # The erasure log, replayed after a restore: keep it OUT of what a restore overwrites.
     log_path: Path | None = None
     cancel_wait_s: float = Field(120.0, gt=0)  # how long an erasure waits for ingestion to stop
-    lease_s: float = Field(300.0, gt=0)  # a worker silent this long is dead
     # The receipt is signed no sooner than this after the document was hidden: longer than a
     # search takes from its final visibility check to its response.
     query_grace_s: float = Field(1.0, ge=0)
+
+
+class WorkerSettings(BaseModel):
+    """Ingestion workers. A running job whose worker sent no heartbeat for `lease_s` is given to
+    another worker (its own is presumed dead); heartbeats and sweeps happen every quarter lease.
+    A shorter lease recovers sooner from a crash but tolerates shorter database outages."""
+
+    lease_s: float = Field(120.0, ge=1.0)
+    poll_interval_s: float = Field(1.0, gt=0)
 
 
 class Settings(BaseSettings):
@@ -64,6 +72,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     database: DatabaseSettings = DatabaseSettings()
     server: ServerSettings = ServerSettings()
+    worker: WorkerSettings = WorkerSettings()
     embedder: EmbedderSettings = EmbedderSettings()
     vector_store: VectorStoreSettings = VectorStoreSettings()
     bm25: BM25Settings = BM25Settings()

@@ -10,7 +10,3 @@ class InvalidDocument(IngestionError):
 
     Permanent: retrying the same bytes fails the same way. Messages never quote content.
     """
-
-
-class JobCancelled(IngestionError):
-    """The document is being erased (or deleted) while its job runs: stop writing at once."""

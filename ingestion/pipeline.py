@@ -105,3 +105,9 @@ class IngestionPipeline:
             )
             report("embedding", start + len(batch), len(chunks))
         return IngestResult(chunks=len(chunks), pages=parsed.pages)
+
+    def remove(self, doc: DocumentRef) -> int:
+        """Delete the points this run (generation) wrote; how many."""
+        return self.store.delete_document(
+            scope=Scope.of([doc.collection]), document=doc.id, generation=doc.generation
+        )

@@ -1,5 +1,10 @@
 """The worker loop: claim a job, run the pipeline, record the outcome. The queue is a protocol
-(the app implements it on the metadata DB), so the loop knows nothing of SQL."""
+(the app implements it on the metadata DB), so the loop knows nothing of SQL.
+
+A claim is a lease: while a job runs, a heartbeat thread renews it every quarter lease (one
+step, such as parsing a long PDF, can outlast a lease), and every quarter lease the loop sweeps
+jobs whose lease expired back into the queue, so a dead worker's job goes to a live one.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,15 @@ import logging
 import os
 import socket
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
 
-from ingestion.errors import InvalidDocument, JobCancelled
+from ingestion.errors import InvalidDocument
 from ingestion.pipeline import DocumentRef, IngestionPipeline, IngestResult, Stage
 from retrieval.types import Scope
 
@@ -36,25 +44,44 @@ class RetiredGeneration:
     collection: str
 
 
+class JobLost(Exception):
+    """The job is no longer this worker's: its lease expired and another may run it
+    ("lease_expired"), it was cancelled by a newer version or an erasure ("cancelled"), or its
+    document was deleted ("document_deleted")."""
+
+    def __init__(self, job_id: str, *, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"job {job_id} lost ({reason})")
+
+
 class JobQueue(Protocol):
-    """The worker's side of the queue. `progress`, `complete` and `fail` raise `JobCancelled`
-    when the job was cancelled meanwhile; the worker then stops and calls `cancelled`."""
+    """Calls on a claimed job raise `JobLost` once the job is no longer the caller's."""
 
     def claim(self, worker: str) -> ClaimedJob | None:
         """Atomically take the oldest runnable job, or None."""
         ...
 
-    def progress(self, job: ClaimedJob, stage: Stage, done: int, total: int) -> None: ...
-
-    def complete(self, job: ClaimedJob, result: IngestResult) -> None:
-        """Make the job's generation live, retiring the document's previous one atomically."""
+    def heartbeat(self, job: ClaimedJob) -> None:
+        """Renew the job's lease."""
         ...
+
+    def progress(self, job: ClaimedJob, stage: Stage, done: int, total: int) -> None:
+        """Record progress; renews the lease too."""
+        ...
+
+    def complete(self, job: ClaimedJob, result: IngestResult) -> None: ...
 
     def fail(self, job: ClaimedJob, reason: str, *, permanent: bool) -> None:
         """Record a failure; a transient one is retried later with backoff."""
         ...
 
-    def cancelled(self, job: ClaimedJob) -> None: ...
+    def requeue_expired(self) -> int:
+        """Release the jobs whose lease expired; how many."""
+        ...
+
+    def cancelled(self, job: ClaimedJob) -> None:
+        """The worker has stopped writing for a cancelled job."""
+        ...
 
     def retired(self, *, older_than: timedelta) -> list[RetiredGeneration]: ...
 
@@ -71,12 +98,14 @@ class Worker:
         queue: JobQueue,
         pipeline: IngestionPipeline,
         *,
+        lease_s: float,
         poll_interval_s: float = 1.0,
         retire_grace_s: float = 10.0,  # longer than any search: retired points wait this long
     ) -> None:
         self.queue = queue
         self.pipeline = pipeline
         self.poll_interval_s = poll_interval_s
+        self.beat_s = lease_s / 4  # heartbeats and sweeps: three may fail before a lease ends
         self.retire_grace = timedelta(seconds=retire_grace_s)
         self.name = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"[:64]
 
@@ -88,20 +117,24 @@ class Worker:
         extra = {"job_id": job.id, "document_id": job.document.id, "attempt": job.attempt}
         log.info("job.started", extra=extra)
         try:
-            self._run(job, extra)
-        except JobCancelled:
-            log.info("job.cancelled", extra=extra)
-            self.queue.cancelled(job)
+            with self._heartbeat(job):
+                self._process(job, extra)
+        except JobLost as lost:
+            log.warning("job.lost", extra={**extra, "reason": lost.reason})
+            if lost.reason == "cancelled":
+                self.queue.cancelled(job)
+            elif lost.reason == "document_deleted":  # what it wrote must not outlive the document
+                self.pipeline.remove(job.document)
         return True
 
-    def _run(self, job: ClaimedJob, extra: dict[str, object]) -> None:
+    def _process(self, job: ClaimedJob, extra: dict[str, object]) -> None:
         try:
             result = self.pipeline.run(
                 job.path,
                 job.document,
                 progress=lambda stage, done, total: self.queue.progress(job, stage, done, total),
             )
-        except JobCancelled:
+        except JobLost:
             raise
         except InvalidDocument as exc:
             log.info("job.rejected", extra=extra)
@@ -114,6 +147,35 @@ class Worker:
         else:
             self.queue.complete(job, result)
             log.info("job.indexed", extra={**extra, "chunks": result.chunks})
+
+    @contextmanager
+    def _heartbeat(self, job: ClaimedJob) -> Iterator[None]:
+        """Renew the job's lease in a thread while the body runs."""
+        done = threading.Event()
+
+        def beat() -> None:
+            while not done.wait(self.beat_s):
+                try:
+                    self.queue.heartbeat(job)
+                except JobLost:
+                    return  # the job's next progress or outcome call reports it
+                except Exception:  # the DB is briefly unreachable: the lease has slack
+                    log.warning("job.heartbeat_failed", exc_info=True, extra={"job_id": job.id})
+
+        thread = threading.Thread(target=beat, name="heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
+
+    def release_expired(self) -> int:
+        """Put jobs whose lease expired back into the queue; how many."""
+        released = self.queue.requeue_expired()
+        if released:
+            log.info("worker.requeued", extra={"count": released})
+        return released
 
     def sweep(self, *, grace: timedelta | None = None) -> int:
         """Delete retired generations' points once their grace period is over; returns how many
@@ -142,8 +204,12 @@ class Worker:
     def run_forever(self, stop: threading.Event, wake: threading.Event | None = None) -> None:
         """Poll for jobs until `stop` is set; `wake` cuts a wait short when work arrives."""
         wake = wake or threading.Event()
+        next_sweep = 0.0
         while not stop.is_set():
             try:
+                if time.monotonic() >= next_sweep:
+                    self.release_expired()
+                    next_sweep = time.monotonic() + self.beat_s
                 if self.run_once():
                     continue
                 self.sweep()

@@ -5,11 +5,15 @@ cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 SCARF_NO_ANALYTICS=true DO_NOT_TRACK=true
 
 # From Debian (nothing downloads its own binaries here): the browser for the web UI's
-# end-to-end tests, and tesseract + poppler for the OCR path of scanned PDFs.
-if [ ! -x /usr/bin/chromium ] || ! command -v tesseract >/dev/null || ! command -v pdftoppm >/dev/null; then
+# end-to-end tests, tesseract + poppler for the OCR path of scanned PDFs, and the PostgreSQL
+# server whose throwaway clusters the `postgres` tests start (initdb and pg_ctl live under
+# /usr/lib/postgresql/<version>/bin, off the PATH).
+have_pg() { command -v initdb >/dev/null || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; }
+if [ ! -x /usr/bin/chromium ] || ! command -v tesseract >/dev/null || ! command -v pdftoppm >/dev/null \
+   || ! have_pg; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq chromium tesseract-ocr poppler-utils >/dev/null
+  $SUDO apt-get install -y -qq chromium tesseract-ocr poppler-utils postgresql >/dev/null
 fi
 
 .venv/bin/ruff check .

@@ -1,13 +1,17 @@
 """Test-wide guards: outbound network is blocked at the socket level (loopback allowed), so any
-hidden download fails a test; model libraries are told they are offline."""
+hidden download fails a test; model libraries are told they are offline. Also the PostgreSQL
+fixtures (a throwaway cluster, see tests/pg.py) for tests marked `postgres`."""
 
 from __future__ import annotations
 
 import ipaddress
 import os
 import socket
+from collections.abc import Iterator
 
 import pytest
+
+from tests import pg
 
 for _var, _value in {
     "HF_HUB_OFFLINE": "1",
@@ -75,3 +79,22 @@ socket.getaddrinfo = _getaddrinfo  # type: ignore[assignment]
 def network_guard() -> type[NetworkBlocked]:
     """The exception any outbound connection raises (for tests that prove the block works)."""
     return NetworkBlocked
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[pg.Cluster]:
+    """One throwaway PostgreSQL cluster for the session (tests marked `postgres`); fails with
+    instructions when the server binaries are missing, never skips."""
+    try:
+        pg.find_bin_dir()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    with pg.cluster() as running:
+        yield running
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: pg.Cluster) -> Iterator[str]:
+    """A SQLAlchemy URL of a fresh, empty database on the session's cluster."""
+    with postgres_cluster.database() as url:
+        yield url

@@ -18,7 +18,7 @@ from app.db.models import Collection, Document, Job
 from app.db.session import transaction
 from app.runtime import Runtime, build_runtime
 from app.services import collections, documents
-from ingestion.errors import JobCancelled
+from ingestion.worker import JobLost
 from retrieval.types import Scope
 from tests.support import fast_settings
 
@@ -132,7 +132,7 @@ def test_uploading_a_new_version_cancels_the_running_older_one(runtime, collecti
     upload(runtime, collection, V1)
     old = runtime.jobs.claim("w")
     upload(runtime, collection, V2)
-    with pytest.raises(JobCancelled):
+    with pytest.raises(JobLost, match="cancelled"):
         runtime.pipeline.run(
             old.path,
             old.document,
