@@ -127,3 +127,27 @@ def test_the_table_is_append_only(world: World):
             assert conn.execute(text("SELECT count(*) FROM audit_events")).scalar_one() > 0
     finally:
         engine.dispose()
+
+
+def test_member_changes_are_recorded_as_role_changes(world: World):
+    since = datetime.now(UTC).isoformat()
+    granted = world.admin.post(
+        "/v1/collections/cardiology/members",
+        json={"kind": "group", "subject": "audit-members", "role": "contributor"},
+    )
+    assert granted.status_code == 201, granted.text
+    binding = granted.json()
+    assert binding["subject_label"] == "audit-members"
+    removed = world.admin.delete(f"/v1/collections/cardiology/members/{binding['id']}")
+    assert removed.status_code == 204
+    events = export(world.user("dpo", sub="dpo-members"), since=since)
+    card = world.collections["cardiology"]["id"]
+    changes = [
+        (e["action"], e["target"], e["collection_id"], e["actor_kind"], e["detail"]["role"])
+        for e in events
+        if e["action"].startswith("role.")
+    ]
+    assert changes == [
+        ("role.grant", binding["id"], card, "user", "contributor"),
+        ("role.revoke", binding["id"], card, "user", "contributor"),
+    ]
