@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -64,6 +65,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         app.state.runtime = runtime
     app.state.authenticator = Authenticator(settings)
     app.state.oauth = oidc.make_oauth(settings.auth)
+    app.state.upload_threads = anyio.CapacityLimiter(settings.server.upload_threads)
     window = settings.auth.denial_window_s
     app.state.denials = denials.Windows(window) if window > 0 else None
     install_error_handlers(app)

@@ -1,18 +1,21 @@
 """Multipart uploads parsed as they stream in, once the caller is authorised.
 
 The upload route declares no body parameter, so nothing is read (or spooled to disk) before its
-dependencies have checked who is calling and their write permission. `receive()` then refuses an
-oversized Content-Length at once and returns a `MultipartFile`: python-multipart's streaming
-parser over the request body that hands the bytes of the one part named `file` to whoever reads
-it (`documents.store_original`, which hashes them and stops at the limit). The whole body is
-capped too, so chunked transfer or a lying Content-Length gains nothing.
+dependencies have checked who is calling and their write permission. `check()` then refuses a
+body that is not multipart or announces more than the limit, at once; `receive()` returns a
+`MultipartFile`: python-multipart's streaming parser over the request body that hands the bytes
+of the one part named `file` to whoever reads it (`documents.store_original`, which hashes them
+and stops at the limit). The whole body is capped too, so chunked transfer or a lying
+Content-Length gains nothing. Uploads stream in on a pool of threads of their own.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TypeVar
 
 import anyio.from_thread
+import anyio.to_thread
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
@@ -47,8 +50,20 @@ OPENAPI_BODY = {
 }
 
 
-def receive(request: Request, *, max_bytes: int) -> MultipartFile:
-    """The upload's file part, its headers parsed; call from a sync route (a worker thread)."""
+T = TypeVar("T")
+
+
+async def in_upload_thread(request: Request, func: Callable[..., T], *args: object) -> T:
+    """`func(*args, request)` on a thread of the uploads' own pool (`upload_threads`): a slow
+    client holds one while its body trickles in, and must not hold those every request needs."""
+    return await anyio.to_thread.run_sync(
+        func, *args, request, limiter=request.app.state.upload_threads
+    )
+
+
+def check(request: Request, *, max_bytes: int) -> bytes:
+    """The multipart boundary, from the headers alone: refuse a body that is not multipart, or
+    announced larger than the limit allows, before reading any of it."""
     kind, options = parse_options_header(request.headers.get("content-type"))
     boundary = options.get(b"boundary")
     if kind != b"multipart/form-data" or not boundary:
@@ -56,6 +71,11 @@ def receive(request: Request, *, max_bytes: int) -> MultipartFile:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes + ENVELOPE:
         raise too_large(max_bytes)
+    return boundary
+
+
+def receive(request: Request, *, boundary: bytes, max_bytes: int) -> MultipartFile:
+    """The upload's file part, its headers parsed; call on a worker thread."""
     upload = MultipartFile(
         body_chunks(request), boundary=boundary, max_bytes=max_bytes, max_body=max_bytes + ENVELOPE
     )
@@ -64,7 +84,8 @@ def receive(request: Request, *, max_bytes: int) -> MultipartFile:
 
 
 def body_chunks(request: Request) -> Iterator[bytes]:
-    """The request body chunk by chunk, pulled from the event loop by a worker thread."""
+    """The request body chunk by chunk, pulled from the event loop by a worker thread (anyio's,
+    so that it can call back into the loop)."""
     stream = request.stream()
     while True:
         try:

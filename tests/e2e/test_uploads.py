@@ -64,6 +64,10 @@ def on_disk(site: Site) -> list[str]:
     return sorted(p.name for p in site.originals.iterdir()) if site.originals.exists() else []
 
 
+def temp_files(site: Site) -> list[str]:
+    return [name for name in on_disk(site) if name.startswith(".upload-")]
+
+
 def two_gigabytes(site: Site, token: str | None = None) -> tuple[int, float]:
     """Announce a 2 GB upload and send only its first 64 KiB: the status that comes back while
     the rest is still owed, and how long it took."""
@@ -190,7 +194,7 @@ def test_uploads_still_work_and_recognise_the_same_bytes(site: Site):
     assert again.status_code == 202
     assert (again.json()["id"], again.json()["duplicate"]) == (first.json()["id"], True)
     assert first.json()["id"] in on_disk(site)
-    assert not [name for name in on_disk(site) if name.startswith(".upload-")]
+    assert not temp_files(site)
 
 
 def test_the_openapi_document_describes_the_file_part(site: Site):
@@ -199,3 +203,32 @@ def test_the_openapi_document_describes_the_file_part(site: Site):
     schema = body_spec["content"]["multipart/form-data"]["schema"]
     assert schema["required"] == ["file"]
     assert schema["properties"]["file"]["format"] == "binary"
+
+
+def test_slow_uploads_do_not_starve_the_rest_of_the_api(site: Site):
+    """More slow uploads than the server has worker threads (anyio's default: 40) wait in their
+    own pool, holding no database connection; every other request is still answered at once."""
+    url = urlsplit(site.base)
+    start = part("file", "slow.txt", b"s" * 1024)[:-2]
+    head = (
+        f"POST {PATH} HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Type: {MULTIPART}\r\n"
+        f"Content-Length: {len(start) + 100_000}\r\nAuthorization: Bearer {site.writer}\r\n\r\n"
+    )
+    slow = [socket.create_connection((url.hostname, url.port), timeout=10) for _ in range(45)]
+    try:
+        for sock in slow:
+            sock.sendall(head.encode() + start)  # ... and the rest never comes
+        time.sleep(0.5)
+        started = time.monotonic()
+        listed = site.admin.get("/v1/collections", timeout=10)
+        assert listed.status_code == 200
+        assert time.monotonic() - started < 5
+        status, seconds = two_gigabytes(site, site.writer)  # refused without queueing
+        assert (status, seconds < 5) == (413, True)
+    finally:
+        for sock in slow:
+            sock.close()
+    deadline = time.monotonic() + 10  # the interrupted uploads clean up after themselves
+    while temp_files(site) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not temp_files(site)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Request, status
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from app import audit
 from app.api import uploads
@@ -12,6 +14,7 @@ from app.api.deps import PrincipalDep, RuntimeDep, ScopeDep, SessionDep, require
 from app.api.protocol import CollectionIn, CollectionOut, DocumentOut, UploadOut
 from app.db.models import Collection
 from app.identity import PLATFORM_ADMIN, Principal
+from app.runtime import Runtime
 from app.services import collections, documents
 
 router = APIRouter(prefix="/v1", tags=["collections"])
@@ -68,7 +71,7 @@ def list_documents(collection: str, db: SessionDep, scope: ScopeDep) -> list[Doc
     status_code=status.HTTP_202_ACCEPTED,
     openapi_extra=uploads.OPENAPI_BODY,
 )
-def upload_document(
+async def upload_document(
     target: Writable,
     db: SessionDep,
     principal: PrincipalDep,
@@ -81,8 +84,24 @@ def upload_document(
 
     The body is read only now, after the caller's write permission was checked."""
     max_bytes = runtime.settings.server.max_upload_mb * 2**20
-    db.commit()  # end the read transaction: no pooled connection waits on a slow upload
-    upload = uploads.receive(request, max_bytes=max_bytes)
+    boundary = uploads.check(request, max_bytes=max_bytes)
+    # End the read transaction: a queued or slow upload holds no pooled database connection.
+    await run_in_threadpool(db.commit)
+    return await uploads.in_upload_thread(
+        request, store_upload, target, db, principal, runtime, boundary, max_bytes
+    )
+
+
+def store_upload(
+    target: Collection,
+    db: Session,
+    principal: Principal,
+    runtime: Runtime,
+    boundary: bytes,
+    max_bytes: int,
+    request: Request,
+) -> UploadOut:
+    upload = uploads.receive(request, boundary=boundary, max_bytes=max_bytes)
     document, created = documents.upload(
         db=db,
         collection=target,
