@@ -111,7 +111,8 @@ def record(
     principal = getattr(request.state, "principal", None)
     windows: Windows | None = request.app.state.denials
     sessions = request.app.state.runtime.sessions
-    detail = {k: v for k, v in {"status": status, "route": route}.items() if v is not None}
+    given: dict[str, object] = {"status": status, "route": route}
+    detail = {k: v for k, v in given.items() if v is not None}
     rows: list[dict] = []
     if principal is None and windows is not None:
         client = request.client.host if request.client else None

@@ -11,6 +11,7 @@ Content-Length gains nothing. Uploads stream in on a pool of threads of their ow
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TypeVar
 
@@ -56,9 +57,8 @@ T = TypeVar("T")
 async def in_upload_thread(request: Request, func: Callable[..., T], *args: object) -> T:
     """`func(*args, request)` on a thread of the uploads' own pool (`upload_threads`): a slow
     client holds one while its body trickles in, and must not hold those every request needs."""
-    return await anyio.to_thread.run_sync(
-        func, *args, request, limiter=request.app.state.upload_threads
-    )
+    work = functools.partial(func, *args, request)
+    return await anyio.to_thread.run_sync(work, limiter=request.app.state.upload_threads)
 
 
 def check(request: Request, *, max_bytes: int) -> bytes:
