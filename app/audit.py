@@ -55,6 +55,7 @@ def event(
     reason: str | None = None,
     detail: dict | None = None,
     request: Request | None = None,
+    client: str | None = None,
 ) -> AuditEvent:
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
@@ -69,7 +70,7 @@ def event(
         reason=reason,
         detail=detail,
         request_id=getattr(request.state, "request_id", None) if request else None,
-        client=(request.client.host if request and request.client else None),
+        client=client or (request.client.host if request and request.client else None),
     )
 
 

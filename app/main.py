@@ -11,11 +11,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
+from app import denials
 from app.api.errors import install_error_handlers
 from app.api.routes import audit, auth, collections, erasures, keys, members, openai, search
 from app.auth import oidc, sessions, users
@@ -48,6 +50,10 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         try:
             yield
         finally:
+            try:  # the counts of refusals still in open windows
+                denials.flush(rt.sessions, app.state.denials, everything=True)
+            except Exception:  # noqa: BLE001 - shutting down regardless
+                log.exception("audit.write_failed")
             if owned:
                 rt.close()
 
@@ -61,6 +67,9 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         app.state.runtime = runtime
     app.state.authenticator = Authenticator(settings)
     app.state.oauth = oidc.make_oauth(settings.auth)
+    app.state.upload_threads = anyio.CapacityLimiter(settings.server.upload_threads)
+    window = settings.auth.denial_window_s
+    app.state.denials = denials.Windows(window) if window > 0 else None
     install_error_handlers(app)
     audit.record_denials(app)
     for module in (auth, collections, search, openai, keys, members, audit, erasures):

@@ -9,7 +9,7 @@ created with, no more.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -85,6 +85,17 @@ def bindings(db: Session, *, collection_id: str | None) -> list[RoleBinding]:
         else RoleBinding.collection_id == collection_id
     )
     return list(db.scalars(select(RoleBinding).where(where).order_by(RoleBinding.created_at)))
+
+
+def subject_labels(db: Session, bound: Sequence[RoleBinding]) -> dict[str, str]:
+    """A readable label per binding subject: a user's name and e-mail; a group's own name."""
+    labels = {b.subject: b.subject for b in bound}
+    users = {b.subject for b in bound if b.subject_kind == "user"}
+    if users:
+        rows = db.execute(select(User.id, User.name, User.email).where(User.id.in_(users)))
+        for user_id, name, email in rows:
+            labels[user_id] = " · ".join(part for part in (name, email) if part) or user_id
+    return labels
 
 
 def resolve_subject(db: Session, *, kind: str, subject: str) -> str:

@@ -33,6 +33,8 @@ class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8000
     max_upload_mb: int = Field(100, ge=1)
+    # Uploads stream in on threads of their own: slow ones queue among themselves.
+    upload_threads: int = Field(8, ge=1)
     run_worker: bool = True  # the embedded default runs the ingestion worker in-process
 
 

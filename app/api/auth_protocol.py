@@ -68,7 +68,8 @@ class BindingOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: str
     subject_kind: str
-    subject: str
+    subject: str = Field(description="A user's id, or a group's name.")
+    subject_label: str = Field("", description="The user's name and e-mail; the group's name.")
     role: str
     collection_id: str | None
     created_by: str

@@ -43,6 +43,9 @@ class AuthSettings(BaseModel):
     cookie_secure: bool | None = None  # default: on in production, off in the embedded default
     local_admin: bool | None = None  # default: on in the embedded default, off in production
     sign_in_link_ttl_s: int = Field(3600, ge=60)
+    # Refusals of unidentified callers: one audit row per (client, reason) per window, with a
+    # count of the repeats; 0 records every one.
+    denial_window_s: float = Field(60, ge=0)
 
     @field_validator("group_roles")
     @classmethod

@@ -7,7 +7,7 @@ import mimetypes
 import os
 import tempfile
 from pathlib import Path
-from typing import BinaryIO
+from typing import Protocol
 
 from fastapi import Request
 from sqlalchemy import select, update
@@ -22,8 +22,14 @@ from retrieval.types import Scope
 _COPY_BLOCK = 1024 * 1024
 
 
+class Readable(Protocol):
+    """An open file, or an upload streaming in (`app.api.uploads.MultipartFile`)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
 def store_original(
-    stream: BinaryIO, *, originals_dir: Path, max_bytes: int
+    stream: Readable, *, originals_dir: Path, max_bytes: int
 ) -> tuple[Path, str, int]:
     """Copy an upload to a temp file beside the originals, hashing it; refuse it past `max_bytes`.
 
@@ -39,7 +45,7 @@ def store_original(
             while block := stream.read(_COPY_BLOCK):
                 size += len(block)
                 if size > max_bytes:
-                    raise PayloadTooLarge(f"upload exceeds the limit of {max_bytes // 2**20} MB")
+                    raise too_large(max_bytes)
                 digest.update(block)
                 out.write(block)
             out.flush()
@@ -53,12 +59,17 @@ def store_original(
     return path, digest.hexdigest(), size
 
 
+def too_large(max_bytes: int) -> PayloadTooLarge:
+    """The one refusal of an upload past the size limit (`max_bytes`)."""
+    return PayloadTooLarge(f"upload exceeds the limit of {max_bytes // 2**20} MB")
+
+
 def upload(
     *,
     db: Session,
     collection: Collection,
     filename: str,
-    stream: BinaryIO,
+    stream: Readable,
     originals_dir: Path,
     max_bytes: int,
     principal: Principal,

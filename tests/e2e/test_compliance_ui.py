@@ -168,7 +168,7 @@ def test_an_officer_finds_erases_and_verifies_the_receipt(
     expect(page.locator("#receipt-card")).to_be_hidden()
     page.get_by_role("button", name="Back to the chat").click()
     page.get_by_role("button", name=re.compile("^dsar-probe")).click()
-    expect(page.locator(".doc .doc-title")).to_have_text(["other"])
+    expect(page.locator("#documents .doc .doc-title")).to_have_text(["other"])
     left = [d["id"] for d in admin.get("/v1/collections/dsar-probe/documents").json()]
     assert len(left) == 1
     assert doc_id not in left
@@ -205,27 +205,27 @@ def test_without_the_role_no_panel_and_only_own_uploads_deletable(
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     oidc_sign_in(page, ui_server.url, "carol")
     expect(page.locator("#user-menu .user-name")).to_have_text(CONTRIBUTOR["name"])
-    expect(page.locator(".doc .doc-title")).to_have_text(["admin-memo"])
+    expect(page.locator("#documents .doc .doc-title")).to_have_text(["admin-memo"])
 
     expect(page.locator("#compliance-toggle")).to_be_hidden()
     expect(page.locator("#compliance")).to_be_hidden()
     assert page.request.get(ui_server.url + "/v1/erasures").status == 403  # the server agrees
 
     upload(page, "my-notes.md", b"# Notes\n\nMine to delete.\n", "text/markdown")
-    mine = page.locator(".doc", has_text="my-notes")
+    mine = page.locator("#documents .doc", has_text="my-notes")
     expect(mine.locator(".badge")).to_have_text("indexed", timeout=60_000)
     expect(page.get_by_role("button", name="Delete admin-memo")).to_have_count(0)
 
     page.get_by_role("button", name="Delete my-notes").click()
     page.get_by_role("button", name="Cancel").click()  # changed their mind: nothing happens
-    expect(page.locator(".doc .doc-title")).to_have_text(["admin-memo", "my-notes"])
+    expect(page.locator("#documents .doc .doc-title")).to_have_text(["admin-memo", "my-notes"])
     page.get_by_role("button", name="Delete my-notes").click()
-    expect(page.locator(".doc.is-confirming")).to_contain_text("Delete my-notes?")
+    expect(page.locator("#documents .doc.is-confirming")).to_contain_text("Delete my-notes?")
     page.get_by_role("button", name="Delete permanently").click()
     expect(page.locator("#upload-status")).to_contain_text(
         re.compile(r"my-notes deleted \(receipt [0-9a-f-]+\)")
     )
-    expect(page.locator(".doc .doc-title")).to_have_text(["admin-memo"])
+    expect(page.locator("#documents .doc .doc-title")).to_have_text(["admin-memo"])
     assert [d["id"] for d in admin.get("/v1/collections/team-docs/documents").json()] == [theirs]
     assert errors == []
     context.close()

@@ -1,5 +1,6 @@
 """The web UI in headless Chromium against the real app: collections, upload, a streamed and
-cited answer, the source panel — with nothing leaving 127.0.0.1 and nothing stored."""
+cited answer, the source panel, API keys and members — with nothing leaving 127.0.0.1 and
+nothing stored."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 from typing import TYPE_CHECKING
 
 import httpx
+import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import STORED, upload
@@ -15,7 +17,7 @@ from tests.e2e.conftest import STORED, upload
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-    from tests.e2e.conftest import UI
+    from tests.e2e.conftest import UI, Server
 
 SCREENSHOT = "/tmp/enclave-ui.png"
 LEAVE_POLICY = b"""Full-time employees receive 27 days of annual leave per calendar year.
@@ -153,4 +155,75 @@ def test_a_collection_admin_makes_and_revokes_an_api_key(ui: UI) -> None:
         page.get_by_role("button", name="Revoke intranet").click()
         expect(page.locator(".key .badge")).to_have_text("revoked")
         assert app.get("/v1/collections").status_code == 401
+    assert ui.errors == []
+
+
+def seed_user(ui_server: Server, email: str, name: str) -> None:
+    """A user who has signed in before (users appear after their first sign-in)."""
+    if ui_server.settings is None:
+        pytest.skip("seeding a user needs the server's database")
+    from app.db.models import User
+    from app.db.session import make_engine, make_session_factory, transaction
+
+    engine = make_engine(ui_server.settings.database_url)
+    try:
+        with transaction(make_session_factory(engine)) as db:
+            db.add(User(subject=f"test|{email}", name=name, email=email))
+    finally:
+        engine.dispose()
+
+
+def members_api(ui: UI, collection: str) -> set[tuple[str, str, str]]:
+    """The collection's bindings as the server holds them (with the page's own session)."""
+    listed = ui.page.request.get(f"{ui.url}/v1/collections/{collection}/members").json()
+    return {(m["subject_kind"], m["subject_label"], m["role"]) for m in listed}
+
+
+def grant(page: Page, kind: str, subject: str, role: str) -> None:
+    page.get_by_role("button", name="Add member").click()
+    page.get_by_label("An IdP group" if kind == "group" else "A user").check()
+    page.get_by_label("Group name" if kind == "group" else "E-mail or user id").fill(subject)
+    page.get_by_label("Role", exact=True).select_option(role)
+    page.get_by_role("button", name="Grant", exact=True).click()
+
+
+def test_a_collection_admin_grants_and_revokes_roles(ui: UI, ui_server: Server) -> None:
+    page = ui.page
+    seed_user(ui_server, "nurse@example.org", "Ward Nurse")
+    create_collection(page, "members-probe")
+    members = page.locator("#members .member")
+    expect(members).to_have_count(1)  # the creator administers it
+    expect(members.first).to_contain_text("Local administrator")
+    expect(members.first).to_contain_text("user · collection admin")
+
+    grant(page, "group", "ward-7", "contributor")
+    expect(page.locator("#member-form")).to_be_hidden()
+    expect(members.filter(has_text="ward-7")).to_contain_text("group · contributor")
+    grant(page, "user", "nurse@example.org", "reader")
+    nurse = members.filter(has_text="nurse@example.org")
+    expect(nurse).to_contain_text("Ward Nurse")
+    expect(nurse).to_contain_text("user · reader")
+    assert {
+        ("group", "ward-7", "contributor"),
+        ("user", "Ward Nurse · nurse@example.org", "reader"),
+    } <= members_api(ui, "members-probe")
+
+    grant(page, "user", "nobody@example.org", "reader")  # never signed in
+    expect(page.get_by_role("alert").filter(has_text="no such user")).to_be_visible()
+    page.get_by_role("button", name="Cancel").click()
+
+    page.get_by_role("button", name="Revoke contributor from ward-7").click()
+    expect(members.filter(has_text="ward-7")).to_have_count(0)
+    page.get_by_role("button", name="Revoke reader from Ward Nurse · nurse@example.org").click()
+    expect(members).to_have_count(1)
+    assert [kind for kind, _, _ in members_api(ui, "members-probe")] == ["user"]
+    assert ui.errors == []
+
+
+def test_revoking_ones_own_admin_role_takes_the_panel_away(ui: UI) -> None:
+    page = ui.page
+    create_collection(page, "self-probe")
+    page.get_by_role("button", name="Revoke collection admin from Local administrator").click()
+    # a platform admin without a role on it reads nothing there: the collection is gone
+    expect(page.locator(".collection-name").filter(has_text="self-probe")).to_have_count(0)
     assert ui.errors == []

@@ -214,7 +214,7 @@ def test_the_restarted_worker_indexes_the_document_exactly_once(crashed):
         assert (job.state, job.attempts) == ("done", 2)
         scope = Scope.of([crashed.collection_id])
         assert runtime.store.count(scope=scope) == crashed.total  # no stray or duplicate points
-        ids = [chunk_id(doc.id, i) for i in range(crashed.total)]
+        ids = [chunk_id(doc.id, job.id, i) for i in range(crashed.total)]
         assert len(runtime.store.get(scope=scope, ids=ids)) == crashed.total
         result = answers.search(
             retriever=runtime.retriever, sessions=runtime.sessions, scope=scope, query=MARKER, k=3

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -36,16 +37,29 @@ class World:
     chunks: dict[str, str] = field(default_factory=dict)  # collection name → a chunk id
     clients: list[httpx.Client] = field(default_factory=list)
 
-    def client(self, token: str | None = None, **headers: str) -> httpx.Client:
+    def client(
+        self, token: str | None = None, *, source: str | None = None, **headers: str
+    ) -> httpx.Client:
+        """A caller, from `source` (a loopback address) if given: refusals of unidentified
+        callers are audited once per client address and reason per window."""
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
-        client = httpx.Client(base_url=self.base, timeout=30, headers=headers)
+        transport = httpx.HTTPTransport(local_address=source) if source else None
+        client = httpx.Client(base_url=self.base, timeout=30, headers=headers, transport=transport)
         self.clients.append(client)
         return client
 
     def user(self, *groups: str, sub: str = "user-1") -> httpx.Client:
         """A caller with a valid OIDC access token in these IdP groups."""
         return self.client(self.issuer.mint(sub=sub, groups=list(groups)))
+
+
+_addresses = itertools.count(1)
+
+
+def new_address() -> str:
+    """A loopback address (Linux routes all of 127/8 to lo) that no other test calls from."""
+    return f"127.1.0.{next(_addresses)}"
 
 
 def assert_refused(response: httpx.Response, status: int) -> dict:

@@ -64,6 +64,23 @@ def test_a_read_key_reads_only_its_collection(world: World):
     }
 
 
+def test_a_key_on_the_openai_face_sees_only_its_collections(world: World):
+    key = world.client(new_key(world, ["cardiology"])["key"])
+    assert {m["id"] for m in key.get("/v1/models").json()["data"]} == {
+        "enclave",
+        "enclave:cardiology",
+    }
+    ask = {"model": "enclave:oncology", "messages": [{"role": "user", "content": "dosing table"}]}
+    assert_refused(key.post("/v1/chat/completions", json=ask), 404)
+    ask["model"] = "enclave"
+    answer = key.post("/v1/chat/completions", json=ask)
+    assert answer.status_code == 200
+    assert_no_leak(answer)
+    sources = answer.json()["enclave"]["sources"]
+    assert sources
+    assert {s["document_id"] for s in sources} == {world.documents["cardiology"]}
+
+
 def test_a_read_key_cannot_write_and_no_key_can_administer(world: World):
     key = world.client(new_key(world, ["cardiology"])["key"])
     upload = key.post("/v1/collections/cardiology/documents", files={"file": ("x.txt", b"x")})

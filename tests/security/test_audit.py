@@ -11,7 +11,14 @@ from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
 from app.db.session import make_engine
-from tests.security.conftest import CARDIO_CANARY, ONCO_CANARY, ONCO_TITLE, World, assert_refused
+from tests.security.conftest import (
+    CARDIO_CANARY,
+    ONCO_CANARY,
+    ONCO_TITLE,
+    World,
+    assert_refused,
+    new_address,
+)
 
 
 def export(client, **params) -> list[dict]:
@@ -51,7 +58,8 @@ def test_security_events_are_recorded_without_content(world: World):
         "/v1/api-keys", json={"name": "audited", "collections": ["oncology"]}
     ).json()
     world.admin.delete(f"/v1/api-keys/{created['id']}").raise_for_status()
-    assert world.client(created["key"]).get("/v1/collections").status_code == 401
+    source = new_address()  # its own audit windows: earlier tests were refused the same way
+    assert world.client(created["key"], source=source).get("/v1/collections").status_code == 401
     world.admin.post(
         "/v1/collections/oncology/members",
         json={"kind": "group", "subject": "audited-group", "role": "reader"},
@@ -61,7 +69,10 @@ def test_security_events_are_recorded_without_content(world: World):
         files={"file": ("patient-jane-doe.txt", f"{ONCO_CANARY} audit probe".encode())},
     )
     assert up.status_code == 202
-    assert world.client(world.issuer.unsigned()).get("/v1/collections").status_code == 401
+    assert (
+        world.client(world.issuer.unsigned(), source=source).get("/v1/collections").status_code
+        == 401
+    )
 
     events = export(officer, since=since)
     by_action: dict[str, list[dict]] = {}
@@ -116,3 +127,27 @@ def test_the_table_is_append_only(world: World):
             assert conn.execute(text("SELECT count(*) FROM audit_events")).scalar_one() > 0
     finally:
         engine.dispose()
+
+
+def test_member_changes_are_recorded_as_role_changes(world: World):
+    since = datetime.now(UTC).isoformat()
+    granted = world.admin.post(
+        "/v1/collections/cardiology/members",
+        json={"kind": "group", "subject": "audit-members", "role": "contributor"},
+    )
+    assert granted.status_code == 201, granted.text
+    binding = granted.json()
+    assert binding["subject_label"] == "audit-members"
+    removed = world.admin.delete(f"/v1/collections/cardiology/members/{binding['id']}")
+    assert removed.status_code == 204
+    events = export(world.user("dpo", sub="dpo-members"), since=since)
+    card = world.collections["cardiology"]["id"]
+    changes = [
+        (e["action"], e["target"], e["collection_id"], e["actor_kind"], e["detail"]["role"])
+        for e in events
+        if e["action"].startswith("role.")
+    ]
+    assert changes == [
+        ("role.grant", binding["id"], card, "user", "contributor"),
+        ("role.revoke", binding["id"], card, "user", "contributor"),
+    ]

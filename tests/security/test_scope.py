@@ -76,17 +76,35 @@ def test_searching_another_collection_in_the_path(world: World, reader):
         assert_refused(reader.get(f"/v1/collections/{ref}/members"), 404)
 
 
-def test_searching_another_collection_in_the_query_string(world: World, reader):
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/search", {"query": f"{ONCO_CANARY} dosing table", "k": 50}),
+        ("/v1/answer", {"question": f"{ONCO_CANARY} dosing table?"}),
+        (
+            "/v1/chat/completions",
+            {"model": "enclave", "messages": [{"role": "user", "content": "dosing table"}]},
+        ),
+    ],
+)
+def test_searching_another_collection_in_the_query_string(world: World, reader, path, body):
     onc = world.collections["oncology"]["id"]
     response = reader.post(
-        f"/v1/search?collections=oncology&collections={onc}&scope={onc}&collection_id={onc}",
-        json={"query": f"{ONCO_CANARY} dosing table", "k": 50},
+        f"{path}?collections=oncology&collections={onc}&scope={onc}&collection_id={onc}"
+        "&model=enclave:oncology",
+        json=body,
     )
     assert response.status_code == 200
     assert_no_leak(response)
-    hits = response.json()["hits"]
+    found = response.json()
+    if path == "/v1/search":
+        hits = found["hits"]
+    elif path == "/v1/answer":
+        hits = found["sources"]
+    else:
+        hits = found["enclave"]["sources"]
     assert hits  # cardiology still answers
-    assert {h["collection_id"] for h in hits} == {world.collections["cardiology"]["id"]}
+    assert {h["document_id"] for h in hits} == {world.documents["cardiology"]}
 
 
 def test_widening_fields_in_the_body_are_rejected(world: World, reader):

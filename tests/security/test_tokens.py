@@ -90,3 +90,26 @@ def test_a_token_for_a_disabled_user_is_refused(world: World):
     finally:
         engine.dispose()
     assert_refused(call(world, token), 401)
+
+
+def test_a_signing_key_withdrawn_by_the_provider_is_refused_once_the_jwks_refreshes(
+    world: World,
+):
+    """A compromised key the provider drops from its JWKS stops working when the cached key set
+    expires (ENCLAVE_AUTH__JWKS_CACHE_S): here a verifier with no cache, over real HTTP."""
+    from app.auth.tokens import InvalidToken, JwksCache, TokenVerifier
+
+    issuer = world.issuer
+    verifier = TokenVerifier(
+        issuer=issuer.url,
+        audience=issuer.audience,
+        algorithms=["RS256"],
+        jwks=JwksCache(issuer=issuer.url, ttl_s=0, min_refresh_s=0),
+    )
+    issuer.add_key("k-withdrawn")
+    token = issuer.mint(kid="k-withdrawn", groups=["card-staff"])
+    assert verifier.verify(token)["sub"] == "user-1"
+    del issuer.keys["k-withdrawn"]
+    with pytest.raises(InvalidToken) as refused:
+        verifier.verify(token)
+    assert refused.value.reason == "unknown_kid"

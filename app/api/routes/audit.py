@@ -1,5 +1,5 @@
 """/v1/audit: the security trail for compliance officers and platform admins (no content in
-it); export as JSON Lines. Also records every 401 and 403 the API answers."""
+it); export as JSON Lines. Also records the 401s and 403s the API answers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from app import audit
+from app import audit, denials
 from app.api.deps import RuntimeDep, SessionDep, require_role
 from app.api.errors import error_response
 from app.errors import EnclaveError, Forbidden, Unauthenticated
@@ -47,11 +47,13 @@ def read_events(
     auditor: Auditor,
     db: SessionDep,
     request: Request,
+    runtime: RuntimeDep,
     filters: Annotated[Filters, Depends()],
     after: int = Query(0, ge=0, description="Return events with a larger id (paging)."),
     limit: int = Query(100, ge=1, le=1000),
 ) -> list[dict[str, Any]]:
     """Events oldest first; page with `after` = the last id you got."""
+    denials.flush(runtime.sessions, request.app.state.denials)  # counts of closed windows
     rows = audit.query(db, after_id=after, limit=limit, **filters.values)
     audit.record(
         db, action="audit.read", principal=auditor, request=request, detail=filters.detail()
@@ -69,6 +71,7 @@ def export_events(
     filters: Annotated[Filters, Depends()],
 ) -> StreamingResponse:
     """The whole (filtered) trail as JSON Lines, one event per line."""
+    denials.flush(runtime.sessions, request.app.state.denials)
     audit.record(
         db, action="audit.export", principal=auditor, request=request, detail=filters.detail()
     )
@@ -91,21 +94,19 @@ def utc(value: datetime | None) -> datetime | None:
 
 
 def record_denials(app: FastAPI) -> None:
-    """Every 401 and 403 becomes an `auth.denied` event (reason code, route, actor if known)."""
+    """Every 401 and 403 becomes an `auth.denied` event (reason code, route, actor if known);
+    those of unidentified callers are aggregated (`app.denials`)."""
 
     async def denied(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, EnclaveError)
-        principal = getattr(request.state, "principal", None)
         route = request.scope.get("route")
         try:
-            audit.record_now(
-                request.app.state.runtime.sessions,
+            denials.record(
+                request,
                 action="auth.denied",
-                principal=principal,
-                outcome="denied",
                 reason=str(getattr(exc, "reason", exc.code))[:64],
-                detail={"status": exc.status_code, "route": getattr(route, "path", "unmatched")},
-                request=request,
+                status=exc.status_code,
+                route=getattr(route, "path", "unmatched"),
             )
         except Exception:  # noqa: BLE001 - the refusal stands even if its record fails
             log.exception("audit.write_failed")

@@ -7,7 +7,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from app import audit
+from app import audit, denials
 from app.api.auth_protocol import AuthConfigOut, CollectionAccess, MeOut
 from app.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from app.auth import oidc, sessions, users
@@ -35,10 +35,8 @@ def local_sign_in(
         raise NotFound("the local admin is disabled")
     user = users.redeem_sign_in_token(db, token)
     if user is None:
-        audit.record(
-            db, action="auth.sign_in_failed", outcome="denied", reason="local_link", request=request
-        )
         db.commit()  # a presented valid-but-expired token is used up all the same
+        denials.record(request, action="auth.sign_in_failed", reason="local_link")
         return RedirectResponse("/signin?error=link", status_code=status.HTTP_303_SEE_OTHER)
     sessions.start(
         db,
@@ -76,13 +74,7 @@ async def oidc_callback(request: Request, runtime: RuntimeDep) -> RedirectRespon
         await run_in_threadpool(finish_oidc_sign_in, runtime, request, claims)
     except oidc.SignInFailed as exc:
         request.session.clear()
-        audit.record_now(
-            runtime.sessions,
-            action="auth.sign_in_failed",
-            outcome="denied",
-            reason=exc.reason,
-            request=request,
-        )
+        denials.record(request, action="auth.sign_in_failed", reason=exc.reason)
         return RedirectResponse("/signin?error=oidc", status_code=status.HTTP_303_SEE_OTHER)
     return RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
 

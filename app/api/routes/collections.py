@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Request, UploadFile, status
+from fastapi import APIRouter, Request, status
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from app import audit
+from app.api import uploads
 from app.api.deps import PrincipalDep, RuntimeDep, ScopeDep, SessionDep, require, require_role
 from app.api.protocol import CollectionIn, CollectionOut, DocumentOut, UploadOut
 from app.db.models import Collection
 from app.identity import PLATFORM_ADMIN, Principal
+from app.runtime import Runtime
 from app.services import collections, documents
 
 router = APIRouter(prefix="/v1", tags=["collections"])
@@ -65,26 +69,46 @@ def list_documents(collection: str, db: SessionDep, scope: ScopeDep) -> list[Doc
     "/collections/{collection}/documents",
     response_model=UploadOut,
     status_code=status.HTTP_202_ACCEPTED,
-    responses={200: {"model": UploadOut, "description": "The same bytes were already uploaded."}},
+    openapi_extra=uploads.OPENAPI_BODY,
 )
-def upload_document(
-    file: UploadFile,
+async def upload_document(
     target: Writable,
     db: SessionDep,
     principal: PrincipalDep,
     runtime: RuntimeDep,
     request: Request,
 ) -> UploadOut:
-    """Store the file and queue it for ingestion (needs contributor or collection_admin);
-    poll the document for its status."""
-    settings = runtime.settings
+    """Store the file (multipart part `file`) and queue it for ingestion (needs contributor or
+    collection_admin); poll the document for its status. The same bytes again answer with the
+    existing document and `duplicate: true`.
+
+    The body is read only now, after the caller's write permission was checked."""
+    max_bytes = runtime.settings.server.max_upload_mb * 2**20
+    boundary = uploads.check(request, max_bytes=max_bytes)
+    # End the read transaction: a queued or slow upload holds no pooled database connection.
+    await run_in_threadpool(db.commit)
+    return await uploads.in_upload_thread(
+        request, store_upload, target, db, principal, runtime, boundary, max_bytes
+    )
+
+
+def store_upload(
+    target: Collection,
+    db: Session,
+    principal: Principal,
+    runtime: Runtime,
+    boundary: bytes,
+    max_bytes: int,
+    request: Request,
+) -> UploadOut:
+    upload = uploads.receive(request, boundary=boundary, max_bytes=max_bytes)
     document, created = documents.upload(
         db=db,
         collection=target,
-        filename=file.filename or "",
-        stream=file.file,
-        originals_dir=settings.originals_dir,
-        max_bytes=settings.server.max_upload_mb * 2**20,
+        filename=upload.filename,
+        stream=upload,
+        originals_dir=runtime.settings.originals_dir,
+        max_bytes=max_bytes,
         principal=principal,
         request=request,
     )

@@ -20,7 +20,8 @@ PlatformAdmin = Annotated[Principal, require_role(PLATFORM_ADMIN)]
 
 @router.get("/collections/{collection}/members", response_model=list[BindingOut])
 def list_members(target: Manageable, db: SessionDep) -> list[BindingOut]:
-    return [BindingOut.model_validate(b) for b in rbac.bindings(db, collection_id=target.id)]
+    """The collection's role bindings (collection admins and platform admins)."""
+    return bindings_out(db, rbac.bindings(db, collection_id=target.id))
 
 
 @router.post(
@@ -43,7 +44,7 @@ def add_member(
     )
     changed(db, "role.grant", binding, principal, request)
     db.commit()
-    return BindingOut.model_validate(binding)
+    return bindings_out(db, [binding])[0]
 
 
 @router.delete(
@@ -60,7 +61,7 @@ def remove_member(
 @router.get("/role-bindings", response_model=list[BindingOut])
 def list_global_roles(_: PlatformAdmin, db: SessionDep) -> list[BindingOut]:
     """Global roles: platform_admin and compliance_officer."""
-    return [BindingOut.model_validate(b) for b in rbac.bindings(db, collection_id=None)]
+    return bindings_out(db, rbac.bindings(db, collection_id=None))
 
 
 @router.post("/role-bindings", response_model=BindingOut, status_code=status.HTTP_201_CREATED)
@@ -77,7 +78,7 @@ def add_global_role(
     )
     changed(db, "role.grant", binding, principal, request)
     db.commit()
-    return BindingOut.model_validate(binding)
+    return bindings_out(db, [binding])[0]
 
 
 @router.delete("/role-bindings/{binding_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -87,6 +88,14 @@ def remove_global_role(
     binding = rbac.revoke(db, binding_id=binding_id, collection_id=None)
     changed(db, "role.revoke", binding, principal, request)
     db.commit()
+
+
+def bindings_out(db: SessionDep, bound: list[RoleBinding]) -> list[BindingOut]:
+    labels = rbac.subject_labels(db, bound)
+    return [
+        BindingOut.model_validate(b).model_copy(update={"subject_label": labels[b.subject]})
+        for b in bound
+    ]
 
 
 def changed(

@@ -5,6 +5,7 @@
 import { initCompliance } from "./compliance.js";
 import { $, h, say } from "./dom.js";
 import { showKeysFor, wireKeys } from "./keys.js";
+import { showMembersFor, wireMembers } from "./members.js";
 import { api, errorMessage, loadMe, may, send, session } from "./session.js";
 
 const FINAL = new Set(["indexed", "failed"]);
@@ -110,6 +111,14 @@ async function createCollection(event) {
   }
 }
 
+async function refreshAccess() {
+  // The signed-in user's own roles changed: what they may see and do follows.
+  await loadMe();
+  await loadCollections();
+  showMembersFor(state.active, { force: true });
+  loadDocuments();
+}
+
 // --- documents -------------------------------------------------------------------------------
 
 async function loadDocuments() {
@@ -119,6 +128,7 @@ async function loadDocuments() {
   $("documents-panel").hidden = !collection;
   $("dropzone").hidden = !may("write", id); // readers see the documents, cannot upload
   showKeysFor(id);
+  showMembersFor(id);
   if (!collection) return;
   $("documents-h").textContent = `Documents · ${collection.name}`;
   let docs;
@@ -472,6 +482,7 @@ async function main() {
   form.addEventListener("submit", createCollection);
   $("close-source").addEventListener("click", closeSource);
   wireKeys(() => state.active);
+  wireMembers(() => state.active, refreshAccess);
   document.addEventListener("keydown", (e) => {
     if (e.key === "Escape" && !$("source-panel").hidden) closeSource();
   });

@@ -31,7 +31,7 @@ export async function send(path, options = {}) {
 export async function api(path, options = {}) {
   const res = await send(path, options);
   if (!res.ok) throw new Error(await errorMessage(res));
-  return res.json();
+  return res.status === 204 ? null : res.json();
 }
 
 export function may(permission, collectionId) {
