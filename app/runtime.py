@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-import numpy as np
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,9 +14,8 @@ from app.db.session import make_engine, make_session_factory, migrate
 from app.jobs import DatabaseJobQueue
 from app.settings import Settings
 from ingestion import sandbox as parser_sandbox
-from ingestion.chunker import Chunker
 from ingestion.parsers import prepare_parser
-from ingestion.pipeline import IngestionPipeline
+from ingestion.pipeline import IngestionPipeline, make_pipeline
 from ingestion.worker import Worker
 from retrieval.bm25 import BM25Encoder
 from retrieval.embedders import make_embedder
@@ -88,25 +85,9 @@ class Runtime:
 
     @cached_property
     def pipeline(self) -> IngestionPipeline:
-        s = self.settings.ingestion
-        chunker = Chunker(
-            self.embedder.count_tokens,
-            min_tokens=s.min_tokens,
-            max_tokens=s.max_tokens,
-            overlap=s.overlap,
-            similarity=self._sentence_embeddings if s.topic_split else None,
+        return make_pipeline(
+            self.settings.ingestion, embedder=self.embedder, bm25=self.bm25, store=self.store
         )
-        return IngestionPipeline(
-            embedder=self.embedder,
-            bm25=self.bm25,
-            store=self.store,
-            chunker=chunker,
-            batch_size=s.embed_batch_size,
-            parse_settings=s,
-        )
-
-    def _sentence_embeddings(self, sentences: Sequence[str]) -> np.ndarray:
-        return self.embedder.embed(sentences, kind="document")
 
     def worker(self) -> Worker:
         return Worker(self.jobs, self.pipeline)
