@@ -358,3 +358,7 @@ def main() -> None:
     }.items():
         os.environ.setdefault(var, value)
     cli()
+
+
+if __name__ == "__main__":
+    main()
