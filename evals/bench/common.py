@@ -12,12 +12,14 @@ import argparse
 import json
 import os
 import platform
+import socket
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -94,22 +96,28 @@ def write_report(path: Path, name: str, results: dict[str, Any]) -> Path:
     return path
 
 
-def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    """A table on stdout (rich); numbers right-aligned."""
+def print_table(
+    title: str, columns: Sequence[str], rows: Sequence[Sequence[object]], *, labels: int = 1
+) -> None:
+    """A table on stdout (rich): the first `labels` columns left-aligned, numbers right."""
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
     for i, column in enumerate(columns):
-        table.add_column(column, justify="left" if i == 0 else "right")
+        table.add_column(column, justify="left" if i < labels else "right")
     for row in rows:
         table.add_row(*(_cell(v) for v in row))
     Console(width=max(100, len(title) + 4)).print(table)
 
 
 def _cell(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value)
     if isinstance(value, float):
-        return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+    if isinstance(value, int):
+        return f"{value:,}"
     return str(value)
 
 
@@ -140,3 +148,57 @@ def offline_env() -> None:
 def enclave_command() -> list[str]:
     """`enclave` as this interpreter runs it (works from a worktree without its own venv)."""
     return [sys.executable, "-m", "app.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    startup_s: float  # launch until /healthz answered (models loaded, index open)
+
+
+@contextmanager
+def enclave_server(
+    data_dir: Path, *, env: dict[str, str] | None = None, timeout_s: float = 300
+) -> Iterator[Server]:
+    """`enclave serve` in a subprocess on a free loopback port with `data_dir`, until /healthz
+    answers; stopped (SIGTERM) on exit. Its log goes to `data_dir/server.log` (no content)."""
+    import httpx
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    variables = {**os.environ, "ENCLAVE_DATA_DIR": str(data_dir), "ENCLAVE_LOG_LEVEL": "WARNING"}
+    log = (data_dir / "server.log").open("wb")
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [*enclave_command(), "serve", "--port", str(port)],
+        env={**variables, **(env or {})},
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        while True:
+            if proc.poll() is not None or time.perf_counter() - started > timeout_s:
+                tail = (data_dir / "server.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"enclave serve did not start (rc={proc.returncode}):\n{tail}")
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield Server(url=url, startup_s=time.perf_counter() - started)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
