@@ -47,7 +47,6 @@ from retrieval.types import IndexPoint, Scope, SparseVector
 
 NAME = "ingest_throughput"
 GOAL_OVERHEAD = 0.20
-STAGES = ("parse", "chunk", "embed", "bm25", "index")
 
 
 class Clock:
