@@ -9,11 +9,17 @@ temporary directory). Baseline: the same embedder's `embed(kind="document")` on 
 chunk texts the pipeline embedded, in the same batches, in the same process. Both run after a
 warm-up (model loaded, parser process started), as a running worker would be.
 
+The two are interleaved per document (the pipeline on a document, then the raw embedder on
+that document's batches), so a shared machine's load changes hit both alike.
+
 Reported: chunks/s of each, their ratio, and the pipeline overhead
 (pipeline time - raw embed time) / raw embed time (product goal: under 20 %), with the
-pipeline's time per stage (parse, chunk, embed, BM25, index delete + upsert). Default input:
-the first `--limit` HTML pages of 20-80 KB of the pydocs corpus (real documentation pages),
-else the repository's samples/.
+pipeline's time per stage (parse, chunk, embed, BM25, index delete + upsert) and its time
+outside the embedder over the raw embed time (what the overhead is once the two embed runs'
+own noise is taken out).
+
+Default input: the first `--limit` HTML pages of 20-80 KB of the pydocs corpus (real
+documentation pages), else the repository's samples/.
 """
 
 from __future__ import annotations
@@ -122,8 +128,15 @@ def pick_documents(docs: Path | None, limit: int) -> list[Path]:
     return files[:limit]
 
 
-def run_pipeline(pipeline: IngestionPipeline, files: Sequence[Path], clock: Clock) -> int:
-    """Ingest every file; parse time from the pipeline's progress reports; returns chunks."""
+def run_interleaved(
+    pipeline: IngestionPipeline,
+    timed: TimedEmbedder,
+    files: Sequence[Path],
+    clock: Clock,
+) -> tuple[int, float, float]:
+    """Each file through the pipeline, then its batches through the raw embedder, so load
+    changes on a shared machine hit both alike. Parse time comes from the pipeline's progress
+    reports. Returns (chunks, pipeline seconds, raw embed seconds)."""
     marks: dict[Stage, float] = {}
 
     def progress(stage: Stage, done: int, total: int) -> None:
@@ -134,31 +147,32 @@ def run_pipeline(pipeline: IngestionPipeline, files: Sequence[Path], clock: Cloc
             clock.s["chunk (+ delete)"] += now - marks["chunking"]
         marks.setdefault(stage, now)
 
-    chunks = 0
+    chunks, pipeline_s, raw_s = 0, 0.0, 0.0
     for n, path in enumerate(files):
         marks.clear()
         doc_id = str(uuid.UUID(int=n + 1))
         doc = DocumentRef(id=doc_id, collection="bench", title=path.stem, filename=path.name)
+        seen = len(timed.batches)
+        started = time.perf_counter()
         chunks += pipeline.run(path, doc, progress=progress).chunks
-    return chunks
+        pipeline_s += time.perf_counter() - started
+        started = time.perf_counter()
+        for batch in timed.batches[seen:]:
+            timed.inner.embed(batch, kind="document")
+        raw_s += time.perf_counter() - started
+    return chunks, pipeline_s, raw_s
 
 
 def measure(
     files: Sequence[Path], embedder: Embedder, store: VectorStore, settings: IngestionSettings
 ) -> dict[str, Any]:
-    """Pipeline, then the raw embedder on the same batches; times per stage and the ratio."""
+    """Pipeline and raw embedder on the same batches, interleaved; times per stage, ratio."""
     clock = Clock()
     timed = TimedEmbedder(embedder, clock)
     pipeline = make_pipeline(
         settings, embedder=timed, bm25=TimedBM25(clock), store=TimedStore(store, clock)
     )
-    started = time.perf_counter()
-    chunks = run_pipeline(pipeline, files, clock)
-    pipeline_s = time.perf_counter() - started
-    started = time.perf_counter()
-    for batch in timed.batches:
-        embedder.embed(batch, kind="document")
-    raw_s = time.perf_counter() - started
+    chunks, pipeline_s, raw_s = run_interleaved(pipeline, timed, files, clock)
     stages = {
         "parse": clock.s["parse"],
         # the pipeline deletes the document's old points between chunking and embedding
@@ -180,6 +194,8 @@ def measure(
         "raw_chunks_per_s": round(chunks / raw_s, 3) if raw_s else 0.0,
         "ratio_pipeline_to_raw_time": ratio(pipeline_s, raw_s),
         "overhead": round((pipeline_s - raw_s) / raw_s, 4) if raw_s else float("inf"),
+        # the pipeline's time outside its embedder, over the raw embed time (load-independent)
+        "outside_embedder": round((pipeline_s - stages["embed"]) / raw_s, 4) if raw_s else 0.0,
         "goal_overhead": GOAL_OVERHEAD,
         "stages_s": {k: round(v, 3) for k, v in stages.items()},
         "token_counting_s": round(clock.s["chunk: token counting"], 3),
@@ -218,8 +234,9 @@ def report(result: dict[str, Any]) -> None:
     verdict = "meets" if result["overhead"] < GOAL_OVERHEAD else "MISSES"
     print(
         f"pipeline overhead over the raw embedder: {result['overhead']:.1%} "
-        f"({verdict} the < {GOAL_OVERHEAD:.0%} goal); token counting inside chunking: "
-        f"{result['token_counting_s']:.2f} s"
+        f"({verdict} the < {GOAL_OVERHEAD:.0%} goal); time outside the embedder: "
+        f"{result['outside_embedder']:.1%} of the raw embed time; token counting inside "
+        f"chunking: {result['token_counting_s']:.2f} s"
     )
 
 
