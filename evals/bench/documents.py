@@ -56,8 +56,8 @@ def sample_pages(n: int, *, seed: int = 0, paragraphs: int = 3, sentences: int =
         clause = rng.choice(_CLAUSES).format(n=rng.randint(2, 99))
         words = (rng.choice(_VERBS), "the", rng.choice(_ADJECTIVES), rng.choice(_NOUNS))
         extra = ("of the", rng.choice(_NOUNS), "on model", f"XJ-{rng.randint(100, 999)}")
-        words = " ".join((*words, *extra, clause))
-        return words[0].upper() + words[1:] + "."
+        said = " ".join((*words, *extra, clause))
+        return said[0].upper() + said[1:] + "."
 
     pages = []
     for number in range(1, n + 1):

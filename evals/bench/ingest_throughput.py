@@ -75,7 +75,8 @@ class TimedEmbedder:
     baseline embeds exactly the same texts in the same batches."""
 
     def __init__(self, inner: Embedder, clock: Clock) -> None:
-        self.inner, self.clock, self.dim = inner, clock, inner.dim
+        self.inner, self.clock = inner, clock
+        self.dim, self.name = inner.dim, inner.name
         self.batches: list[list[str]] = []
 
     def embed(self, texts: Sequence[str], *, kind: EmbedKind) -> np.ndarray:
