@@ -378,5 +378,7 @@ def main() -> None:
     cli()
 
 
-if __name__ == "__main__":  # python -m app.cli
-    main()
+if __name__ == "__main__":  # python -m app.cli: run the imported module, with every command
+    from app.cli import main as run
+
+    run()

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-import numpy as np
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,9 +15,8 @@ from app.jobs import DatabaseJobQueue
 from app.services.erasure import Eraser
 from app.settings import Settings
 from ingestion import sandbox as parser_sandbox
-from ingestion.chunker import Chunker
 from ingestion.parsers import prepare_parser
-from ingestion.pipeline import IngestionPipeline
+from ingestion.pipeline import IngestionPipeline, make_pipeline
 from ingestion.worker import Worker
 from retrieval.bm25 import BM25Encoder
 from retrieval.embedders import make_embedder
@@ -93,21 +90,8 @@ class Runtime:
 
     @cached_property
     def pipeline(self) -> IngestionPipeline:
-        s = self.settings.ingestion
-        chunker = Chunker(
-            self.embedder.count_tokens,
-            min_tokens=s.min_tokens,
-            max_tokens=s.max_tokens,
-            overlap=s.overlap,
-            similarity=self._sentence_embeddings if s.topic_split else None,
-        )
-        return IngestionPipeline(
-            embedder=self.embedder,
-            bm25=self.bm25,
-            store=self.store,
-            chunker=chunker,
-            batch_size=s.embed_batch_size,
-            parse_settings=s,
+        return make_pipeline(
+            self.settings.ingestion, embedder=self.embedder, bm25=self.bm25, store=self.store
         )
 
     @cached_property
@@ -127,9 +111,6 @@ class Runtime:
             lease_s=s.worker.lease_s,
             query_grace_s=s.erasure.query_grace_s,
         )
-
-    def _sentence_embeddings(self, sentences: Sequence[str]) -> np.ndarray:
-        return self.embedder.embed(sentences, kind="document")
 
     def worker(self) -> Worker:
         s = self.settings.worker

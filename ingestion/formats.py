@@ -24,6 +24,7 @@ import email.policy
 import email.utils
 import functools
 import io
+import logging
 import shutil
 import subprocess
 from collections import defaultdict
@@ -34,6 +35,8 @@ from ingestion.detect import FileType
 from ingestion.errors import InvalidDocument
 from ingestion.settings import IngestionSettings
 from ingestion.webpage import main_content
+
+logger = logging.getLogger(__name__)
 
 LANGS = ["eng"]  # no language detection: unstructured's is per element and slow
 
@@ -77,14 +80,42 @@ def _text(file_type: FileType, text: str) -> list[Any]:
     if file_type == "html":
         from unstructured.partition.html import partition_html
 
+        _html_without_nlp()
         return partition_html(text=main_content(text), languages=LANGS)
     if file_type == "md":
         from unstructured.partition.md import partition_md
 
+        _html_without_nlp()  # Markdown is rendered to HTML and parsed by the same parser
         return partition_md(text=text, languages=LANGS)
     from unstructured.partition.text import partition_text
 
     return partition_text(text=text, languages=LANGS)
+
+
+# unstructured's HTML parser runs spaCy (tagger + dependency parser) on every text block that
+# the markup does not type, only to tell NarrativeText from UncategorizedText. `to_blocks` makes
+# both a paragraph, so for us the test decides nothing, and it was ~85 % of the parse time of a
+# documentation page (evals/bench/ingest_throughput.py). Headings, list items, tables and code
+# come from the markup, so the parser's narrative test is answered "no" without spaCy; blocks
+# are unchanged (checked on the 167 pydocs pages and samples/). Plain text, PDF and DOCX keep
+# the test: there it also tells a title from a paragraph.
+_HTML_PARSER = "unstructured.partition.html.parser"
+_NARRATIVE_TEST = "is_possible_narrative_text"
+
+
+@functools.cache
+def _html_without_nlp() -> None:
+    import importlib
+
+    module = importlib.import_module(_HTML_PARSER)
+    if not callable(getattr(module, _NARRATIVE_TEST, None)):
+        logger.warning("unstructured's HTML parser changed; its narrative test still runs spaCy")
+        return
+    setattr(module, _NARRATIVE_TEST, _not_narrative)
+
+
+def _not_narrative(text: str, *args: Any, **kwargs: Any) -> bool:
+    return False
 
 
 # --- PDF OCR ----------------------------------------------------------------------------------

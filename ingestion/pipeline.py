@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+import numpy as np
 
 from ingestion.chunker import Chunker
 from ingestion.parsers import parse
@@ -111,3 +113,29 @@ class IngestionPipeline:
         return self.store.delete_document(
             scope=Scope.of([doc.collection]), document=doc.id, generation=doc.generation
         )
+
+
+def make_pipeline(
+    settings: IngestionSettings, *, embedder: Embedder, bm25: BM25Encoder, store: VectorStore
+) -> IngestionPipeline:
+    """The pipeline the settings describe: the chunker sized with the embedder's tokenizer (and,
+    with `topic_split`, cutting where the embedder sees the topic shift)."""
+
+    def similarity(sentences: Sequence[str]) -> np.ndarray:
+        return embedder.embed(sentences, kind="document")
+
+    chunker = Chunker(
+        embedder.count_tokens,
+        min_tokens=settings.min_tokens,
+        max_tokens=settings.max_tokens,
+        overlap=settings.overlap,
+        similarity=similarity if settings.topic_split else None,
+    )
+    return IngestionPipeline(
+        embedder=embedder,
+        bm25=bm25,
+        store=store,
+        chunker=chunker,
+        batch_size=settings.embed_batch_size,
+        parse_settings=settings,
+    )

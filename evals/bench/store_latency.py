@@ -9,7 +9,6 @@ chunks spread over `--collections` tenants; every query is scoped to one of them
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import threading
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from evals.bench.common import percentiles
 from retrieval.stores import EdgeVectorStore
 from retrieval.types import Chunk, IndexPoint, Scope, SparseVector
 
@@ -47,8 +47,8 @@ def _points(n: int, dim: int, collections: int, rng: np.random.Generator) -> lis
 
 
 def _percentiles(samples_ms: list[float]) -> str:
-    q = statistics.quantiles(samples_ms, n=100)
-    return f"p50 {q[49]:.2f} ms  p95 {q[94]:.2f} ms  (n={len(samples_ms)})"
+    q = percentiles(samples_ms)
+    return f"p50 {q['p50']:.2f} ms  p95 {q['p95']:.2f} ms  (n={q['n']})"
 
 
 def _time_queries(

@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
+from evals.bench.common import ROOT, enclave_server
 
-ROOT = Path(__file__).parents[2]
 QUERIES = [
     "torque for the XJ-220 motor mounting bolts",
     "What does error code E31 mean?",
@@ -32,26 +29,9 @@ QUERIES = [
 ]
 
 
-def cold_start(data_dir: Path, port: int = 8765) -> float:
-    env = {**os.environ, "ENCLAVE_DATA_DIR": str(data_dir)}
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/enclave"), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        while time.perf_counter() - started < 300:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    return time.perf_counter() - started
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise TimeoutError("enclave serve did not answer within 300 s")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
+def cold_start(data_dir: Path) -> float:
+    with enclave_server(data_dir) as server:
+        return server.startup_s
 
 
 def ingest_and_search(data_dir: Path, docs: Path, rounds: int) -> dict[str, float]:

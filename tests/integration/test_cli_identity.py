@@ -54,3 +54,15 @@ def test_admin_link_prints_a_one_time_link(env: Settings):
     result = CliRunner().invoke(cli, ["admin-link"])
     assert result.exit_code == 0, result.output
     assert "/auth/local?token=" in result.output
+
+
+def test_python_dash_m_app_cli_runs_the_cli():
+    """`python -m app.cli` is the CLI too (benchmarks start `serve` that way from a checkout)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0
+    assert "serve" in done.stdout

@@ -9,11 +9,12 @@ import io
 import shutil
 import time
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 
+from evals.bench import documents
+from evals.bench.documents import saved
 from ingestion import offline, sandbox
 from ingestion.chunker import Chunker
 from ingestion.errors import InvalidDocument
@@ -112,6 +113,28 @@ def test_html_main_content_headings_and_table(tmp_path: Path) -> None:
     assert any(b.kind == "list_item" for b in doc.blocks)
 
 
+def test_html_and_markdown_parse_without_spacy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The HTML parser's narrative-text test (spaCy) decides nothing for us, so it is skipped:
+    it was ~85 % of an HTML page's parse time. Plain text still uses spaCy (titles)."""
+    import unstructured.nlp.tokenize as tok
+
+    run_pipeline = tok._run_pipeline
+    calls: list[int] = []
+
+    def counted(text: str) -> object:
+        calls.append(len(text))
+        return run_pipeline(text)
+
+    monkeypatch.setattr(tok, "_run_pipeline", counted)
+    in_process = IngestionSettings(isolate_parsing=False)
+    for sample in ("pump-maintenance-manual.html", "infection-control-handbook.md"):
+        doc = parse(ROOT / "samples" / sample, filename=sample, settings=in_process)
+        assert any(b.kind == "paragraph" for b in doc.blocks)
+    assert calls == []
+    parse(ROOT / "samples/it-onboarding.txt", filename="it-onboarding.txt", settings=in_process)
+    assert calls  # the counter sees spaCy where it still runs
+
+
 def test_markdown(tmp_path: Path) -> None:
     text = (
         "# Guide\n\nIntro text.\n\n## Install\n\n- one\n- two\n\n"
@@ -135,27 +158,16 @@ def test_plain_text_and_samples(tmp_path: Path) -> None:
 
 
 def _pdf(pages: int, *, text: bool = True) -> bytes:
-    from reportlab.pdfgen import canvas
-
-    out = io.BytesIO()
-    page = canvas.Canvas(out)
-    for n in range(1, pages + 1):
-        page.setFont("Helvetica", 9)
-        page.drawString(72, 800, "Pump Service Manual")
-        page.drawString(280, 30, f"Page {n} of {pages}")
-        if text:
-            page.setFont("Helvetica-Bold", 16)
-            page.drawString(72, 740, f"Chapter {n}")
-            page.setFont("Helvetica", 11)
-            for line in range(12):
-                page.drawString(
-                    72, 710 - 16 * line, f"Line {line} on page {n}: tighten the bolts to 25 Nm."
-                )
-        else:
-            page.rect(100, 100, 300, 300, fill=1)
-        page.showPage()
-    page.save()
-    return out.getvalue()
+    lines = [
+        documents.Page(
+            f"Chapter {n}",
+            tuple(f"Line {line} on page {n}: tighten the bolts to 25 Nm." for line in range(12)),
+        )
+        for n in range(1, pages + 1)
+    ]
+    return documents.pdf(
+        lines, header="Pump Service Manual", footer="Page {n} of {total}", text=text
+    )
 
 
 def test_pdf_pages_and_running_headers(tmp_path: Path) -> None:
@@ -193,9 +205,7 @@ def test_docx(tmp_path: Path) -> None:
     for r, row in enumerate([("Bolt", "Torque"), ("M6", "10 Nm")]):
         for c, value in enumerate(row):
             table.cell(r, c).text = value
-    out = io.BytesIO()
-    document.save(out)
-    doc = parse_bytes(tmp_path, "manual.docx", out.getvalue())
+    doc = parse_bytes(tmp_path, "manual.docx", saved(document))
     assert [(b.kind, b.level) for b in doc.blocks if b.kind == "heading"] == [
         ("heading", 1),
         ("heading", 2),
@@ -211,16 +221,8 @@ def test_docx(tmp_path: Path) -> None:
 def test_empty_docx_has_no_text(tmp_path: Path) -> None:
     import docx
 
-    out = io.BytesIO()
-    docx.Document().save(out)
     with pytest.raises(InvalidDocument, match="^no text could be extracted$"):
-        parse_bytes(tmp_path, "blank.docx", out.getvalue())
-
-
-def saved(document: object) -> bytes:
-    out = io.BytesIO()
-    document.save(out)  # type: ignore[attr-defined]
-    return out.getvalue()
+        parse_bytes(tmp_path, "blank.docx", saved(docx.Document()))
 
 
 def test_pptx_slides_are_pages_with_titles_as_sections(tmp_path: Path) -> None:
@@ -308,19 +310,19 @@ def test_delimited_text_is_one_table(tmp_path: Path, name: str, data: str) -> No
 
 
 def _email(html: bool) -> bytes:
-    message = EmailMessage()
-    message["Subject"] = "Pump recall =?utf-8?q?notice_=E2=9C=93?="
-    message["From"] = "Alice Smith <alice@example.org>"
-    message["To"] = "bob@example.org, Carol <carol@example.org>"
-    message["Date"] = "Mon, 1 Jan 2024 10:00:00 +0100"
-    message.set_content("Hello Bob,\n\nThe XJ-220 pump is recalled. Return it by Friday.\n")
-    if html:
-        message.add_alternative(
-            "<html><body><h1>Recall</h1><p>The XJ-220 pump is <b>recalled</b>.</p></body></html>",
-            subtype="html",
-        )
-    message.add_attachment(CANARY.encode(), maintype="text", subtype="plain", filename="a.txt")
-    return bytes(message)
+    return documents.email_message(
+        subject="Pump recall =?utf-8?q?notice_=E2=9C=93?=",
+        sender="Alice Smith <alice@example.org>",
+        to="bob@example.org, Carol <carol@example.org>",
+        date="Mon, 1 Jan 2024 10:00:00 +0100",
+        plain="Hello Bob,\n\nThe XJ-220 pump is recalled. Return it by Friday.\n",
+        html_body=(
+            "<html><body><h1>Recall</h1><p>The XJ-220 pump is <b>recalled</b>.</p></body></html>"
+            if html
+            else None
+        ),
+        attachments=[("a.txt", CANARY.encode())],
+    )
 
 
 def test_eml_subject_heading_header_paragraph_and_body(tmp_path: Path) -> None:
