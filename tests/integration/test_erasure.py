@@ -246,3 +246,44 @@ def test_an_interrupted_erasure_is_completed_by_asking_again(runtime, collection
         erasures = db.scalars(select(Erasure)).all()
     assert [e.state for e in erasures] == ["completed"]
     assert receipt["receipt"]["request_id"] == erasures[0].id
+
+
+@pytest.mark.postgres
+def test_erasure_on_postgresql_leaves_no_row_and_no_result(tmp_path: Path, postgres_url) -> None:
+    """Production's metadata DB: the rows go, VACUUM runs, searches return nothing of it."""
+    from sqlalchemy import text
+
+    from app.settings import DatabaseSettings
+
+    settings = fast_settings(tmp_path / "data", database=DatabaseSettings(url=postgres_url))
+    settings.ingestion.isolate_parsing = False
+    settings.erasure.query_grace_s = 0
+    rt = build_runtime(settings)
+    try:
+        admin = local_admin(rt)
+        with transaction(rt.sessions) as db:
+            records = collections.create(
+                db=db, name="records", description="", admin_user_id=admin.id
+            )
+        canary = f"PGCANARY{uuid.uuid4().hex[:12]}"
+        doc = upload(rt, records, "pg.txt", f"Subject {canary} moved wards.")
+        rt.worker().run_until_idle()
+        assert doc in search(rt, records, canary)
+        signed = rt.eraser.erase(
+            document_id=doc, reason="DSR-PG", principal=person(rt, "compliance_officer")
+        )
+        assert signed["receipt"]["verification"]["database"] == "postgresql"
+        assert doc not in search(rt, records, canary)
+        with rt.engine.connect() as conn:
+            for table, column in (("documents", "id"), ("jobs", "document_id")):
+                count = conn.execute(
+                    text(f"SELECT count(*) FROM {table} WHERE {column} = :d"), {"d": doc}
+                ).scalar_one()
+                assert count == 0, table
+            vacuumed = conn.execute(
+                text("SELECT last_vacuum FROM pg_stat_user_tables WHERE relname = 'documents'")
+            ).scalar_one()
+            assert vacuumed is not None
+        assert files_containing(settings.data_dir, canary) == []  # index and originals
+    finally:
+        rt.close()
