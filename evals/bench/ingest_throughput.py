@@ -111,9 +111,9 @@ class TimedStore:
         with self.clock("index"):
             self.inner.upsert(points)
 
-    def delete_document(self, *, scope: Scope, document: str) -> int:
+    def delete_document(self, *, scope: Scope, document: str, generation: str | None = None) -> int:
         with self.clock("index: delete"):
-            return self.inner.delete_document(scope=scope, document=document)
+            return self.inner.delete_document(scope=scope, document=document, generation=generation)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
