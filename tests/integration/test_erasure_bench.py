@@ -36,3 +36,4 @@ def test_the_benchmark_erases_every_target_and_reports_each_step(tmp_path: Path)
         assert erasure["segments_rewritten"] >= 1
     assert result["ratio"] > 1
     assert "median of 2" in str(bench.table(result).columns[1].header)
+    assert "segments" in bench.rewrites(result)
