@@ -274,7 +274,8 @@ def fill(
 
 
 def segments(index_dir: Path) -> dict[str, int]:
-    """The index's segment directories and their sizes in bytes."""
+    """The index's segment directories and their apparent sizes in bytes (the engine
+    preallocates sparse 32 MiB pages: less is allocated on disk)."""
     root = index_dir / "segments"
     return {
         d.name: sum(f.stat().st_size for f in d.rglob("*") if f.is_file())
@@ -396,9 +397,9 @@ def run(settings: Settings, args: Any, console: Console | None = None) -> dict[s
         baseline = soft_deletes(runtime, tenants[0].id, ids)
         console.print(f"baseline soft deletes (ms): {baseline}")
         with runtime.sessions() as db:
-            first_doc = db.scalar(
+            first_doc = db.scalars(
                 select(Document.id).where(Document.filename == "synthetic-00000.txt")
-            )
+            ).one()
         console.print("erasing a filler document first (the store's first purge) ...")
         first = erase(runtime, compliance, first_doc)
         console.print(f"  {first['timings_ms']['total'] / 1000:.1f} s")
