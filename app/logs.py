@@ -38,6 +38,7 @@ ALLOWED_FIELDS = frozenset(
         "reranker",
         "stage",
         "duration_ms",
+        "timings_ms",  # {step: ms}, e.g. an erasure's steps
         "host",
         "port",
         "url",
@@ -61,7 +62,7 @@ class AllowListFormatter(logging.Formatter):
         }
         for key, value in vars(record).items():
             if key in ALLOWED_FIELDS and key not in _RESERVED:
-                entry[key] = value if isinstance(value, int | float | bool) else str(value)
+                entry[key] = _value(value)
         if record.exc_info and record.exc_info[0] is not None:
             exc_type, _, tb = record.exc_info
             entry["exc_type"] = exc_type.__name__
@@ -70,6 +71,15 @@ class AllowListFormatter(logging.Formatter):
                 for frame in traceback.extract_tb(tb)[-5:]
             ]
         return json.dumps(entry, ensure_ascii=False)
+
+
+def _value(value: object) -> object:
+    """Numbers as they are, a {name: number} mapping as an object, anything else as text."""
+    if isinstance(value, int | float | bool):
+        return value
+    if isinstance(value, dict) and all(isinstance(v, int | float) for v in value.values()):
+        return {str(k): v for k, v in value.items()}
+    return str(value)
 
 
 def configure_logging(level: str = "INFO") -> None:

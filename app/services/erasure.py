@@ -13,6 +13,9 @@ The steps, each idempotent so an interrupted erasure can simply be requested aga
    no search still in flight can return the document afterwards), store it, append it to the
    erasure log and audit.
 
+`erase_timed` also returns each step's wall time (`timings_ms`, logged with the completion too),
+for operators and `evals/bench/erasure_latency.py`; the receipt itself carries no timings.
+
 Deletion by a contributor (their own upload) or a collection admin runs the same steps.
 """
 
@@ -22,7 +25,9 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -54,6 +59,32 @@ class Target:
     content_hash: str
     requested_at: datetime
     generations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Erased:
+    """A signed receipt, and the wall time of each step in ms (empty when an earlier
+    erasure's receipt is returned): hide, wait_ingestion, delete_points, purge,
+    wipe_originals, delete_rows, compact_database, verify, byte_scan, query_grace (the
+    deliberate wait), sign, record; and total."""
+
+    receipt: dict[str, Any]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class _Steps:
+    """Times the steps of one erasure."""
+
+    def __init__(self) -> None:
+        self.ms: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.ms[name] = round((time.perf_counter() - started) * 1000, 3)
 
 
 class Eraser:
@@ -104,34 +135,57 @@ class Eraser:
         request: Any = None,
     ) -> dict[str, Any]:
         """Erase the document and return its signed receipt (the earlier one if already done)."""
+        return self.erase_timed(
+            document_id=document_id, reason=reason, principal=principal, kind=kind, request=request
+        ).receipt
+
+    def erase_timed(
+        self,
+        *,
+        document_id: str,
+        reason: str,
+        principal: Principal,
+        kind: str = "erasure",
+        request: Any = None,
+    ) -> Erased:
+        """`erase`, with the wall time of each step."""
         _ = self.key  # fail before touching anything if receipts cannot be signed
         with self._lock:
             done = self._completed_receipt(document_id, principal)
             if done is not None:
-                return done
-            target = self._begin(document_id, reason, principal, kind, request)
+                return Erased(done)
+            requested = time.perf_counter()
+            step = _Steps()
+            with step("hide"):
+                target = self._begin(document_id, reason, principal, kind, request)
             log.info("erasure.started", extra={"document_id": document_id, "mode": kind})
             started = time.perf_counter()
-            self._wait_for_ingestion_to_stop(target)
-            removed = self._remove(target)
-            verification = self._verify(target)
+            with step("wait_ingestion"):
+                self._wait_for_ingestion_to_stop(target)
+            removed = self._remove(target, step)
+            verification = self._verify(target, step)
             # a search that passed its last visibility check before the document was hidden
             # has answered by now (answers.search re-checks after retrieval)
-            time.sleep(max(0.0, self.query_grace_s - (time.perf_counter() - started)))
-            receipt = receipts.sign(
-                self._receipt(target, principal, kind, removed, verification), self.key
-            )
-            self._finish(target, receipt, principal, request)
-            erasure_log.append(self.log_path, receipt)
+            with step("query_grace"):
+                time.sleep(max(0.0, self.query_grace_s - (time.perf_counter() - started)))
+            with step("sign"):
+                receipt = receipts.sign(
+                    self._receipt(target, principal, kind, removed, verification), self.key
+                )
+            with step("record"):
+                self._finish(target, receipt, principal, request)
+                erasure_log.append(self.log_path, receipt)
+            timings = {**step.ms, "total": round((time.perf_counter() - requested) * 1000, 3)}
             log.info(
                 "erasure.completed",
                 extra={
                     "document_id": document_id,
                     "count": removed["index_points"],
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    "duration_ms": round(timings["total"], 1),
+                    "timings_ms": timings,
                 },
             )
-            return receipt
+            return Erased(receipt, timings)
 
     def replay(self, *, principal: Principal) -> int:
         """Erase again whatever the erasure log names and a restore brought back (rows, points);
@@ -252,17 +306,21 @@ class Eraser:
                 )
             time.sleep(0.1)
 
-    def _remove(self, target: Target) -> dict[str, int]:
+    def _remove(self, target: Target, step: _Steps) -> dict[str, int]:
         scope = Scope.of([target.collection_id])
-        points = self.store.delete_document(scope=scope, document=target.document_id)
-        self.store.purge()
-        originals = sum(_wipe(self.originals_dir / g) for g in target.generations)
-        with transaction(self.sessions) as db:
+        with step("delete_points"):
+            points = self.store.delete_document(scope=scope, document=target.document_id)
+        with step("purge"):
+            self.store.purge()
+        with step("wipe_originals"):
+            originals = sum(_wipe(self.originals_dir / g) for g in target.generations)
+        with step("delete_rows"), transaction(self.sessions) as db:
             jobs = db.execute(delete(Job).where(Job.document_id == target.document_id)).rowcount
             documents = db.execute(
                 delete(Document).where(Document.id == target.document_id)
             ).rowcount
-        self._compact_database()
+        with step("compact_database"):
+            self._compact_database()
         return {
             "index_points": points,
             "originals": originals,
@@ -290,7 +348,25 @@ class Eraser:
 
     # -- step 6 ------------------------------------------------------------------------------
 
-    def _verify(self, target: Target) -> dict[str, Any]:
+    def _verify(self, target: Target, step: _Steps) -> dict[str, Any]:
+        with step("verify"):
+            checks = self._check_removed(target)
+        if self.index_dir is not None:
+            with step("byte_scan"):
+                checks["index_files_naming_document"] = len(
+                    _files_containing(self.index_dir, target.document_id.encode())
+                )
+        failed = {k: v for k, v in checks.items() if isinstance(v, int) and v}
+        if failed:
+            log.error("erasure.verification_failed", extra={"document_id": target.document_id})
+            raise UpstreamUnavailable(
+                f"erasure {target.request_id!r} could not be verified ({', '.join(failed)}); "
+                "request it again"
+            )
+        return checks
+
+    def _check_removed(self, target: Target) -> dict[str, Any]:
+        """No point, row or original of the document is left (counts, each to be 0)."""
         scope = Scope.of([target.collection_id])
         with self.sessions() as db:
             rows = {
@@ -305,7 +381,7 @@ class Eraser:
                     .where(Job.document_id == target.document_id)
                 ),
             }
-        checks: dict[str, Any] = {
+        return {
             "index_points_remaining": self.store.count(scope=scope, document=target.document_id),
             **rows,
             "originals_remaining": sum(
@@ -313,18 +389,6 @@ class Eraser:
             ),
             "database": self.engine.dialect.name,
         }
-        if self.index_dir is not None:
-            checks["index_files_naming_document"] = len(
-                _files_containing(self.index_dir, target.document_id.encode())
-            )
-        failed = {k: v for k, v in checks.items() if isinstance(v, int) and v}
-        if failed:
-            log.error("erasure.verification_failed", extra={"document_id": target.document_id})
-            raise UpstreamUnavailable(
-                f"erasure {target.request_id!r} could not be verified ({', '.join(failed)}); "
-                "request it again"
-            )
-        return checks
 
     def _receipt(
         self,

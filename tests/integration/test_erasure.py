@@ -153,6 +153,22 @@ def test_a_tampered_receipt_or_another_key_fails_verification(runtime, collectio
         receipts.verify(receipt, stranger)
 
 
+def test_erase_timed_reports_every_step_and_no_timings_in_the_receipt(runtime, collection) -> None:
+    doc = upload(runtime, collection, "t.txt", "a record to time")
+    runtime.worker().run_until_idle()
+    officer = person(runtime, "compliance_officer")
+    erased = runtime.eraser.erase_timed(document_id=doc, reason="case 2", principal=officer)
+    steps = ("hide", "wait_ingestion", "delete_points", "purge", "wipe_originals", "delete_rows")
+    steps += ("compact_database", "verify", "byte_scan", "query_grace", "sign", "record")
+    assert set(erased.timings_ms) == {*steps, "total"}
+    assert sum(erased.timings_ms[s] for s in steps) <= erased.timings_ms["total"]
+    assert erased.timings_ms["total"] >= 1000 * runtime.settings.erasure.query_grace_s
+    assert "timings" not in str(erased.receipt)
+    again = runtime.eraser.erase_timed(document_id=doc, reason="again", principal=officer)
+    assert again.receipt == erased.receipt
+    assert again.timings_ms == {}
+
+
 def test_only_compliance_erases_and_only_uploader_or_admin_deletes(runtime, collection) -> None:
     contributor = person(runtime, "contributor", collection)
     reader = person(runtime, "reader", collection)

@@ -33,6 +33,13 @@ def test_only_allow_listed_extra_fields_are_kept():
     assert line["latency_ms"] == 12.5
 
 
+def test_step_timings_are_kept_as_an_object():
+    record = logging.LogRecord("enclave.test", logging.INFO, __file__, 1, "done", None, None)
+    record.timings_ms = {"purge": 12.5, "total": 20.0}
+    line = json.loads(AllowListFormatter().format(record))
+    assert line["timings_ms"] == {"purge": 12.5, "total": 20.0}
+
+
 def test_exceptions_keep_type_and_place_but_not_message():
     try:
         raise ValueError(f"could not parse {CANARY}")
