@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import socket
 import threading
 import time
@@ -12,11 +13,17 @@ from pathlib import Path
 import httpx
 import uvicorn
 
+from app import visibility
 from app.auth import users
-from app.db.session import make_engine, make_session_factory
+from app.db.models import Collection
+from app.db.session import make_engine, make_session_factory, transaction
+from app.identity import Principal
 from app.main import create_app
+from app.runtime import Runtime
+from app.services import answers, documents
 from app.settings import Settings
 from retrieval.settings import EmbedderSettings, RerankerSettings
+from retrieval.types import Scope
 from serving.settings import GeneratorSettings
 
 
@@ -104,3 +111,32 @@ def create_api_key(
     )
     assert response.status_code == 201, response.text
     return response.json()["key"]
+
+
+def upload_text(
+    runtime: Runtime, collection: Collection, name: str, text: str, *, by: Principal | None = None
+) -> str:
+    """Upload `text` as file `name` (by the local admin unless `by`), as the API does; its id."""
+    from app.cli import local_admin
+
+    with transaction(runtime.sessions) as db:
+        doc, _ = documents.upload(
+            db=db,
+            collection=collection,
+            filename=name,
+            stream=io.BytesIO(text.encode()),
+            originals_dir=runtime.settings.originals_dir,
+            max_bytes=2**22,
+            principal=by or local_admin(runtime),
+        )
+        return doc.id
+
+
+def searched_documents(runtime: Runtime, collection_id: str, query: str, k: int = 20) -> list[str]:
+    """The documents of the hits a search returns, with the scope and checks the API uses."""
+    with runtime.sessions() as db:
+        scope = visibility.visible(db, Scope.of([collection_id]))
+    result = answers.search(
+        retriever=runtime.retriever, sessions=runtime.sessions, scope=scope, query=query, k=k
+    )
+    return [hit.chunk.document for hit in result.hits]

@@ -22,7 +22,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from app import visibility
 from app.cli import local_admin, upload_files
 from app.db.models import Collection, Document, Job
 from app.db.session import make_engine, make_session_factory, migrate, transaction
@@ -32,6 +31,7 @@ from app.services import answers, collections
 from app.settings import Settings
 from ingestion.pipeline import IngestResult, chunk_id
 from retrieval.types import Scope
+from tests.support import searched_documents
 
 ROOT = Path(__file__).resolve().parents[2]
 MARKER = "The relief valve of pump QX-7731 opens at exactly nineteen bar."
@@ -111,12 +111,7 @@ def document(runtime: Runtime, document_id: str) -> Document:
 
 
 def search_documents(runtime: Runtime, collection_id: str, query: str) -> list[str]:
-    with runtime.sessions() as db:
-        scope = visibility.visible(db, Scope.of([collection_id]))  # as the API builds it
-    result = answers.search(
-        retriever=runtime.retriever, sessions=runtime.sessions, scope=scope, query=query, k=10
-    )
-    return [hit.chunk.document for hit in result.hits]
+    return searched_documents(runtime, collection_id, query, k=10)
 
 
 @pytest.fixture(

@@ -4,7 +4,6 @@ directory, the receipt verifies, and ingestion or queries running meanwhile chan
 
 from __future__ import annotations
 
-import io
 import threading
 import time
 import uuid
@@ -21,9 +20,9 @@ from app.db.session import transaction
 from app.errors import Forbidden, NotFound
 from app.identity import Principal
 from app.runtime import Runtime, build_runtime
-from app.services import answers, collections, documents
+from app.services import collections
 from retrieval.types import Scope
-from tests.support import fast_settings
+from tests.support import fast_settings, searched_documents, upload_text
 
 ENCODINGS = ("utf-8", "utf-16-le", "utf-16-be")
 
@@ -74,28 +73,11 @@ def person(runtime: Runtime, role: str, collection: Collection | None = None) ->
 
 
 def upload(runtime: Runtime, collection: Collection, name: str, text: str, by=None) -> str:
-    with transaction(runtime.sessions) as db:
-        doc, _ = documents.upload(
-            db=db,
-            collection=collection,
-            filename=name,
-            stream=io.BytesIO(text.encode()),
-            originals_dir=runtime.settings.originals_dir,
-            max_bytes=2**22,
-            principal=by or local_admin(runtime),
-        )
-        return doc.id
+    return upload_text(runtime, collection, name, text, by=by)
 
 
 def search(runtime: Runtime, collection: Collection, query: str) -> list[str]:
-    from app import visibility
-
-    with runtime.sessions() as db:
-        scope = visibility.visible(db, Scope.of([collection.id]))
-    result = answers.search(
-        retriever=runtime.retriever, sessions=runtime.sessions, scope=scope, query=query, k=20
-    )
-    return [h.chunk.document for h in result.hits]
+    return searched_documents(runtime, collection.id, query)
 
 
 def test_erasure_leaves_no_byte_of_the_document_and_signs_a_receipt(runtime, collection) -> None:

@@ -4,7 +4,6 @@ one live, and a superseded run is cancelled."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -17,10 +16,10 @@ from app.cli import local_admin
 from app.db.models import Collection, Document, Job
 from app.db.session import transaction
 from app.runtime import Runtime, build_runtime
-from app.services import collections, documents
+from app.services import collections
 from ingestion.worker import JobLost
 from retrieval.types import Scope
-from tests.support import fast_settings
+from tests.support import fast_settings, upload_text
 
 V1 = "Valve XJ-220 torque is 40 Nm. " * 1500  # several chunks
 V2 = "Valve XJ-220 torque was revised to 55 Nm after the recall. " * 800
@@ -48,17 +47,7 @@ def collection(runtime: Runtime) -> Collection:
 
 
 def upload(runtime: Runtime, collection: Collection, text: str, name: str = "valve.txt") -> str:
-    with transaction(runtime.sessions) as db:
-        doc, _ = documents.upload(
-            db=db,
-            collection=collection,
-            filename=name,
-            stream=io.BytesIO(text.encode()),
-            originals_dir=runtime.settings.originals_dir,
-            max_bytes=2**20,
-            principal=local_admin(runtime),
-        )
-        return doc.id
+    return upload_text(runtime, collection, name, text)
 
 
 def seen(runtime: Runtime, collection: Collection) -> set[str]:
