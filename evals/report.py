@@ -76,8 +76,11 @@ def markdown(summary: dict[str, Any], setup: dict[str, Any], charts: list[str]) 
         f"rerank_k={s['retrieval']['rerank_k']}",
         f"- Reranker that ran: {_counts(rerankers) if rerankers else 'none'}"
         + (
-            " — `none` is the pass-through (no cross-encoder weights configured): hybrid+rerank "
-            "then equals hybrid. Set `ENCLAVE_RERANKER__MODEL_PATH` to a local cross-encoder."
+            " — `proximity` is the model-free embedded default (fusion score + the query's word "
+            "pairs in order + its identifiers named); `ENCLAVE_RERANKER__MODEL_PATH` selects a "
+            "local cross-encoder such as bge-reranker-v2-m3 instead."
+            if "proximity" in rerankers.values()
+            else " — `none` is the pass-through: hybrid+rerank then equals hybrid."
             if "none" in rerankers.values()
             else ""
         ),

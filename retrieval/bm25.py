@@ -33,6 +33,7 @@ def _mark_class() -> str:
 _WORD = rf"[\w{_mark_class()}]"
 # An identifier: word runs joined by single connectors (XJ-220, os.path.join, std::move, a/b).
 _COMPOUND = re.compile(rf"{_WORD}+(?:(?:::|[-.:/@]){_WORD}+)*")
+_WORDS = re.compile(f"{_WORD}+")
 _CONNECTORS = re.compile(r"(?:::|[-.:/@_])+")
 _ALNUM_BOUNDARY = re.compile(r"(?<=\d)(?=[^\W\d_])|(?<=[^\W\d_])(?=\d)")
 _LATIN_MARKS = re.compile(r"(?<=[a-z])[\u0300-\u036f]+")
@@ -81,6 +82,17 @@ def _expand(compound: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def words(text: str) -> list[str]:
+    """The normalised word runs of `text` in order, stop words kept (`os.path` -> os, path)."""
+    return _WORDS.findall(normalize(text))
+
+
+def compounds(text: str) -> list[str]:
+    """The normalised identifiers and words of `text` in order, stop words kept (`XJ-220`,
+    `os.path.join`, `the`)."""
+    return _COMPOUND.findall(normalize(text))
+
+
 def tokenize(text: str, *, stop_words: frozenset[str] = STOP_WORDS) -> list[str]:
     """Lower-cased tokens; each identifier is emitted whole and then as its parts.
 
@@ -88,7 +100,7 @@ def tokenize(text: str, *, stop_words: frozenset[str] = STOP_WORDS) -> list[str]
     `asyncio.Queue` -> asyncio.queue, asyncio, queue. No stemming.
     """
     tokens: list[str] = []
-    for compound in _COMPOUND.findall(normalize(text)):
+    for compound in compounds(text):
         if compound in stop_words:
             continue
         tokens.extend(_expand(compound))

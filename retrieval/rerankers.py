@@ -1,10 +1,12 @@
-"""Rerankers: a cross-encoder from a local directory, a pass-through, and a token-overlap double.
+"""Rerankers: a cross-encoder from a local directory, the model-free proximity reranker (the
+embedded default), a pass-through, and a token-overlap double.
 
 Each has a `name` that is reported with every answer, so a reader knows which one ranked it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -12,7 +14,7 @@ from typing import Literal
 
 import numpy as np
 
-from retrieval.bm25 import tokenize
+from retrieval.bm25 import compounds, tokenize, words
 from retrieval.embedders import offline_env
 from retrieval.errors import ModelNotFound
 from retrieval.settings import RerankerSettings
@@ -53,6 +55,74 @@ class TokenOverlapReranker:
             return list(hits)[: max(top_k, 0)]
         scores = [len(wanted & set(tokenize(passage_text(h.chunk)))) / len(wanted) for h in hits]
         return _rescored(hits, scores, top_k)
+
+
+_PATH_SEPARATOR = re.compile(r"::|[.:/]")
+
+
+def identifiers(text: str) -> list[str]:
+    """The identifiers of `text`: compounds joined by a connector (`os.path.join`, `XJ-220`,
+    `max_wal_senders`), normalised, without repeats."""
+    return list(dict.fromkeys(c for c in compounds(text) if not c.isalnum()))
+
+
+def suffixes(compound: str) -> list[str]:
+    """A dotted name and its shorter tails: `a.b.c` -> `a.b.c`, `b.c`, `c`."""
+    parts = _PATH_SEPARATOR.split(compound)
+    return [".".join(parts[i:]) for i in range(len(parts))] if len(parts) > 1 else [compound]
+
+
+class ProximityReranker:
+    """Reorders the fused candidates by how closely each passage matches the query's wording.
+
+    Score = the fusion score relative to the best candidate's (1.0 for the best)
+    + the share of the query's consecutive word pairs that occur, in order, in the passage
+    + how much of each identifier in the query the passage names (`reprlib.Repr.maxstring` is
+    fully named by that string, two thirds by `Repr.maxstring`, a third by `maxstring`).
+
+    Fusion ranks whole chunks by bag-of-words and a mean embedding, so the chunk that holds the
+    query's phrase or names its identifier can sit below a neighbour that merely shares its
+    vocabulary; these two signals lift it. No model: a few milliseconds for ten candidates. The
+    embedded default when no cross-encoder is configured (the pydocs evaluation measures it).
+    """
+
+    name = "proximity"
+
+    def rerank(self, query: str, hits: Sequence[Hit], *, top_k: int) -> list[Hit]:
+        if not hits or top_k <= 0:
+            return []
+        query_words = words(query)
+        pairs = list(zip(query_words, query_words[1:], strict=False))
+        names = [suffixes(i) for i in identifiers(query)]
+        best = max(h.score for h in hits)
+        scores = []
+        for hit in hits:
+            passage = passage_text(hit.chunk)
+            prior = hit.score / best if best > 0 else 0.0
+            scores.append(prior + _pair_share(pairs, passage) + _named_share(names, passage))
+        return _rescored(hits, scores, top_k)
+
+
+def _pair_share(pairs: Sequence[tuple[str, str]], passage: str) -> float:
+    """The share of `pairs` found as adjacent words in `passage`."""
+    if not pairs:
+        return 0.0
+    passage_words = words(passage)
+    found = set(zip(passage_words, passage_words[1:], strict=False))
+    return sum(pair in found for pair in pairs) / len(pairs)
+
+
+def _named_share(names: Sequence[list[str]], passage: str) -> float:
+    """Mean over the query's identifiers of the longest tail the passage names, as a share of
+    the identifier's parts (`names` holds each identifier's `suffixes`, longest first)."""
+    if not names:
+        return 0.0
+    present = {tail for c in compounds(passage) for tail in suffixes(c)}
+    total = 0.0
+    for tails in names:
+        hit = next((i for i, tail in enumerate(tails) if tail in present), None)
+        total += 0.0 if hit is None else (len(tails) - hit) / len(tails)
+    return total / len(names)
 
 
 class CrossEncoderReranker:
@@ -120,9 +190,11 @@ class CrossEncoderReranker:
 
 def make_reranker(
     settings: RerankerSettings,
-) -> CrossEncoderReranker | PassThroughReranker | TokenOverlapReranker:
+) -> CrossEncoderReranker | ProximityReranker | PassThroughReranker | TokenOverlapReranker:
     """The reranker the settings ask for; raises ModelNotFound when its files are missing."""
     kind = settings.resolved_kind
+    if kind == "proximity":
+        return ProximityReranker()
     if kind == "none":
         return PassThroughReranker()
     if kind == "overlap":

@@ -36,19 +36,22 @@ class VectorStoreSettings(BaseModel):
 
 
 class RerankerSettings(BaseModel):
-    """`model_path` set: a cross-encoder (e.g. bge-reranker-v2-m3). Unset: the embedded default."""
+    """`model_path` set: a cross-encoder (e.g. bge-reranker-v2-m3). Unset: `proximity`, the
+    model-free embedded default. `none` keeps the fusion order; `overlap` is a test double."""
 
-    kind: Literal["cross-encoder", "none", "overlap"] | None = None  # None: decided by model_path
+    kind: Literal["cross-encoder", "proximity", "none", "overlap"] | None = (
+        None  # None: by model_path
+    )
     model_path: Path | None = None
     backend: Literal["flag", "sentence-transformers"] = "flag"
     batch_size: int = Field(16, ge=1)
     device: str = "cpu"
 
     @property
-    def resolved_kind(self) -> Literal["cross-encoder", "none", "overlap"]:
+    def resolved_kind(self) -> Literal["cross-encoder", "proximity", "none", "overlap"]:
         if self.kind is not None:
             return self.kind
-        return "cross-encoder" if self.model_path else "none"
+        return "cross-encoder" if self.model_path else "proximity"
 
 
 class BM25Settings(BaseModel):

@@ -1,6 +1,7 @@
 """The `Reranker` contract, run against every implementation, each built by `make_reranker`:
 
-- none: the pass-through (fast); overlap: the token-overlap double (fast);
+- proximity: the model-free embedded default (fast); none: the pass-through (fast);
+  overlap: the token-overlap double (fast);
 - cross-encoder through FlagEmbedding's FlagReranker and through sentence-transformers'
   CrossEncoder, over a tiny locally built BERT classifier (slow; random weights, so the scores
   mean nothing, only their shape and order are checked).
@@ -18,6 +19,7 @@ from retrieval.protocols import Reranker
 from retrieval.rerankers import (
     CrossEncoderReranker,
     PassThroughReranker,
+    ProximityReranker,
     TokenOverlapReranker,
     make_reranker,
 )
@@ -63,6 +65,7 @@ def tiny_cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(
     scope="module",
     params=[
+        "proximity",
         "none",
         "overlap",
         pytest.param("flag", marks=pytest.mark.slow),
@@ -71,8 +74,11 @@ def tiny_cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 )
 def reranker(request: pytest.FixtureRequest) -> Reranker:
     kind = request.param
-    if kind == "none":
+    if kind == "proximity":
         built = make_reranker(RerankerSettings())
+        assert isinstance(built, ProximityReranker)
+    elif kind == "none":
+        built = make_reranker(RerankerSettings(kind="none"))
         assert isinstance(built, PassThroughReranker)
     elif kind == "overlap":
         built = make_reranker(RerankerSettings(kind="overlap"))

@@ -1,4 +1,4 @@
-"""Pass-through and token-overlap rerankers, and the reranker factory."""
+"""The proximity, pass-through and token-overlap rerankers, and the reranker factory."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ import pytest
 from retrieval.errors import ModelNotFound
 from retrieval.rerankers import (
     PassThroughReranker,
+    ProximityReranker,
     TokenOverlapReranker,
+    identifiers,
     make_reranker,
     passage_text,
+    suffixes,
 )
 from retrieval.settings import RerankerSettings
 from retrieval.types import Chunk, Hit
@@ -64,8 +67,57 @@ def test_rerankers_accept_no_hits() -> None:
     assert PassThroughReranker().rerank("q", [], top_k=3) == []
 
 
+def test_proximity_lifts_the_passage_holding_the_phrase() -> None:
+    hits = [
+        _hit(0, "The parser is called and the start tag ends when the handler runs.", 1.0),
+        _hit(1, "Similar to the start tag, but called when the parser meets an empty tag.", 0.9),
+    ]
+    query = "but called when the parser meets an empty tag"
+    out = ProximityReranker().rerank(query, hits, top_k=2)
+    assert [h.chunk.id for h in out] == ["id-1", "id-0"]
+    assert out[0].score == pytest.approx(0.9 + 1.0)  # fusion share + every word pair in order
+
+
+def test_proximity_lifts_the_passage_naming_the_identifier() -> None:
+    hits = [
+        _hit(0, "The reprlib module: Repr instances limit the size of the output.", 1.0),
+        _hit(1, "Repr.maxstring: limit on the number of characters in a string.", 0.9),
+        _hit(2, "maxstring and maxlong limits.", 0.8),
+    ]
+    out = ProximityReranker().rerank("What is reprlib.Repr.maxstring?", hits, top_k=3)
+    assert [h.chunk.id for h in out] == ["id-1", "id-2", "id-0"]
+    scores = {h.chunk.id: h.score for h in out}
+    assert scores["id-0"] == pytest.approx(1.0)  # shares words, names no tail of the identifier
+    # 2 of 3 parts named, 1 of 3; word pairs (what is, is reprlib, reprlib repr, repr maxstring)
+    # found in order: 'repr maxstring' in id-1 only
+    assert scores["id-1"] == pytest.approx(0.9 + 1 / 4 + 2 / 3)
+    assert scores["id-2"] == pytest.approx(0.8 + 1 / 3)
+
+
+def test_proximity_keeps_fusion_order_without_signals() -> None:
+    out = ProximityReranker().rerank("?!", HITS, top_k=4)
+    assert [h.chunk.id for h in out] == [h.chunk.id for h in HITS]
+    out = ProximityReranker().rerank("zebra", HITS, top_k=2)
+    assert [h.chunk.id for h in out] == ["id-0", "id-1"]
+
+
+def test_proximity_handles_zero_or_negative_fusion_scores() -> None:
+    hits = [_hit(0, "alpha beta", -0.2), _hit(1, "gamma delta", -0.5)]
+    out = ProximityReranker().rerank("gamma delta", hits, top_k=2)
+    assert [h.chunk.id for h in out] == ["id-1", "id-0"]
+
+
+def test_identifiers_and_their_tails() -> None:
+    text = "Use os.path.join, XJ-220 and max_wal_senders; not plain words or os.path.join."
+    assert identifiers(text) == ["os.path.join", "xj-220", "max_wal_senders"]
+    assert suffixes("os.path.join") == ["os.path.join", "path.join", "join"]
+    assert suffixes("std::move") == ["std.move", "move"]
+    assert suffixes("max_wal_senders") == ["max_wal_senders"]
+
+
 def test_factory_picks_by_kind() -> None:
-    assert isinstance(make_reranker(RerankerSettings()), PassThroughReranker)
+    assert isinstance(make_reranker(RerankerSettings()), ProximityReranker)
+    assert isinstance(make_reranker(RerankerSettings(kind="none")), PassThroughReranker)
     assert isinstance(make_reranker(RerankerSettings(kind="overlap")), TokenOverlapReranker)
 
 
