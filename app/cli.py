@@ -341,8 +341,18 @@ def eval_(
     limit_queries: Annotated[int | None, typer.Option(help="At most this many queries.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the subset sampling.")] = 20250601,
     queries: Annotated[str, typer.Option(help="Queries file inside ROOT.")] = "queries.jsonl",
+    answers_n: Annotated[
+        int,
+        typer.Option(
+            "--answers",
+            min=0,
+            help="Answer quality on a sample of this many queries, with the configured "
+            "generator (0: none).",
+        ),
+    ] = 0,
 ) -> None:
-    """Retrieval quality on a labelled folder: BM25, dense, hybrid, hybrid+rerank (offline)."""
+    """Retrieval quality on a labelled folder: BM25, dense, hybrid, hybrid+rerank (offline);
+    with --answers N, answer quality on a sample too."""
     from evals.run import EvalOptions, evaluate
 
     configure_logging("WARNING")
@@ -354,10 +364,11 @@ def eval_(
         limit_queries=limit_queries,
         seed=seed,
         queries_file=queries,
+        answers=answers_n,
     )
     try:
         evaluate(options, console=err)
-    except (FileNotFoundError, ValueError, EnclaveError, RetrievalError) as exc:
+    except (FileNotFoundError, ValueError, EnclaveError, RetrievalError, ServingError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
 

@@ -9,20 +9,51 @@ from typing import Any
 
 from evals.metrics import METRICS
 
-STAGES = ("embed", "index", "rerank", "total")
+STAGES = ("embed", "index", "rerank", "generation", "total")
+ANSWERS_ROW = "answers (hybrid+rerank → generator)"
+ANSWER_COLUMNS = {  # metric -> column heading, in table order
+    "citation_correct": "citation correct",
+    "cited_relevant_share": "cited relevant share",
+    "uncited": "uncited",
+    "sources_relevant": "relevant source given",
+    "false_no_answer": "no-answer (normal)",
+    "withheld_no_answer": "no-answer (withheld)",
+    "f1": "token F1",
+    "precision": "token P",
+    "recall": "token R",
+}
+ANSWER_CHART = ("citation_correct", "cited_relevant_share", "withheld_no_answer", "f1")
 
 
-def write(out: Path, *, summary: dict[str, Any], setup: dict[str, Any], per_query: dict) -> None:
-    """Write metrics.json, the charts and report.md into `out`."""
+def write(
+    out: Path,
+    *,
+    summary: dict[str, Any],
+    setup: dict[str, Any],
+    per_query: dict,
+    answers: dict[str, Any] | None = None,
+) -> None:
+    """Write metrics.json, the charts and report.md into `out`. `answers`: the answer sample's
+    summary plus its `per_query` records (evals/answers.py), when one ran."""
     out.mkdir(parents=True, exist_ok=True)
     payload = {"setup": setup, "arms": summary, "per_query": per_query}
-    (out / "metrics.json").write_text(json.dumps(payload, indent=2, default=_json) + "\n")
-    charts = write_charts(out, summary)
-    (out / "report.md").write_text(markdown(summary, setup, charts))
+    if answers is not None:
+        payload["answers"] = answers
+    text = json.dumps(_finite(payload), indent=2, default=str, allow_nan=False)
+    (out / "metrics.json").write_text(text + "\n")
+    charts = write_charts(out, summary, answers)
+    (out / "report.md").write_text(markdown(summary, setup, charts, answers))
 
 
-def _json(value: object) -> object:
-    return None if isinstance(value, float) and math.isnan(value) else str(value)
+def _finite(value: Any) -> Any:
+    """NaN (a metric over no values) as null, so metrics.json is valid JSON."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _fmt(value: float, digits: int = 3) -> str:
@@ -39,20 +70,88 @@ def metrics_table(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
-def latency_table(summary: dict[str, Any]) -> list[str]:
-    head = ["arm", *(f"{s} p50 / p95 (ms)" for s in STAGES)]
+def latency_table(summary: dict[str, Any], answers: dict[str, Any] | None = None) -> list[str]:
+    """p50 / p95 per stage and arm; the answer sample (when it ran) as one more row."""
+    stages = _stages(answers)
+    head = ["arm", *(f"{s} p50 / p95 (ms)" for s in stages)]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for arm, result in summary.items():
-        lat = result["latency_ms"]
+    rows = [(arm, result["latency_ms"]) for arm, result in summary.items()]
+    if answers is not None:
+        rows.append((ANSWERS_ROW, answers["latency_ms"]))
+    for name, lat in rows:
         cells = [
             f"{_fmt(lat[s]['p50'], 1)} / {_fmt(lat[s]['p95'], 1)}" if s in lat else "–"
-            for s in STAGES
+            for s in stages
         ]
-        lines.append("| " + " | ".join([arm, *cells]) + " |")
+        lines.append("| " + " | ".join([name, *cells]) + " |")
     return lines
 
 
-def markdown(summary: dict[str, Any], setup: dict[str, Any], charts: list[str]) -> str:
+def _stages(answers: dict[str, Any] | None) -> tuple[str, ...]:
+    """The stages shown: generation only when an answer sample ran (the arms do not generate)."""
+    return STAGES if answers is not None else tuple(s for s in STAGES if s != "generation")
+
+
+def answers_table(answers: dict[str, Any]) -> list[str]:
+    head = ["kind", "n", *ANSWER_COLUMNS.values()]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for kind, m in answers["metrics"].items():
+        cells = [kind, str(int(m["n"])), *(_fmt(m[name]) for name in ANSWER_COLUMNS)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def answers_section(answers: dict[str, Any], setup: dict[str, Any]) -> list[str]:
+    plan = setup["answers"]
+    every = answers["metrics"]["all"]
+    ms = _p50_p95_text
+    lines = [
+        "## Answer quality (sample)",
+        "",
+        f"{plan['n']} queries (seeded, kinds balanced), generator `{setup['generator']}`, "
+        f"temperature {plan['temperature']:g}, max_tokens {plan['max_tokens']}. Normal: the "
+        f"product's retrieval (hybrid + rerank, top {plan['k']}). Withheld: top "
+        f"{plan['withheld_k']}, every chunk satisfying a label dropped, the first {plan['k']} "
+        "of the rest given. Judged with the retrieval rule (file + `must_contain`); no remote "
+        "judge.",
+        "",
+        *answers_table(answers),
+        "",
+        "- citation correct: share of answers citing at least one relevant source; cited "
+        "relevant share: relevant / cited, mean over answers that cite; uncited: answers citing "
+        "nothing; relevant source given: a relevant chunk was among the sources (the ceiling "
+        "of citation correct).",
+        "- no-answer: share of replies saying the sources do not contain the answer — wrong in "
+        "the normal case, right when the relevant chunks are withheld.",
+        "- token F1 / P / R: SQuAD-style bag-of-words overlap of the answer (citation markers "
+        "removed) with the reference passage, the paragraph of the labelled chunk holding "
+        f"`must_contain` ({int(every['f1_n'])} of {int(every['n'])} passages found); a "
+        "no-answer reply scores 0.",
+        f"- Generation (normal) p50 / p95: {ms(answers['latency_ms'].get('generation'))} ms; "
+        f"first delta {ms(answers['first_delta_ms'])} ms; withheld generation "
+        f"{ms(answers['withheld_generation_ms'])} ms.",
+    ]
+    if every.get("no_sources", 0) > 0:
+        lines.append(
+            f"- {every['no_sources']:.0%} of the normal answers had no source at all (every "
+            "hit hidden): an index written before index generations existed is invisible to "
+            "answers; re-ingest it."
+        )
+    return [*lines, ""]
+
+
+def _p50_p95_text(lat: dict[str, float] | None) -> str:
+    if not lat:
+        return "–"
+    return f"{_fmt(lat['p50'], 0)} / {_fmt(lat['p95'], 0)}"
+
+
+def markdown(
+    summary: dict[str, Any],
+    setup: dict[str, Any],
+    charts: list[str],
+    answers: dict[str, Any] | None = None,
+) -> str:
     s = setup
     chunking = s["chunking"]
     rerankers = {arm: r["reranker"] for arm, r in summary.items() if r["rerank"]}
@@ -92,11 +191,17 @@ def markdown(summary: dict[str, Any], setup: dict[str, Any], charts: list[str]) 
         "",
         *metrics_table(summary),
         "",
+        *(answers_section(answers, setup) if answers is not None else []),
         "## Latency per stage (`SearchResult.timings_ms`)",
         "",
-        *latency_table(summary),
+        *latency_table(summary, answers),
         "",
-        "Latencies are wall-clock on a shared machine: compare arms within one run only.",
+        "Latencies are wall-clock on a shared machine: compare arms within one run only."
+        + (
+            " Generation (the answer sample only) runs from the prompt to the last token."
+            if answers is not None
+            else ""
+        ),
         "",
     ]
     if failed:
@@ -111,8 +216,11 @@ def _counts(counts: dict[str, Any]) -> str:
     return ", ".join(f"{k}: {v}" for k, v in counts.items())
 
 
-def write_charts(out: Path, summary: dict[str, Any]) -> list[str]:
-    """metrics_by_arm.png and latency_by_stage.png; returns the file names written."""
+def write_charts(
+    out: Path, summary: dict[str, Any], answers: dict[str, Any] | None = None
+) -> list[str]:
+    """metrics_by_arm.png, latency_by_stage.png and, with an answer sample, answer_quality.png;
+    returns the file names written."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -139,22 +247,48 @@ def write_charts(out: Path, summary: dict[str, Any]) -> list[str]:
     plt.close(fig)
     names.append("metrics_by_arm.png")
 
+    latency = {arm: summary[arm]["latency_ms"] for arm in arms}
+    if answers is not None:
+        latency["answers"] = answers["latency_ms"]
+    stages = _stages(answers)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
     for ax, q in zip(axes, ("p50", "p95"), strict=True):
         _grouped_bars(
             ax,
-            arms,
-            STAGES,
-            lambda arm, st, q=q: summary[arm]["latency_ms"].get(st, {}).get(q, math.nan),
+            list(latency),
+            stages,
+            lambda row, st, q=q: latency[row].get(st, {}).get(q, math.nan),
         )
         ax.set_title(f"{q} latency")
-    axes[0].set_ylabel("ms")
+        if answers is not None:  # generation takes seconds, index queries milliseconds
+            ax.set_yscale("log")
+    axes[0].set_ylabel("ms" + (" (log scale)" if answers is not None else ""))
     axes[-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
-    fig.suptitle("Search latency by stage")
+    fig.suptitle("Search and answer latency by stage" if answers else "Search latency by stage")
     fig.tight_layout()
     fig.savefig(out / "latency_by_stage.png", dpi=110)
     plt.close(fig)
     names.append("latency_by_stage.png")
+
+    if answers is not None:
+        kinds = [k for k in ("exact", "semantic", "all") if k in answers["metrics"]]
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        _grouped_bars(
+            ax, kinds, ANSWER_CHART, lambda kind, m: answers["metrics"][kind].get(m, math.nan)
+        )
+        ax.set_ylim(0, 1.05)
+        ax.set_ylabel("share / mean over answers")
+        ax.legend(
+            [ANSWER_COLUMNS[m] for m in ANSWER_CHART],
+            fontsize=8,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1),
+        )
+        fig.suptitle(f"Answer quality ({int(answers['metrics']['all']['n'])} queries)")
+        fig.tight_layout()
+        fig.savefig(out / "answer_quality.png", dpi=110)
+        plt.close(fig)
+        names.append("answer_quality.png")
     return names
 
 

@@ -7,7 +7,7 @@ import shlex
 import sys
 import tempfile
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from app.runtime import build_runtime
 from app.settings import Settings
 from evals import report
+from evals.answers import AnswerPlan, run_answers, sample, summarise_answers
 from evals.dataset import QUERIES_FILE, load, subset
 from evals.runner import ARMS, ingest, run_arms, setup_of, summarise
 
@@ -36,6 +37,7 @@ class EvalOptions:
     queries_file: str = QUERIES_FILE
     name: str | None = None  # report name under evals/reports/ when `out` is not given
     command: str | None = None  # recorded in the report; default: this process's argv
+    answers: int = 0  # answer-quality sample size (evals/answers.py); 0: no answers generated
 
 
 def evaluate(options: EvalOptions, *, console: Console | None = None) -> dict[str, Any]:
@@ -63,12 +65,29 @@ def evaluate(options: EvalOptions, *, console: Console | None = None) -> dict[st
             f"ingestion: {ingestion.seconds:.1f} s, {ingestion.chunks} chunks, "
             f"{len(ingestion.failed)} failed" + (" (reused)" if ingestion.reused else "")
         )
+        asked = sample(data.queries, options.answers, seed=options.seed)
+        plan = AnswerPlan.of(runtime, len(asked))
+        answer_rows: list[dict[str, Any]] = []
         with _progress(console) as progress:
             task = progress.add_task(f"{len(ARMS)} arms", total=len(data.queries))
             results = run_arms(
                 runtime, data.queries, ingestion, advance=lambda: progress.advance(task)
             )
+            if asked:
+                answering = progress.add_task(
+                    f"{len(asked)} answers (normal + withheld)", total=2 * len(asked)
+                )
+                answer_rows = run_answers(
+                    runtime,
+                    asked,
+                    collection_id=ingestion.collection_id,
+                    filenames=ingestion.filenames,
+                    plan=plan,
+                    advance=lambda: progress.advance(answering),
+                )
         setup = setup_of(runtime, data, ingestion)
+        setup["generator"] = runtime.generator.name if asked else None
+        setup["answers"] = asdict(plan) if asked else None
     setup |= {
         "command": options.command or _command_line(),
         "started_at": started_at,
@@ -78,9 +97,10 @@ def evaluate(options: EvalOptions, *, console: Console | None = None) -> dict[st
     summary = summarise(results)
     per_query = {r.arm.name: r.per_query for r in results}
     out = options.out or REPORTS / (options.name or data.name)
-    report.write(out, summary=summary, setup=setup, per_query=per_query)
+    answers = summarise_answers(answer_rows) | {"per_query": answer_rows} if asked else None
+    report.write(out, summary=summary, setup=setup, per_query=per_query, answers=answers)
     console.print(f"report: {out / 'report.md'}")
-    return {"setup": setup, "arms": summary, "out": str(out)}
+    return {"setup": setup, "arms": summary, "answers": answers, "out": str(out)}
 
 
 def _progress(console: Console) -> Progress:
