@@ -157,7 +157,7 @@ def markdown(
     rerankers = {arm: r["reranker"] for arm, r in summary.items() if r["rerank"]}
     failed = s["documents_failed"]
     lines = [
-        f"# Retrieval evaluation: {s['set']}",
+        f"# Evaluation: {s['set']}",
         "",
         f"Command: `{s.get('command', '')}`  ",
         f"Run at {s.get('started_at', '')} on {s['machine']}.",
