@@ -20,6 +20,7 @@ def make_generator(settings: GeneratorSettings) -> Generator:
             context_tokens=settings.context_tokens,
             threads=settings.threads,
             timeout_s=settings.timeout_s,
+            repeat_penalty=settings.repeat_penalty,
         )
     if settings.kind == "openai":
         from serving.openai_client import OpenAIChatGenerator

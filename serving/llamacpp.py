@@ -112,6 +112,7 @@ class LlamaCppGenerator:
         threads: int | None = None,
         parallel: int = DEFAULT_PARALLEL,
         timeout_s: float = 120.0,
+        repeat_penalty: float = 1.0,
     ) -> None:
         import xllamacpp
 
@@ -120,6 +121,7 @@ class LlamaCppGenerator:
             raise GeneratorUnavailable(f"model file not found: {path.name}")
         self.name = path.name.removesuffix(".gguf")
         self._timeout_s = timeout_s
+        self._repeat_penalty = repeat_penalty
         self._slots = threading.BoundedSemaphore(parallel)
         self._socket_dir = tempfile.mkdtemp(prefix="enclave-llamacpp-")
         params = build_params(
@@ -151,6 +153,7 @@ class LlamaCppGenerator:
             "stream": True,
             "max_tokens": max_tokens,
             "temperature": temperature,
+            "repeat_penalty": self._repeat_penalty,
             "cache_prompt": False,
         }
         with self._lock:

@@ -20,4 +20,7 @@ class GeneratorSettings(BaseModel):
     temperature: float = Field(0.1, ge=0.0, le=2.0)
     context_tokens: int = Field(8192, ge=512)
     threads: int | None = None  # llama-cpp: CPU threads (default: all cores)
+    # llama-cpp: penalty on repeating recent tokens (1.0 = off). SmolLM2-135M loops without it;
+    # 1.15 doubled its token F1 on the pydocs answer sample and cut the generation time.
+    repeat_penalty: float = Field(1.15, ge=1.0, le=2.0)
     timeout_s: float = 120.0

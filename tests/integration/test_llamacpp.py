@@ -196,3 +196,24 @@ def test_prompt_too_long_is_rejected_without_prompt_text(generator):
         )
     assert caught.value.status == 400
     assert CANARY not in str(caught.value)
+
+
+def test_the_configured_repeat_penalty_goes_with_every_request(monkeypatch):
+    from serving import llamacpp
+    from serving.factory import make_generator
+    from serving.settings import GeneratorSettings
+
+    sent: list[dict] = []
+    real_run = llamacpp._Run
+
+    def recording_run(server, slots, request, **kwargs):
+        sent.append(dict(request))
+        return real_run(server, slots, request, **kwargs)
+
+    monkeypatch.setattr(llamacpp, "_Run", recording_run)
+    generator = make_generator(GeneratorSettings(context_tokens=1024, threads=2))
+    try:
+        assert "".join(generator.stream(QUESTION, max_tokens=8, temperature=0.0)).strip()
+    finally:
+        generator.close()
+    assert [r["repeat_penalty"] for r in sent] == [GeneratorSettings().repeat_penalty] == [1.15]
