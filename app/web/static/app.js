@@ -5,7 +5,7 @@
 import { initCompliance } from "./compliance.js";
 import { $, h, say } from "./dom.js";
 import { showKeysFor, wireKeys } from "./keys.js";
-import { showMembersFor, wireMembers } from "./members.js";
+import { clearMembers, showMembersFor, wireMembers } from "./members.js";
 import { api, errorMessage, loadMe, may, send, session } from "./session.js";
 
 const FINAL = new Set(["indexed", "failed"]);
@@ -40,7 +40,7 @@ async function loadCollections() {
   }
   const ids = new Set(state.collections.map((c) => c.id));
   state.chosen = new Set([...state.chosen].filter((id) => ids.has(id)));
-  if (!ids.has(state.active)) state.active = state.collections[0]?.id ?? null;
+  if (!ids.has(state.active)) setActive(state.collections[0]?.id ?? null);
   renderCollections();
   renderScope();
 }
@@ -72,8 +72,20 @@ function renderScope() {
   $("scope-label").textContent = names.length ? names.join(", ") : "all collections";
 }
 
-function selectCollection(id) {
+// Switching collections empties the lists at once: until the new collection's documents and
+// members arrive, the old ones must not be shown (or acted on) under the new name.
+function setActive(id) {
+  if (id !== state.active) {
+    clearTimeout(state.poll);
+    $("documents").replaceChildren();
+    $("documents-empty").hidden = true;
+    clearMembers();
+  }
   state.active = id;
+}
+
+function selectCollection(id) {
+  setActive(id);
   renderCollections();
   setUploadStatus("");
   loadDocuments();
@@ -100,7 +112,7 @@ async function createCollection(event) {
       body: JSON.stringify({ name, description }),
     });
     toggleCollectionForm(false);
-    state.active = created.id;
+    setActive(created.id);
     await loadMe(); // the creator now administers it
     await loadCollections();
     loadDocuments();

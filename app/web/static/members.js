@@ -22,6 +22,11 @@ export function wireMembers(active, ownChange) {
   }
 }
 
+export function clearMembers() {
+  shownFor = null;
+  $("members").replaceChildren();
+}
+
 export function showMembersFor(id, { force = false } = {}) {
   if (id === shownFor && !force) return;
   loadMembers(id);
