@@ -44,6 +44,7 @@ def run(floors: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dic
             data_dir=base / "data",
             limit_docs=subset["limit_docs"],
             seed=subset["seed"],
+            answers=subset["answers"],
             command="pytest -m eval tests/eval",
         )
     )
@@ -55,6 +56,7 @@ def test_runs_the_embedded_default(run: dict[str, Any]) -> None:
     assert setup["vector_store"] == "edge"
     assert set(setup["documents_by_format"]) == {"html", "pdf", "docx"}
     assert (Path(run["out"]) / "report.md").is_file()
+    assert setup["generator"] == "SmolLM2-135M-Instruct.Q4_1"  # answers from the real model
 
 
 def test_metrics_at_or_above_floors(run: dict[str, Any], floors: dict[str, Any]) -> None:
@@ -65,7 +67,13 @@ def test_metrics_at_or_above_floors(run: dict[str, Any], floors: dict[str, Any])
         for metric, floor in metrics.items()
         if run["arms"][arm]["metrics"][kind][metric] < floor
     ]
-    assert not below, "retrieval quality below the floors:\n" + "\n".join(below)
+    below += [
+        f"answers/{kind} {metric}: {run['answers']['metrics'][kind][metric]:.3f} < {floor}"
+        for kind, metrics in floors["answer_floors"].items()
+        for metric, floor in metrics.items()
+        if run["answers"]["metrics"][kind][metric] < floor
+    ]
+    assert not below, "quality below the floors:\n" + "\n".join(below)
 
 
 def test_hybrid_rerank_beats_each_single_leg_on_ndcg(run: dict[str, Any]) -> None:
