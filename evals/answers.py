@@ -51,7 +51,7 @@ from app.db.models import Document, Job
 from app.runtime import Runtime
 from app.services import answers
 from evals.dataset import Label, Query, judge, matched_labels, normalise
-from evals.metrics import latency_summary, percentile
+from evals.metrics import latency_summary, p50_p95
 from ingestion.pipeline import chunk_id
 from retrieval.types import Chunk, Scope
 from serving.answer import Delta, Done, stream_answer
@@ -379,9 +379,9 @@ def summarise_answers(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {
         "metrics": metrics,
         "latency_ms": latency_summary(n["timings_ms"] for n in normal),
-        "first_delta_ms": _p50_p95(n["first_delta_ms"] for n in normal),
-        "withheld_generation_ms": _p50_p95(w["generation_ms"] for w in withheld),
-        "withheld_first_delta_ms": _p50_p95(w["first_delta_ms"] for w in withheld),
+        "first_delta_ms": _present_p50_p95(n["first_delta_ms"] for n in normal),
+        "withheld_generation_ms": _present_p50_p95(w["generation_ms"] for w in withheld),
+        "withheld_first_delta_ms": _present_p50_p95(w["first_delta_ms"] for w in withheld),
     }
 
 
@@ -410,10 +410,6 @@ def _mean(values: Iterable[float]) -> float:
     return sum(values) / len(values) if values else float("nan")
 
 
-def _p50_p95(values: Iterable[float | None]) -> dict[str, float]:
-    present = [v for v in values if v is not None]
-    return {
-        "p50": percentile(present, 50),
-        "p95": percentile(present, 95),
-        "n": float(len(present)),
-    }
+def _present_p50_p95(values: Iterable[float | None]) -> dict[str, float]:
+    """`p50_p95` of the values that exist (an answer without text has no first delta)."""
+    return p50_p95([v for v in values if v is not None])

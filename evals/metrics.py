@@ -82,6 +82,11 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
+def p50_p95(values: Sequence[float]) -> dict[str, float]:
+    """The median, the 95th percentile and the count of `values` (NaN percentiles for none)."""
+    return {"p50": percentile(values, 50), "p95": percentile(values, 95), "n": float(len(values))}
+
+
 def latency_summary(timings: Iterable[Mapping[str, float]]) -> dict[str, dict[str, float]]:
     """p50/p95 (ms) per stage over per-query `timings_ms`, plus the stages' sum as `total`."""
     stages: dict[str, list[float]] = {}
@@ -89,7 +94,4 @@ def latency_summary(timings: Iterable[Mapping[str, float]]) -> dict[str, dict[st
         for stage, ms in t.items():
             stages.setdefault(stage, []).append(ms)
         stages.setdefault("total", []).append(sum(t.values()))
-    return {
-        stage: {"p50": percentile(v, 50), "p95": percentile(v, 95), "n": float(len(v))}
-        for stage, v in stages.items()
-    }
+    return {stage: p50_p95(v) for stage, v in stages.items()}
