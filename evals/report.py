@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,31 +61,42 @@ def _fmt(value: float, digits: int = 3) -> str:
     return "–" if value is None or math.isnan(value) else f"{value:.{digits}f}"
 
 
-def metrics_table(summary: dict[str, Any]) -> list[str]:
-    head = ["arm", "kind", "n", *METRICS]
+def _table(head: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    """A Markdown table's lines."""
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for arm, result in summary.items():
-        for kind, m in result["metrics"].items():
-            cells = [arm, kind, str(int(m["n"])), *(_fmt(m[name]) for name in METRICS)]
-            lines.append("| " + " | ".join(cells) + " |")
-    return lines
+    return lines + ["| " + " | ".join(cells) + " |" for cells in rows]
+
+
+def metrics_table(summary: dict[str, Any]) -> list[str]:
+    return _table(
+        ["arm", "kind", "n", *METRICS],
+        (
+            [arm, kind, str(int(m["n"])), *(_fmt(m[name]) for name in METRICS)]
+            for arm, result in summary.items()
+            for kind, m in result["metrics"].items()
+        ),
+    )
 
 
 def latency_table(summary: dict[str, Any], answers: dict[str, Any] | None = None) -> list[str]:
     """p50 / p95 per stage and arm; the answer sample (when it ran) as one more row."""
     stages = _stages(answers)
-    head = ["arm", *(f"{s} p50 / p95 (ms)" for s in stages)]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     rows = [(arm, result["latency_ms"]) for arm, result in summary.items()]
     if answers is not None:
         rows.append((ANSWERS_ROW, answers["latency_ms"]))
-    for name, lat in rows:
-        cells = [
-            f"{_fmt(lat[s]['p50'], 1)} / {_fmt(lat[s]['p95'], 1)}" if s in lat else "–"
-            for s in stages
-        ]
-        lines.append("| " + " | ".join([name, *cells]) + " |")
-    return lines
+    return _table(
+        ["arm", *(f"{s} p50 / p95 (ms)" for s in stages)],
+        (
+            [
+                name,
+                *(
+                    f"{_fmt(lat[s]['p50'], 1)} / {_fmt(lat[s]['p95'], 1)}" if s in lat else "–"
+                    for s in stages
+                ),
+            ]
+            for name, lat in rows
+        ),
+    )
 
 
 def _stages(answers: dict[str, Any] | None) -> tuple[str, ...]:
@@ -93,12 +105,13 @@ def _stages(answers: dict[str, Any] | None) -> tuple[str, ...]:
 
 
 def answers_table(answers: dict[str, Any]) -> list[str]:
-    head = ["kind", "n", *ANSWER_COLUMNS.values()]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for kind, m in answers["metrics"].items():
-        cells = [kind, str(int(m["n"])), *(_fmt(m[name]) for name in ANSWER_COLUMNS)]
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines
+    return _table(
+        ["kind", "n", *ANSWER_COLUMNS.values()],
+        (
+            [kind, str(int(m["n"])), *(_fmt(m[name]) for name in ANSWER_COLUMNS)]
+            for kind, m in answers["metrics"].items()
+        ),
+    )
 
 
 def answers_section(answers: dict[str, Any], setup: dict[str, Any]) -> list[str]:
