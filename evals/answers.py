@@ -279,7 +279,7 @@ def _normal(
     sources = answers.as_sources(found.hits)
     out = generate(runtime, plan, query.text, sources)
     relevant = [bool(_labels(query, filenames, s.document, s.text)) for s in sources]
-    cited = [bool(_labels(query, filenames, s.document, s.text)) for s in out.citations]
+    cited = [relevant[s.number - 1] for s in out.citations]  # citations are of `sources`
     row = {
         "sources": len(sources),
         "relevant_sources": [i for i, r in enumerate(relevant, start=1) if r],
