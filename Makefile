@@ -1,5 +1,5 @@
 # The two commands of the README.
-.PHONY: run test setup lint lock
+.PHONY: run test setup lint lock upgrade
 
 run:            ## set up and start the embedded default on http://127.0.0.1:8000
 	./scripts/setup.sh
@@ -13,5 +13,8 @@ lint:
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 
-lock:           ## re-resolve every dependency into requirements/lock.txt (then run make test)
+lock:           ## pin a changed dependency in requirements/lock.txt, keeping the other pins
 	./scripts/lock.sh
+
+upgrade:        ## re-resolve every dependency to its newest allowed version (then make test)
+	./scripts/lock.sh --upgrade

