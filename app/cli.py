@@ -30,7 +30,6 @@ from app.services import answers, collections, documents, keys
 from app.settings import Settings
 from retrieval.errors import RetrievalError, StoreUnavailable
 from retrieval.types import Scope
-from serving.answer import Delta, Done
 from serving.errors import ServingError
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -292,39 +291,25 @@ def ask(
 ) -> None:
     """A streamed answer with numbered citations."""
     with local_runtime() as runtime:
-        settings = runtime.settings
-        events = answers.answer(
-            retriever=runtime.retriever,
-            sessions=runtime.sessions,
-            generator=runtime.generator,
-            scope=scope_of(runtime, collection),
-            question=question,
-            k=settings.retrieval.answer_k,
-            max_tokens=settings.generator.max_tokens,
-            temperature=settings.generator.temperature,
-            context_tokens=settings.generator.context_tokens,
+        events = runtime.answers.stream(scope=scope_of(runtime, collection), question=question)
+        answer = answers.collect(events, on_text=write_now)
+        out.print("\n")
+        cited = {s.number for s in answer.done.citations}
+        for s in answer.retrieved.sources:
+            mark = "*" if s.number in cited else " "
+            where = s.title + (f" › {s.section}" if s.section else "")
+            where += f", p. {s.page}" if s.page else ""
+            out.print(f"{mark}[{s.number}] {where}  ({s.document})", highlight=False)
+        out.print(
+            f"model: {answer.done.model} · reranker: {answer.retrieved.reranker} · "
+            f"dropped citations: {answer.done.dropped_citations}",
+            style="dim",
         )
-        sources = []
-        reranker = "none"
-        for event in events:
-            if isinstance(event, answers.Retrieved):
-                sources, reranker = event.sources, event.reranker
-            elif isinstance(event, Delta):
-                sys.stdout.write(event.text)
-                sys.stdout.flush()
-            elif isinstance(event, Done):
-                out.print("\n")
-                cited = {s.number for s in event.citations}
-                for s in sources:
-                    mark = "*" if s.number in cited else " "
-                    where = s.title + (f" › {s.section}" if s.section else "")
-                    where += f", p. {s.page}" if s.page else ""
-                    out.print(f"{mark}[{s.number}] {where}  ({s.document})", highlight=False)
-                out.print(
-                    f"model: {event.model} · reranker: {reranker} · "
-                    f"dropped citations: {event.dropped_citations}",
-                    style="dim",
-                )
+
+
+def write_now(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
 
 
 @cli.command("eval")

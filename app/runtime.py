@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.session import make_engine, make_session_factory, migrate
 from app.jobs import DatabaseJobQueue
+from app.services.answers import AnswerDefaults, AnswerService
 from app.services.erasure import Eraser
 from app.settings import Settings
 from ingestion import sandbox as parser_sandbox
@@ -79,6 +80,16 @@ class Runtime:
     def generator(self) -> Generator:
         with self._lock:
             return make_generator(self.settings.generator)
+
+    @cached_property
+    def answers(self) -> AnswerService:
+        """The one answer path (loads the generator on first use)."""
+        return AnswerService(
+            retriever=self.retriever,
+            sessions=self.sessions,
+            generator=self.generator,
+            defaults=AnswerDefaults.of(self.settings),
+        )
 
     @cached_property
     def jobs(self) -> DatabaseJobQueue:
