@@ -18,7 +18,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from app import rbac, visibility
 from app.auth import users
 from app.db.models import Collection, Document
 from app.db.session import transaction
@@ -26,7 +25,8 @@ from app.errors import EnclaveError
 from app.identity import Principal
 from app.logs import configure_logging
 from app.runtime import Runtime, build_runtime
-from app.services import answers, collections, documents, keys
+from app.services import answers, collections, documents, keys, scopes
+from app.services import local_admin as local_admin_service
 from app.settings import Settings
 from retrieval.errors import RetrievalError, StoreUnavailable
 from retrieval.types import Scope
@@ -61,9 +61,7 @@ def local_runtime(*, open_index: bool = True) -> Iterator[Runtime]:
 
 def local_admin(runtime: Runtime) -> Principal:
     """The local admin, resolved like any other identity (created on first use)."""
-    with transaction(runtime.sessions) as db:
-        user = users.ensure_local_admin(db)
-        return rbac.for_user(db, user=user, via="cli")
+    return local_admin_service.principal(sessions=runtime.sessions)
 
 
 def scope_of(runtime: Runtime, collection: str) -> Scope:
@@ -72,7 +70,7 @@ def scope_of(runtime: Runtime, collection: str) -> Scope:
         found = collections.authorised(
             db=db, principal=principal, ref=collection, permission="read"
         )
-        return visibility.visible(db, Scope.of([found.id]))
+        return scopes.read_scope(db=db, principal=principal, collection_ids=[found.id])
 
 
 @cli.command()

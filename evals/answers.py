@@ -46,12 +46,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app import visibility
 from app.db.models import Document, Job
 from app.runtime import Runtime
 from app.services.answers import AnswerDefaults, Retrieved, collect
 from evals.dataset import Label, Query, judge, matched_labels, normalise
 from evals.metrics import latency_summary, p50_p95
+from evals.runner import scope_of
 from ingestion.pipeline import chunk_id
 from retrieval.types import Chunk, Scope
 from serving.prompt import build_messages
@@ -238,8 +238,7 @@ def run_answers(
 ) -> list[dict[str, Any]]:
     """Per query, the normal and the withheld answer; `advance` is called after each of the two.
     Returns per-query records of ids, booleans, counts, positions and timings only."""
-    with runtime.sessions() as db:
-        scope = visibility.visible(db, Scope.of([collection_id]))
+    scope = scope_of(runtime, collection_id)
     _warm_up(runtime, scope, plan)
     chunks_of = chunks_by_file(runtime, scope, collection_id)
     rows = []

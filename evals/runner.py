@@ -16,7 +16,7 @@ from sqlalchemy import select
 from app.db.models import Collection, Document
 from app.db.session import transaction
 from app.runtime import Runtime
-from app.services import collections
+from app.services import collections, local_admin, scopes
 from evals.dataset import EvalSet, Query, matched_labels
 from evals.metrics import latency_summary, mean_metrics, query_metrics
 from retrieval.search import Mode
@@ -106,6 +106,13 @@ def ingest(runtime: Runtime, data: EvalSet) -> Ingestion:
     )
 
 
+def scope_of(runtime: Runtime, collection_id: str) -> Scope:
+    """The eval collection as the local admin reads it (the product's own scope builder)."""
+    principal = local_admin.principal(sessions=runtime.sessions)
+    with runtime.sessions() as db:
+        return scopes.read_scope(db=db, principal=principal, collection_ids=[collection_id])
+
+
 def run_arms(
     runtime: Runtime,
     queries: tuple[Query, ...],
@@ -115,7 +122,7 @@ def run_arms(
     advance: Callable[[], None] = lambda: None,
 ) -> list[ArmResult]:
     """Every query through every arm on the same index; `advance` is called once per query."""
-    scope = Scope.of([ingestion.collection_id])
+    scope = scope_of(runtime, ingestion.collection_id)
     retriever = runtime.retriever
     for arm in arms:  # warm-up: load the models, open the index (not timed)
         retriever.search("warm up", scope=scope, k=K, mode=arm.mode, rerank=arm.rerank)

@@ -14,13 +14,12 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from app import visibility
 from app.auth.authenticate import Authenticator
 from app.db.models import Collection
 from app.errors import Forbidden
 from app.identity import Permission, Principal
 from app.runtime import Runtime
-from app.services import collections
+from app.services import collections, scopes
 from retrieval.types import Scope
 
 
@@ -57,7 +56,7 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 def get_scope(principal: PrincipalDep, db: SessionDep) -> Scope:
     """The collections the caller may read, hiding what is not (or no longer) live."""
-    return visibility.visible(db, principal.scope("read"))
+    return scopes.read_scope(db=db, principal=principal)
 
 
 ScopeDep = Annotated[Scope, Depends(get_scope)]
