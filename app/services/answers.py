@@ -21,9 +21,11 @@ from dataclasses import dataclass, replace
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import visibility
+from app.errors import NotFound
 from app.settings import Settings
+from retrieval.protocols import VectorStore
 from retrieval.search import Mode, Retriever, SearchResult
-from retrieval.types import Hit, Scope
+from retrieval.types import Chunk, Hit, Scope
 from serving.answer import Delta, Done, stream_answer
 from serving.protocols import Generator, Source
 
@@ -41,6 +43,17 @@ def search(
     """Retrieve in `scope`, then drop hits hidden meanwhile (an erasure under way)."""
     found = retriever.search(query, scope=scope, k=k, mode=mode, rerank=rerank)
     return replace(found, hits=visibility.drop_hidden(sessions, found.hits))
+
+
+def get_chunk(
+    *, store: VectorStore, sessions: sessionmaker[Session], scope: Scope, chunk_id: str
+) -> Chunk:
+    """A chunk in `scope` (what a citation opens), re-checked live like every search hit."""
+    found = store.get(scope=scope, ids=[chunk_id])
+    live = visibility.drop_hidden(sessions, [Hit(chunk, 0.0) for chunk in found])
+    if not live:
+        raise NotFound(f"chunk {chunk_id!r} not found")
+    return live[0].chunk
 
 
 def as_sources(hits: Sequence[Hit]) -> list[Source]:

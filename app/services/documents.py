@@ -9,11 +9,11 @@ import tempfile
 from pathlib import Path
 from typing import Protocol
 
-from fastapi import Request
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app import audit
+from app.audit import AuditContext
 from app.db.models import Collection, Document, Job, utcnow
 from app.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge
 from app.identity import Principal
@@ -73,7 +73,7 @@ def upload(
     originals_dir: Path,
     max_bytes: int,
     principal: Principal,
-    request: Request | None = None,
+    context: AuditContext | None = None,
 ) -> tuple[Document, bool]:
     """Record a document, queue its ingestion and audit the upload. Returns (document, queued).
 
@@ -88,7 +88,7 @@ def upload(
     same_bytes = db.scalar(in_collection.where(Document.content_hash == sha256))
     if same_bytes is not None and same_bytes.status != "failed":
         temp.unlink(missing_ok=True)
-        _audit_upload(db, principal, same_bytes, duplicate=True, request=request)
+        _audit_upload(db, principal, same_bytes, duplicate=True, context=context)
         return same_bytes, False
     document = same_bytes or db.scalar(in_collection.where(Document.filename == filename))
     if document is not None and document.status == "erasing":
@@ -111,7 +111,7 @@ def upload(
     db.add(job)
     db.flush()
     temp.rename(originals_dir / job.id)
-    _audit_upload(db, principal, document, duplicate=False, request=request)
+    _audit_upload(db, principal, document, duplicate=False, context=context)
     return document, True
 
 
@@ -138,7 +138,7 @@ def _audit_upload(
     document: Document,
     *,
     duplicate: bool,
-    request: Request | None,
+    context: AuditContext | None,
 ) -> None:
     audit.record(
         db,
@@ -147,7 +147,7 @@ def _audit_upload(
         collection_id=document.collection_id,
         document_id=document.id,
         detail={"duplicate": duplicate, "bytes": document.size_bytes, "via": principal.via},
-        request=request,
+        context=context,
     )
 
 

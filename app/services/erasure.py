@@ -37,6 +37,7 @@ from sqlalchemy import Engine, delete, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import audit, erasure_log, receipts
+from app.audit import AuditContext
 from app.db.models import Document, Erasure, Job, as_utc, utcnow
 from app.db.session import transaction
 from app.errors import Forbidden, NotFound, UpstreamUnavailable
@@ -132,11 +133,11 @@ class Eraser:
         reason: str,
         principal: Principal,
         kind: str = "erasure",  # "deletion" (uploader or collection admin), "replay" (restore)
-        request: Any = None,
+        context: AuditContext | None = None,
     ) -> dict[str, Any]:
         """Erase the document and return its signed receipt (the earlier one if already done)."""
         return self.erase_timed(
-            document_id=document_id, reason=reason, principal=principal, kind=kind, request=request
+            document_id=document_id, reason=reason, principal=principal, kind=kind, context=context
         ).receipt
 
     def erase_timed(
@@ -146,7 +147,7 @@ class Eraser:
         reason: str,
         principal: Principal,
         kind: str = "erasure",
-        request: Any = None,
+        context: AuditContext | None = None,
     ) -> Erased:
         """`erase`, with the wall time of each step."""
         _ = self.key  # fail before touching anything if receipts cannot be signed
@@ -157,7 +158,7 @@ class Eraser:
             requested = time.perf_counter()
             step = _Steps()
             with step("hide"):
-                target = self._begin(document_id, reason, principal, kind, request)
+                target = self._begin(document_id, reason, principal, kind, context)
             log.info("erasure.started", extra={"document_id": document_id, "mode": kind})
             started = time.perf_counter()
             with step("wait_ingestion"):
@@ -173,7 +174,7 @@ class Eraser:
                     self._receipt(target, principal, kind, removed, verification), self.key
                 )
             with step("record"):
-                self._finish(target, receipt, principal, request)
+                self._finish(target, receipt, principal, context)
                 erasure_log.append(self.log_path, receipt)
             timings = {**step.ms, "total": round((time.perf_counter() - requested) * 1000, 3)}
             log.info(
@@ -224,7 +225,12 @@ class Eraser:
         return done.receipt
 
     def _begin(
-        self, document_id: str, reason: str, principal: Principal, kind: str, request: Any
+        self,
+        document_id: str,
+        reason: str,
+        principal: Principal,
+        kind: str,
+        context: AuditContext | None,
     ) -> Target:
         now = utcnow()
         with transaction(self.sessions) as db:
@@ -270,7 +276,7 @@ class Eraser:
                 document_id=document.id,
                 target=erasure.id,
                 reason=kind,
-                request=request,
+                context=context,
             )
             return Target(
                 request_id=erasure.id,
@@ -412,7 +418,11 @@ class Eraser:
         }
 
     def _finish(
-        self, target: Target, receipt: dict[str, Any], principal: Principal, request: Any
+        self,
+        target: Target,
+        receipt: dict[str, Any],
+        principal: Principal,
+        context: AuditContext | None,
     ) -> None:
         with transaction(self.sessions) as db:
             db.execute(
@@ -428,7 +438,7 @@ class Eraser:
                 document_id=target.document_id,
                 target=target.request_id,
                 detail={"removed": receipt["receipt"]["removed"]},
-                request=request,
+                context=context,
             )
 
 

@@ -19,7 +19,6 @@ from app.api.protocol import (
     SearchResponse,
     SourceOut,
 )
-from app.errors import NotFound
 from app.services import answers, collections
 from retrieval.types import Chunk, Scope
 from serving.answer import Delta, Done
@@ -84,10 +83,10 @@ def search(
 
 @router.get("/chunks/{chunk_id}", response_model=ChunkOut)
 def get_chunk(chunk_id: str, scope: ScopeDep, runtime: RuntimeDep) -> ChunkOut:
-    found = runtime.store.get(scope=scope, ids=[chunk_id])
-    if not found:
-        raise NotFound(f"chunk {chunk_id!r} not found")
-    return ChunkOut(**chunk_out(found[0]))
+    chunk = answers.get_chunk(
+        store=runtime.store, sessions=runtime.sessions, scope=scope, chunk_id=chunk_id
+    )
+    return ChunkOut(**chunk_out(chunk))
 
 
 @router.post(
