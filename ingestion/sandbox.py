@@ -25,7 +25,7 @@ import threading
 from multiprocessing.connection import Connection
 from typing import Any
 
-from ingestion.errors import InvalidDocument
+from ingestion.errors import IngestionError, InvalidDocument
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ _PASS_THROUGH: dict[str, type[Exception]] = {
 }
 
 
-class ParserProcessError(RuntimeError):
+class ParserProcessError(IngestionError):
     """The parser process failed for a reason of its own (not the document's)."""
 
 

@@ -13,7 +13,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -108,6 +108,14 @@ class Worker:
         self.beat_s = lease_s / 4  # heartbeats and sweeps: three may fail before a lease ends
         self.retire_grace = timedelta(seconds=retire_grace_s)
         self.name = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"[:64]
+
+    def drain(self, *, on_job: Callable[[], None] = lambda: None) -> int:
+        """Process jobs until none is runnable; `on_job` after each. Returns how many."""
+        done = 0
+        while self.run_once():
+            done += 1
+            on_job()
+        return done
 
     def run_once(self) -> bool:
         """Process one job if there is one; returns whether one was processed."""

@@ -6,16 +6,18 @@ import hashlib
 import mimetypes
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app import audit
 from app.audit import AuditContext
 from app.db.models import Collection, Document, Job, utcnow
-from app.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge
+from app.db.session import transaction
+from app.errors import Conflict, EnclaveError, InvalidRequest, NotFound, PayloadTooLarge
 from app.identity import Principal
 from retrieval.types import Scope
 
@@ -113,6 +115,47 @@ def upload(
     temp.rename(originals_dir / job.id)
     _audit_upload(db, principal, document, duplicate=False, context=context)
     return document, True
+
+
+class Uploaded(NamedTuple):
+    queued: list[str]  # ids of the documents queued for ingestion
+    skipped: int  # already there, same bytes
+    failed: list[tuple[str, str]]  # (file name, reason)
+
+
+def upload_files(
+    *,
+    sessions: sessionmaker[Session],
+    collection: Collection,
+    paths: Sequence[Path],
+    principal: Principal,
+    originals_dir: Path,
+    max_bytes: int,
+) -> Uploaded:
+    """`upload` each local file into `collection`, one transaction per file; a refused file is
+    reported in `failed` and the others go on."""
+    uploaded = Uploaded([], 0, [])
+    skipped = 0
+    for path in paths:
+        try:
+            with transaction(sessions) as db, path.open("rb") as stream:
+                doc, created = upload(
+                    db=db,
+                    collection=collection,
+                    filename=path.name,
+                    stream=stream,
+                    originals_dir=originals_dir,
+                    max_bytes=max_bytes,
+                    principal=principal,
+                )
+        except EnclaveError as exc:
+            uploaded.failed.append((path.name, str(exc)))
+            continue
+        if created:
+            uploaded.queued.append(doc.id)
+        else:
+            skipped += 1
+    return uploaded._replace(skipped=skipped)
 
 
 def supersede_jobs(db: Session, document_id: str) -> None:

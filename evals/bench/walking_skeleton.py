@@ -35,17 +35,16 @@ def cold_start(data_dir: Path) -> float:
 
 
 def ingest_and_search(data_dir: Path, docs: Path, rounds: int) -> dict[str, float]:
-    from app.cli import local_admin
     from app.db.session import transaction
     from app.runtime import build_runtime
-    from app.services import collections, documents
+    from app.services import collections, documents, local_admin
     from app.settings import Settings
     from retrieval.types import Scope
 
     runtime = build_runtime(Settings(data_dir=data_dir))
     try:
         runtime.warm_up()
-        principal = local_admin(runtime)
+        principal = local_admin.principal(sessions=runtime.sessions)
         with transaction(runtime.sessions) as db:
             target = collections.create(db=db, name="bench", admin_user_id=principal.id)
         files = sorted(p for p in docs.iterdir() if p.is_file() and not p.name.startswith("."))

@@ -22,12 +22,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from app.cli import local_admin, upload_files
 from app.db.models import Collection, Document, Job
 from app.db.session import make_engine, make_session_factory, migrate, transaction
 from app.jobs import DatabaseJobQueue
 from app.runtime import Runtime, build_runtime
-from app.services import answers, collections
+from app.services import answers, collections, documents, local_admin
 from app.settings import Settings
 from ingestion.pipeline import IngestResult, chunk_id
 from retrieval.types import Scope
@@ -153,10 +152,17 @@ def _kill_halfway(
     the index with the worker dead."""
     runtime = build_runtime(settings)
     try:
-        principal = local_admin(runtime)
+        principal = local_admin.principal(sessions=runtime.sessions)
         with transaction(runtime.sessions) as db:
             target = collections.get_or_create(db=db, principal=principal, name="manuals")
-        (document_id,), _, failed = upload_files(runtime, target, [source], principal)
+        (document_id,), _, failed = documents.upload_files(
+            sessions=runtime.sessions,
+            collection=target,
+            paths=[source],
+            principal=principal,
+            originals_dir=settings.originals_dir,
+            max_bytes=settings.server.max_upload_mb * 2**20,
+        )
         assert not failed
         worker = start()
         try:

@@ -14,13 +14,12 @@ import pytest
 from sqlalchemy import select
 
 from app import erasure_log, rbac, receipts
-from app.cli import local_admin
 from app.db.models import AuditEvent, Collection, Document, Erasure, Job, RoleBinding, User
 from app.db.session import transaction
 from app.errors import Forbidden, NotFound
 from app.identity import Principal
 from app.runtime import Runtime, build_runtime
-from app.services import collections
+from app.services import collections, local_admin
 from retrieval.types import Scope
 from tests.support import fast_settings, searched_documents, upload_text
 
@@ -50,7 +49,7 @@ def runtime(tmp_path: Path) -> Iterator[Runtime]:
 
 @pytest.fixture
 def collection(runtime: Runtime) -> Collection:
-    admin = local_admin(runtime)
+    admin = local_admin.principal(sessions=runtime.sessions)
     with transaction(runtime.sessions) as db:
         return collections.create(db=db, name="records", description="", admin_user_id=admin.id)
 
@@ -258,7 +257,7 @@ def test_erasure_on_postgresql_leaves_no_row_and_no_result(tmp_path: Path, postg
     settings.erasure.query_grace_s = 0
     rt = build_runtime(settings)
     try:
-        admin = local_admin(rt)
+        admin = local_admin.principal(sessions=rt.sessions)
         with transaction(rt.sessions) as db:
             records = collections.create(
                 db=db, name="records", description="", admin_user_id=admin.id

@@ -16,10 +16,9 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from app.api.deps import RuntimeDep, ScopeDep, SessionDep
-from app.api.errors import translate
 from app.api.openai_protocol import ChatCompletionRequest, ModelCard, ModelList
 from app.api.routes.search import narrowed, source_out
-from app.errors import InvalidRequest
+from app.errors import InvalidRequest, translate
 from app.services import answers, collections
 from serving.answer import Delta, Done
 

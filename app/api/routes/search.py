@@ -9,7 +9,6 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from app.api.deps import RuntimeDep, ScopeDep, SessionDep
-from app.api.errors import translate
 from app.api.protocol import (
     AnswerRequest,
     AnswerResponse,
@@ -19,6 +18,7 @@ from app.api.protocol import (
     SearchResponse,
     SourceOut,
 )
+from app.errors import translate
 from app.services import answers, collections
 from retrieval.types import Chunk, Scope
 from serving.answer import Delta, Done
