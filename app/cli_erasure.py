@@ -58,8 +58,8 @@ def verify_receipt(
         if public_key is not None:
             key = receipts.load_public_key(public_key.read_bytes())
         else:
-            key = receipts.load_or_create_key(Settings().signing_key_path, create=False)
-            key = key.public_key()
+            private = receipts.load_or_create_key(Settings().signing_key_path, create=False)
+            key = private.public_key()
         body = receipts.verify(signed, key)
     except (OSError, ValueError) as exc:  # InvalidReceipt and JSON errors are ValueErrors
         typer.echo(f"invalid: {exc}", err=True)

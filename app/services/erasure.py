@@ -321,10 +321,10 @@ class Eraser:
         with step("wipe_originals"):
             originals = sum(_wipe(self.originals_dir / g) for g in target.generations)
         with step("delete_rows"), transaction(self.sessions) as db:
-            jobs = db.execute(delete(Job).where(Job.document_id == target.document_id)).rowcount
+            jobs = db.execute(delete(Job).where(Job.document_id == target.document_id)).rowcount  # type: ignore[attr-defined]
             documents = db.execute(
                 delete(Document).where(Document.id == target.document_id)
-            ).rowcount
+            ).rowcount  # type: ignore[attr-defined]
         with step("compact_database"):
             self._compact_database()
         return {

@@ -34,7 +34,7 @@ def cold_start(data_dir: Path) -> float:
         return server.startup_s
 
 
-def ingest_and_search(data_dir: Path, docs: Path, rounds: int) -> dict[str, float]:
+def ingest_and_search(data_dir: Path, docs: Path, rounds: int) -> dict[str, float | str]:
     from app.db.session import transaction
     from app.runtime import build_runtime
     from app.services import collections, documents, local_admin
@@ -93,7 +93,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
-        results = {"cold_start_s": round(cold_start(Path(a)), 2)}
+        results: dict[str, float | str] = {"cold_start_s": round(cold_start(Path(a)), 2)}
         results |= ingest_and_search(Path(b), args.docs, args.rounds)
     for key, value in results.items():
         print(f"{key:>16}: {value}")
