@@ -163,9 +163,8 @@ class Runtime:
         parser_sandbox.shutdown()
         if "store" in self.__dict__:
             self.store.close()
-        close_generator = getattr(self.__dict__.get("generator"), "close", None)
-        if close_generator is not None:
-            close_generator()
+        if "generator" in self.__dict__:
+            self.generator.close()
         self.engine.dispose()
 
 
