@@ -15,9 +15,9 @@ from app.jobs import DatabaseJobQueue
 from app.services.answers import AnswerDefaults, AnswerService
 from app.services.erasure import Eraser
 from app.settings import Settings
-from ingestion import sandbox as parser_sandbox
 from ingestion.parsers import prepare_parser
 from ingestion.pipeline import IngestionPipeline, make_pipeline
+from ingestion.sandbox import ParserSandbox
 from ingestion.worker import Worker
 from retrieval.bm25 import BM25Encoder
 from retrieval.embedders import make_embedder
@@ -100,9 +100,18 @@ class Runtime:
         )
 
     @cached_property
+    def parser(self) -> ParserSandbox:
+        """The parser process (started on the first parse)."""
+        return ParserSandbox()
+
+    @cached_property
     def pipeline(self) -> IngestionPipeline:
         return make_pipeline(
-            self.settings.ingestion, embedder=self.embedder, bm25=self.bm25, store=self.store
+            self.settings.ingestion,
+            embedder=self.embedder,
+            bm25=self.bm25,
+            store=self.store,
+            parser=self.parser,
         )
 
     @cached_property
@@ -140,7 +149,9 @@ class Runtime:
 
     def start_worker(self) -> None:
         """Run the ingestion worker in a background thread of this process (embedded default)."""
-        prepare_parser(self.settings.ingestion)  # start the parser process; check OCR tools
+        prepare_parser(
+            self.settings.ingestion, parser=self.parser
+        )  # start the parser process; check OCR tools
         if self.settings.mode == "embedded":  # one process: any running job was interrupted
             requeued = self.jobs.requeue_stale()
             if requeued:
@@ -160,7 +171,8 @@ class Runtime:
         self._wake.set()
         if self._worker_thread is not None:
             self._worker_thread.join(timeout=60)
-        parser_sandbox.shutdown()
+        if "parser" in self.__dict__:
+            self.parser.shutdown()
         if "store" in self.__dict__:
             self.store.close()
         if "generator" in self.__dict__:
