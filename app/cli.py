@@ -168,7 +168,7 @@ def ingest(
             collection=target,
             paths=files,
             principal=principal,
-            originals_dir=runtime.settings.originals_dir,
+            originals=runtime.originals,
             max_bytes=runtime.settings.server.max_upload_mb * 2**20,
         )
         run_jobs(runtime, len(queued))
@@ -197,7 +197,7 @@ def run_jobs(runtime: Runtime, total: int) -> None:
     )
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task("ingesting", total=total)
-        runtime.worker().drain(on_job=lambda: progress.advance(task))
+        runtime.worker().run_until_idle(on_job=lambda: progress.advance(task))
 
 
 @cli.command()

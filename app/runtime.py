@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.session import make_engine, make_session_factory, migrate
 from app.jobs import DatabaseJobQueue
+from app.originals import Originals
 from app.services.answers import AnswerDefaults, AnswerService
 from app.services.erasure import Eraser
 from app.settings import Settings
@@ -92,10 +93,14 @@ class Runtime:
         )
 
     @cached_property
+    def originals(self) -> Originals:
+        return Originals(self.settings.originals_dir)
+
+    @cached_property
     def jobs(self) -> DatabaseJobQueue:
         return DatabaseJobQueue(
             self.sessions,
-            originals_dir=self.settings.originals_dir,
+            originals=self.originals,
             lease_s=self.settings.worker.lease_s,
         )
 
@@ -122,7 +127,7 @@ class Runtime:
             sessions=self.sessions,
             engine=self.engine,
             store=self.store,
-            originals_dir=s.originals_dir,
+            originals=self.originals,
             index_dir=s.index_path if embedded_index else None,
             signing_key=s.signing_key_path,
             create_key=s.mode == "embedded",

@@ -92,12 +92,12 @@ def ingest(runtime: Runtime, data: EvalSet, *, progress: Progress) -> Ingestion:
         collection=target,
         paths=todo,
         principal=principal,
-        originals_dir=runtime.settings.originals_dir,
+        originals=runtime.originals,
         max_bytes=runtime.settings.server.max_upload_mb * 2**20,
     )
     requeued = runtime.jobs.requeue_stale()  # an interrupted earlier run of this data dir
     task = progress.add_task("ingesting", total=len(queued) + requeued)
-    runtime.worker().drain(on_job=lambda: progress.advance(task))  # every runnable job
+    runtime.worker().run_until_idle(on_job=lambda: progress.advance(task))  # every runnable job
     seconds = time.perf_counter() - started
     with runtime.sessions() as db:
         docs = list(db.scalars(select(Document).where(Document.collection_id == target.id)))

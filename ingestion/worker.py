@@ -109,14 +109,6 @@ class Worker:
         self.retire_grace = timedelta(seconds=retire_grace_s)
         self.name = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"[:64]
 
-    def drain(self, *, on_job: Callable[[], None] = lambda: None) -> int:
-        """Process jobs until none is runnable; `on_job` after each. Returns how many."""
-        done = 0
-        while self.run_once():
-            done += 1
-            on_job()
-        return done
-
     def run_once(self) -> bool:
         """Process one job if there is one; returns whether one was processed."""
         job = self.queue.claim(self.name)
@@ -197,15 +189,18 @@ class Worker:
             )
             self.queue.forget(retired)
             swept += 1
-        if swept:
+        if swept:  # a replaced version leaves no more behind than an erased document
+            self.pipeline.store.purge()
             log.info("worker.swept", extra={"count": swept})
         return swept
 
-    def run_until_idle(self) -> int:
-        """Process jobs until none is runnable; returns how many ran."""
+    def run_until_idle(self, *, on_job: Callable[[], None] = lambda: None) -> int:
+        """Process jobs until none is runnable (`on_job` after each), then sweep; returns how
+        many ran."""
         ran = 0
         while self.run_once():
             ran += 1
+            on_job()
         self.sweep()
         return ran
 

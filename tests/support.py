@@ -125,7 +125,7 @@ def upload_text(
             collection=collection,
             filename=name,
             stream=io.BytesIO(text.encode()),
-            originals_dir=runtime.settings.originals_dir,
+            originals=runtime.originals,
             max_bytes=2**22,
             principal=by or local_admin.principal(sessions=runtime.sessions),
         )

@@ -175,7 +175,7 @@ def ingest_targets(
                 collection=collection,
                 filename=f"manual-{i}.pdf",
                 stream=io.BytesIO(data),
-                originals_dir=runtime.settings.originals_dir,
+                originals=runtime.originals,
                 max_bytes=2**30,
                 principal=admin,
             )

@@ -55,7 +55,7 @@ def ingest_and_search(data_dir: Path, docs: Path, rounds: int) -> dict[str, floa
                     collection=target,
                     filename=path.name,
                     stream=stream,
-                    originals_dir=runtime.settings.originals_dir,
+                    originals=runtime.originals,
                     max_bytes=2**30,
                     principal=principal,
                 )

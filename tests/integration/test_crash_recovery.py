@@ -25,6 +25,7 @@ from sqlalchemy import select, text
 from app.db.models import Collection, Document, Job
 from app.db.session import make_engine, make_session_factory, migrate, transaction
 from app.jobs import DatabaseJobQueue
+from app.originals import Originals
 from app.runtime import Runtime, build_runtime
 from app.services import answers, collections, documents, local_admin
 from app.settings import Settings
@@ -160,7 +161,7 @@ def _kill_halfway(
             collection=target,
             paths=[source],
             principal=principal,
-            originals_dir=settings.originals_dir,
+            originals=runtime.originals,
             max_bytes=settings.server.max_upload_mb * 2**20,
         )
         assert not failed
@@ -240,7 +241,9 @@ def test_a_process_killed_inside_a_sqlite_transaction_leaves_the_database_intact
     url = f"sqlite:///{tmp_path / 'meta.db'}"
     engine = make_engine(url)
     migrate(engine)
-    queue = DatabaseJobQueue(make_session_factory(engine), originals_dir=tmp_path, lease_s=60)
+    queue = DatabaseJobQueue(
+        make_session_factory(engine), originals=Originals(tmp_path), lease_s=60
+    )
     _add_job(queue)
     script = (
         "import sys, time\n"

@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -117,6 +118,22 @@ def test_erasure_leaves_no_byte_of_the_document_and_signs_a_receipt(runtime, col
         assert db.scalars(select(Job).where(Job.document_id == doc)).all() == []
     # idempotent: asking again returns the same receipt
     assert runtime.eraser.erase(document_id=doc, reason="again", principal=officer) == receipt
+
+
+def test_a_replaced_version_leaves_no_byte_of_the_old_one(runtime, collection) -> None:
+    old, new = f"OLDCANARY{uuid.uuid4().hex[:12]}", f"NEWCANARY{uuid.uuid4().hex[:12]}"
+    doc = upload(runtime, collection, "record.md", f"# Record\n\nThe patient id is {old}.\n")
+    runtime.worker().run_until_idle()
+    data = runtime.settings.data_dir
+    assert files_containing(data, old), "positive control: the stores hold the old version"
+    again = upload(runtime, collection, "record.md", f"# Record\n\nThe patient id is {new}.\n")
+    assert again == doc  # the same document, a new version
+    worker = runtime.worker()
+    worker.run_until_idle()  # indexes the new version, retires the old one
+    worker.sweep(grace=timedelta(0))  # the retired generation's grace is over
+    assert doc in search(runtime, collection, new)
+    assert files_containing(data, old) == []  # original (zeroed), index segments and WAL
+    assert files_containing(data, new)
 
 
 def test_a_tampered_receipt_or_another_key_fails_verification(runtime, collection) -> None:

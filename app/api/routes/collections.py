@@ -115,7 +115,7 @@ def store_upload(
         collection=target,
         filename=upload.filename,
         stream=upload,
-        originals_dir=runtime.settings.originals_dir,
+        originals=runtime.originals,
         max_bytes=max_bytes,
         principal=principal,
         context=audit_context(request),
