@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.requests import Request
 
 from app.db.models import AuditEvent
 from app.db.session import transaction
@@ -42,6 +42,14 @@ ACTIONS = frozenset(
 )
 
 
+@dataclass(frozen=True)
+class AuditContext:
+    """Where an action came from: the request id and the client's address (no HTTP types)."""
+
+    request_id: str | None = None
+    client: str | None = None
+
+
 def event(
     *,
     action: str,
@@ -54,7 +62,7 @@ def event(
     target: str | None = None,
     reason: str | None = None,
     detail: dict | None = None,
-    request: Request | None = None,
+    context: AuditContext | None = None,
     client: str | None = None,
 ) -> AuditEvent:
     if action not in ACTIONS:
@@ -69,8 +77,8 @@ def event(
         target=target,
         reason=reason,
         detail=detail,
-        request_id=getattr(request.state, "request_id", None) if request else None,
-        client=client or (request.client.host if request and request.client else None),
+        request_id=context.request_id if context else None,
+        client=client or (context.client if context else None),
     )
 
 

@@ -8,72 +8,37 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from app import rbac, visibility
+from app import cli_erasure
 from app.auth import users
-from app.db.models import Collection, Document
+from app.cli_support import CollectionOpt, err, fail, local_runtime, out
+from app.db.models import Document
 from app.db.session import transaction
-from app.errors import EnclaveError
-from app.identity import Principal
+from app.errors import KNOWN_ERRORS
 from app.logs import configure_logging
 from app.runtime import Runtime, build_runtime
-from app.services import answers, collections, documents, keys
+from app.services import answers, collections, documents, keys, local_admin, scopes
 from app.settings import Settings
-from retrieval.errors import RetrievalError, StoreUnavailable
+from retrieval.errors import StoreUnavailable
 from retrieval.types import Scope
-from serving.answer import Delta, Done
-from serving.errors import ServingError
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
-out = Console()
-err = Console(stderr=True)
-CollectionOpt = Annotated[str, typer.Option("--collection", "-c", help="Collection name.")]
-
-
-@contextmanager
-def local_runtime(*, open_index: bool = True) -> Iterator[Runtime]:
-    """The runtime on the local data directory; clean one-line errors instead of tracebacks."""
-    settings = Settings()
-    configure_logging("WARNING")
-    runtime = build_runtime(settings)
-    try:
-        if open_index:  # fail fast (and record nothing) if a running server holds the index
-            _ = runtime.store
-        yield runtime
-    except StoreUnavailable as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        err.print("Stop `enclave serve` first, or upload through the web page or the REST API.")
-        raise typer.Exit(1) from None
-    except (EnclaveError, RetrievalError, ServingError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
-    finally:
-        runtime.close()
-
-
-def local_admin(runtime: Runtime) -> Principal:
-    """The local admin, resolved like any other identity (created on first use)."""
-    with transaction(runtime.sessions) as db:
-        user = users.ensure_local_admin(db)
-        return rbac.for_user(db, user=user, via="cli")
+cli.add_typer(cli_erasure.commands)  # erase, verify-receipt, receipt-key, backup, restore
 
 
 def scope_of(runtime: Runtime, collection: str) -> Scope:
-    principal = local_admin(runtime)
+    principal = local_admin.principal(sessions=runtime.sessions)
     with runtime.sessions() as db:
         found = collections.authorised(
             db=db, principal=principal, ref=collection, permission="read"
         )
-        return visibility.visible(db, Scope.of([found.id]))
+        return scopes.read_scope(db=db, principal=principal, collection_ids=[found.id])
 
 
 @cli.command()
@@ -125,7 +90,7 @@ def api_key(
     from app.auth import api_keys
 
     with local_runtime(open_index=False) as runtime:  # works beside a running server
-        principal = local_admin(runtime)
+        principal = local_admin.principal(sessions=runtime.sessions)
         pepper = api_keys.pepper_from(runtime.settings.secret_key.get_secret_value())
         with transaction(runtime.sessions) as db:
             key, secret = keys.issue(
@@ -195,10 +160,17 @@ def ingest(
     """Index files (folders recursively) into a collection, creating it when absent."""
     with local_runtime() as runtime:
         files = files_under(paths)
-        principal = local_admin(runtime)
+        principal = local_admin.principal(sessions=runtime.sessions)
         with transaction(runtime.sessions) as db:
             target = collections.get_or_create(db=db, principal=principal, name=collection)
-        queued, skipped, failed = upload_files(runtime, target, files, principal)
+        queued, skipped, failed = documents.upload_files(
+            sessions=runtime.sessions,
+            collection=target,
+            paths=files,
+            principal=principal,
+            originals=runtime.originals,
+            max_bytes=runtime.settings.server.max_upload_mb * 2**20,
+        )
         run_jobs(runtime, len(queued))
         with runtime.sessions() as db:
             docs = [db.get_one(Document, i) for i in queued]
@@ -215,37 +187,8 @@ def ingest(
             raise typer.Exit(1)
 
 
-def upload_files(
-    runtime: Runtime, target: Collection, files: list[Path], principal: Principal
-) -> tuple[list[str], int, list[tuple[str, str]]]:
-    """Store, audit and queue each file in `target`: (queued document ids, skipped, failed)."""
-    queued: list[str] = []
-    skipped = 0
-    failed: list[tuple[str, str]] = []
-    for path in files:
-        try:
-            with transaction(runtime.sessions) as db, path.open("rb") as stream:
-                doc, created = documents.upload(
-                    db=db,
-                    collection=target,
-                    filename=path.name,
-                    stream=stream,
-                    originals_dir=runtime.settings.originals_dir,
-                    max_bytes=runtime.settings.server.max_upload_mb * 2**20,
-                    principal=principal,
-                )
-        except EnclaveError as exc:
-            failed.append((path.name, str(exc)))
-            continue
-        if created:
-            queued.append(doc.id)
-        else:
-            skipped += 1
-    return queued, skipped, failed
-
-
 def run_jobs(runtime: Runtime, total: int) -> None:
-    worker = runtime.worker()
+    """Drain the queued jobs in this process, with a progress bar."""
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -254,8 +197,7 @@ def run_jobs(runtime: Runtime, total: int) -> None:
     )
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task("ingesting", total=total)
-        while worker.run_once():
-            progress.advance(task)
+        runtime.worker().run_until_idle(on_job=lambda: progress.advance(task))
 
 
 @cli.command()
@@ -292,39 +234,25 @@ def ask(
 ) -> None:
     """A streamed answer with numbered citations."""
     with local_runtime() as runtime:
-        settings = runtime.settings
-        events = answers.answer(
-            retriever=runtime.retriever,
-            sessions=runtime.sessions,
-            generator=runtime.generator,
-            scope=scope_of(runtime, collection),
-            question=question,
-            k=settings.retrieval.answer_k,
-            max_tokens=settings.generator.max_tokens,
-            temperature=settings.generator.temperature,
-            context_tokens=settings.generator.context_tokens,
+        events = runtime.answers.stream(scope=scope_of(runtime, collection), question=question)
+        answer = answers.collect(events, on_text=write_now)
+        out.print("\n")
+        cited = {s.number for s in answer.done.citations}
+        for s in answer.retrieved.sources:
+            mark = "*" if s.number in cited else " "
+            where = s.title + (f" › {s.section}" if s.section else "")
+            where += f", p. {s.page}" if s.page else ""
+            out.print(f"{mark}[{s.number}] {where}  ({s.document})", highlight=False)
+        out.print(
+            f"model: {answer.done.model} · reranker: {answer.retrieved.reranker} · "
+            f"dropped citations: {answer.done.dropped_citations}",
+            style="dim",
         )
-        sources = []
-        reranker = "none"
-        for event in events:
-            if isinstance(event, answers.Retrieved):
-                sources, reranker = event.sources, event.reranker
-            elif isinstance(event, Delta):
-                sys.stdout.write(event.text)
-                sys.stdout.flush()
-            elif isinstance(event, Done):
-                out.print("\n")
-                cited = {s.number for s in event.citations}
-                for s in sources:
-                    mark = "*" if s.number in cited else " "
-                    where = s.title + (f" › {s.section}" if s.section else "")
-                    where += f", p. {s.page}" if s.page else ""
-                    out.print(f"{mark}[{s.number}] {where}  ({s.document})", highlight=False)
-                out.print(
-                    f"model: {event.model} · reranker: {reranker} · "
-                    f"dropped citations: {event.dropped_citations}",
-                    style="dim",
-                )
+
+
+def write_now(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
 
 
 @cli.command("eval")
@@ -368,12 +296,11 @@ def eval_(
     )
     try:
         evaluate(options, console=err)
-    except (FileNotFoundError, ValueError, EnclaveError, RetrievalError, ServingError) as exc:
+    except (FileNotFoundError, ValueError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
-
-
-from app import cli_erasure  # noqa: E402, F401 - registers erase, verify-receipt, backup, restore
+    except KNOWN_ERRORS as exc:
+        fail(exc)
 
 
 def main() -> None:
@@ -389,7 +316,5 @@ def main() -> None:
     cli()
 
 
-if __name__ == "__main__":  # python -m app.cli: run the imported module, with every command
-    from app.cli import main as run
-
-    run()
+if __name__ == "__main__":  # python -m app.cli
+    main()

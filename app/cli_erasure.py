@@ -1,5 +1,5 @@
-"""`enclave erase`, `verify-receipt`, `receipt-key`, `backup` and `restore` (registered on the
-main command line by app/cli.py)."""
+"""`enclave erase`, `verify-receipt`, `receipt-key`, `backup` and `restore` (added to the main
+command line by app/cli.py)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,16 @@ from typing import Annotated
 import typer
 
 from app import receipts
-from app.cli import cli, err, local_admin, local_runtime, out
+from app.cli_support import err, local_runtime, out
+from app.services import local_admin
 from app.settings import Settings
 from retrieval.stores.edge import LOCK_FILE
 
+commands = typer.Typer()
 BACKUP_PARTS = ("enclave.db", "index", "originals")
 
 
-@cli.command()
+@commands.command()
 def erase(
     document_id: Annotated[str, typer.Argument(help="The document's id.")],
     reason: Annotated[str, typer.Option(help="Your reference: a case or ticket id.")],
@@ -30,7 +32,9 @@ def erase(
     """Erase a document everywhere and print its signed receipt (stop `enclave serve` first)."""
     with local_runtime() as runtime:
         signed = runtime.eraser.erase(
-            document_id=document_id, reason=reason, principal=local_admin(runtime)
+            document_id=document_id,
+            reason=reason,
+            principal=local_admin.principal(sessions=runtime.sessions),
         )
     text = json.dumps(signed, indent=2, sort_keys=True)
     if receipt_out is not None:
@@ -40,7 +44,7 @@ def erase(
         out.print_json(text)
 
 
-@cli.command("verify-receipt")
+@commands.command("verify-receipt")
 def verify_receipt(
     receipt_file: Annotated[Path, typer.Argument(help="A signed erasure receipt (JSON).")],
     public_key: Annotated[
@@ -54,8 +58,8 @@ def verify_receipt(
         if public_key is not None:
             key = receipts.load_public_key(public_key.read_bytes())
         else:
-            key = receipts.load_or_create_key(Settings().signing_key_path, create=False)
-            key = key.public_key()
+            private = receipts.load_or_create_key(Settings().signing_key_path, create=False)
+            key = private.public_key()
         body = receipts.verify(signed, key)
     except (OSError, ValueError) as exc:  # InvalidReceipt and JSON errors are ValueErrors
         typer.echo(f"invalid: {exc}", err=True)
@@ -67,7 +71,7 @@ def verify_receipt(
     )
 
 
-@cli.command("receipt-key")
+@commands.command("receipt-key")
 def receipt_key() -> None:
     """Print the public key that verifies this deployment's erasure receipts (PEM)."""
     settings = Settings()
@@ -75,7 +79,7 @@ def receipt_key() -> None:
     typer.echo(receipts.public_pem(key), nl=False)
 
 
-@cli.command()
+@commands.command()
 def backup(
     destination: Annotated[Path, typer.Argument(help="An empty or new folder.")],
 ) -> None:
@@ -103,7 +107,7 @@ def backup(
     typer.echo(f"backed up {data} to {destination}")
 
 
-@cli.command()
+@commands.command()
 def restore(
     source: Annotated[Path, typer.Argument(help="A folder written by `enclave backup`.")],
 ) -> None:
@@ -128,5 +132,5 @@ def restore(
         copy = shutil.copytree if (source / name).is_dir() else shutil.copy2
         copy(source / name, target)
     with local_runtime() as runtime:  # migrates a backup from an older version first
-        replayed = runtime.eraser.replay(principal=local_admin(runtime))
+        replayed = runtime.eraser.replay(principal=local_admin.principal(sessions=runtime.sessions))
     typer.echo(f"restored {source} into {data}; erased again: {replayed}")

@@ -133,7 +133,7 @@ def record(
             "outcome": "denied",
             "reason": reason,
             "detail": detail or None,
-            "request": request,
+            "context": audit_context(request),
         }
     )
     _write(sessions, rows)
@@ -143,6 +143,12 @@ def flush(sessions: sessionmaker[Session], windows: Windows | None, *, everythin
     """Write the counts of closed windows (of every window, at shutdown)."""
     if windows is not None:
         _write(sessions, windows.closed(everything=everything))
+
+
+def audit_context(request: Request) -> audit.AuditContext:
+    """The request's id and client address, for the audit trail."""
+    client = request.client.host if request.client else None
+    return audit.AuditContext(request_id=getattr(request.state, "request_id", None), client=client)
 
 
 def _write(sessions: sessionmaker[Session], rows: list[dict]) -> None:

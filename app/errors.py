@@ -1,6 +1,15 @@
-"""The error hierarchy services raise; `app.api.errors` maps it to HTTP once."""
+"""The error hierarchy services raise, and `translate` for the libraries' own errors;
+`app.api.errors` maps them to HTTP once, the CLI prints the same messages."""
 
 from __future__ import annotations
+
+import logging
+
+from ingestion.errors import IngestionError, InvalidDocument
+from retrieval.errors import RetrievalError
+from serving.errors import GeneratorUnavailable, ServingError
+
+log = logging.getLogger(__name__)
 
 
 class EnclaveError(Exception):
@@ -47,3 +56,22 @@ class UpstreamUnavailable(EnclaveError):
     def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+# Errors with a message for the caller; anything else is a bug ("internal error", logged).
+KNOWN_ERRORS = (EnclaveError, IngestionError, RetrievalError, ServingError)
+
+
+def translate(exc: BaseException) -> EnclaveError:
+    """The libraries' errors as the app's own: an invalid document is an invalid request; any
+    other ingestion, retrieval or serving failure is an unavailable upstream (503)."""
+    if isinstance(exc, EnclaveError):
+        return exc
+    if isinstance(exc, InvalidDocument):
+        return InvalidRequest(str(exc))
+    if isinstance(exc, GeneratorUnavailable):
+        return UpstreamUnavailable(str(exc), retry_after_s=exc.retry_after_s)
+    if isinstance(exc, IngestionError | RetrievalError | ServingError):
+        return UpstreamUnavailable(str(exc))
+    log.error("internal_error", exc_info=exc)
+    return EnclaveError("internal error")

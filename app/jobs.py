@@ -23,13 +23,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import ColumnElement, delete, select, true, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.models import Document, Job, utcnow
 from app.db.session import transaction
+from app.originals import Originals
 from ingestion.pipeline import DocumentRef, IngestResult, Stage
 from ingestion.worker import ClaimedJob, JobLost, RetiredGeneration
 
@@ -43,11 +43,11 @@ class DatabaseJobQueue:
         self,
         sessions: sessionmaker[Session],
         *,
-        originals_dir: Path,
+        originals: Originals,
         lease_s: float,
     ) -> None:
         self.sessions = sessions
-        self.originals_dir = originals_dir
+        self.originals = originals
         self.lease_s = lease_s
 
     def claim(self, worker: str) -> ClaimedJob | None:
@@ -82,7 +82,7 @@ class DatabaseJobQueue:
                 filename=doc.filename,
                 generation=job.id,
             ),
-            path=self.originals_dir / job.id,
+            path=self.originals.path(job.id),
         )
 
     def heartbeat(self, job: ClaimedJob) -> None:
@@ -177,7 +177,8 @@ class DatabaseJobQueue:
         return [RetiredGeneration(generation=j, document=d, collection=c) for j, d, c in rows]
 
     def forget(self, generation: RetiredGeneration) -> None:
-        """Its points are deleted: drop the job (unless a worker still writes) and its original."""
+        """Its points are deleted: drop the job (unless a worker still writes) and wipe its
+        original (zeros first, as an erasure does)."""
         with transaction(self.sessions) as db:
             db.execute(
                 delete(Job).where(
@@ -186,7 +187,7 @@ class DatabaseJobQueue:
                     Job.state.in_(("done", "failed", "cancelled")),
                 )
             )
-        (self.originals_dir / generation.generation).unlink(missing_ok=True)
+        self.originals.wipe(generation.generation)
 
     def _release(self, stale: ColumnElement[bool]) -> int:
         """Requeue the matching running jobs, or fail those that used their last attempt; a

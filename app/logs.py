@@ -43,6 +43,13 @@ ALLOWED_FIELDS = frozenset(
         "port",
         "url",
         "mode",
+        # the parser sandbox (ingestion/sandbox.py, ingestion/parsers.py)
+        "pid",
+        "memory_mb",
+        "timeout_s",
+        "exit_code",
+        "file_type",
+        "error",  # an exception's class name, never its message
     }
 )
 

@@ -45,10 +45,10 @@ def load_or_create_key(path: Path, *, create: bool) -> Ed25519PrivateKey:
         with os.fdopen(fd, "wb") as out:
             out.write(pem)
         return key
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
+    loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(loaded, Ed25519PrivateKey):
         raise ValueError(f"{path} is not an Ed25519 private key")
-    return key
+    return loaded
 
 
 def public_pem(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:

@@ -12,11 +12,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.session import make_engine, make_session_factory, migrate
 from app.jobs import DatabaseJobQueue
+from app.originals import Originals
+from app.services.answers import AnswerDefaults, AnswerService
 from app.services.erasure import Eraser
 from app.settings import Settings
-from ingestion import sandbox as parser_sandbox
 from ingestion.parsers import prepare_parser
 from ingestion.pipeline import IngestionPipeline, make_pipeline
+from ingestion.sandbox import ParserSandbox
 from ingestion.worker import Worker
 from retrieval.bm25 import BM25Encoder
 from retrieval.embedders import make_embedder
@@ -81,17 +83,40 @@ class Runtime:
             return make_generator(self.settings.generator)
 
     @cached_property
+    def answers(self) -> AnswerService:
+        """The one answer path (loads the generator on first use)."""
+        return AnswerService(
+            retriever=self.retriever,
+            sessions=self.sessions,
+            generator=self.generator,
+            defaults=AnswerDefaults.of(self.settings),
+        )
+
+    @cached_property
+    def originals(self) -> Originals:
+        return Originals(self.settings.originals_dir)
+
+    @cached_property
     def jobs(self) -> DatabaseJobQueue:
         return DatabaseJobQueue(
             self.sessions,
-            originals_dir=self.settings.originals_dir,
+            originals=self.originals,
             lease_s=self.settings.worker.lease_s,
         )
 
     @cached_property
+    def parser(self) -> ParserSandbox:
+        """The parser process (started on the first parse)."""
+        return ParserSandbox()
+
+    @cached_property
     def pipeline(self) -> IngestionPipeline:
         return make_pipeline(
-            self.settings.ingestion, embedder=self.embedder, bm25=self.bm25, store=self.store
+            self.settings.ingestion,
+            embedder=self.embedder,
+            bm25=self.bm25,
+            store=self.store,
+            parser=self.parser,
         )
 
     @cached_property
@@ -102,7 +127,7 @@ class Runtime:
             sessions=self.sessions,
             engine=self.engine,
             store=self.store,
-            originals_dir=s.originals_dir,
+            originals=self.originals,
             index_dir=s.index_path if embedded_index else None,
             signing_key=s.signing_key_path,
             create_key=s.mode == "embedded",
@@ -129,7 +154,9 @@ class Runtime:
 
     def start_worker(self) -> None:
         """Run the ingestion worker in a background thread of this process (embedded default)."""
-        prepare_parser(self.settings.ingestion)  # start the parser process; check OCR tools
+        prepare_parser(
+            self.settings.ingestion, parser=self.parser
+        )  # start the parser process; check OCR tools
         if self.settings.mode == "embedded":  # one process: any running job was interrupted
             requeued = self.jobs.requeue_stale()
             if requeued:
@@ -149,12 +176,12 @@ class Runtime:
         self._wake.set()
         if self._worker_thread is not None:
             self._worker_thread.join(timeout=60)
-        parser_sandbox.shutdown()
+        if "parser" in self.__dict__:
+            self.parser.shutdown()
         if "store" in self.__dict__:
             self.store.close()
-        close_generator = getattr(self.__dict__.get("generator"), "close", None)
-        if close_generator is not None:
-            close_generator()
+        if "generator" in self.__dict__:
+            self.generator.close()
         self.engine.dispose()
 
 

@@ -6,9 +6,9 @@ or the `echo` test double), and every judgement reuses the retrieval rule of `ev
 
 Per sampled query, two generations at temperature 0:
 
-- **normal**: retrieval exactly as the product answers (`app.services.answers.search`, hybrid,
-  rerank on, `k = answer_k`, hidden generations dropped), `as_sources`, `stream_answer` with
-  the runtime's `max_tokens` and `context_tokens`. A cited source is relevant when
+- **normal**: retrieval and generation exactly as the product answers (the runtime's
+  `AnswerService`: hybrid, rerank on, `k = answer_k`, hidden generations dropped, the
+  runtime's `max_tokens` and `context_tokens`). A cited source is relevant when
   `matched_labels` holds for its document's file name and its text.
 - **withheld**: the same search with `k = answer_k + rerank_k`, every hit that satisfies a label
   of the query dropped, the first `answer_k` of the rest given to the generator. The right answer
@@ -46,15 +46,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app import visibility
 from app.db.models import Document, Job
 from app.runtime import Runtime
-from app.services import answers
+from app.services.answers import AnswerDefaults, Retrieved, collect
 from evals.dataset import Label, Query, judge, matched_labels, normalise
 from evals.metrics import latency_summary, p50_p95
+from evals.runner import scope_of
 from ingestion.pipeline import chunk_id
 from retrieval.types import Chunk, Scope
-from serving.answer import Delta, Done, stream_answer
 from serving.prompt import build_messages
 from serving.protocols import Source
 
@@ -184,13 +183,13 @@ class AnswerPlan:
 
     @classmethod
     def of(cls, runtime: Runtime, n: int) -> AnswerPlan:
-        s = runtime.settings
+        defaults = AnswerDefaults.of(runtime.settings)
         return cls(
             n=n,
-            k=s.retrieval.answer_k,
-            withheld_k=s.retrieval.answer_k + s.retrieval.rerank_k,
-            max_tokens=s.generator.max_tokens,
-            context_tokens=s.generator.context_tokens,
+            k=defaults.k,
+            withheld_k=defaults.k + runtime.settings.retrieval.rerank_k,
+            max_tokens=defaults.max_tokens,
+            context_tokens=defaults.context_tokens,
         )
 
 
@@ -204,34 +203,27 @@ class Generated:
     first_delta_ms: float | None
 
 
-def generate(runtime: Runtime, plan: AnswerPlan, question: str, sources: list[Source]) -> Generated:
-    """One answer through `stream_answer`, timed: the whole generation and the first delta."""
+def generate(runtime: Runtime, plan: AnswerPlan, question: str, retrieved: Retrieved) -> Generated:
+    """One answer from `retrieved` through the product's answer path, timed: the whole
+    generation and the first delta."""
     started = time.perf_counter()
-    first: float | None = None
-    parts: list[str] = []
-    done: Done | None = None
-    for event in stream_answer(
-        runtime.generator,
-        question,
-        sources,
-        max_tokens=plan.max_tokens,
-        temperature=plan.temperature,
-        context_tokens=plan.context_tokens,
-    ):
-        if isinstance(event, Delta):
-            if first is None and event.text:
-                first = _ms_since(started)
-            parts.append(event.text)
-        else:
-            done = event
-    assert done is not None  # stream_answer always ends with Done
+    first: list[float] = []
+
+    def on_text(text: str) -> None:
+        if not first and text:
+            first.append(_ms_since(started))
+
+    events = runtime.answers.stream_from(
+        retrieved, question=question, max_tokens=plan.max_tokens, temperature=plan.temperature
+    )
+    answer = collect(events, on_text=on_text)
     return Generated(
-        citations=done.citations,
-        dropped_citations=done.dropped_citations,
-        no_answer=done.no_answer,
-        text="".join(parts),
+        citations=answer.done.citations,
+        dropped_citations=answer.done.dropped_citations,
+        no_answer=answer.done.no_answer,
+        text=answer.text,
         generation_ms=_ms_since(started),
-        first_delta_ms=first,
+        first_delta_ms=first[0] if first else None,
     )
 
 
@@ -246,8 +238,7 @@ def run_answers(
 ) -> list[dict[str, Any]]:
     """Per query, the normal and the withheld answer; `advance` is called after each of the two.
     Returns per-query records of ids, booleans, counts, positions and timings only."""
-    with runtime.sessions() as db:
-        scope = visibility.visible(db, Scope.of([collection_id]))
+    scope = scope_of(runtime, collection_id)
     _warm_up(runtime, scope, plan)
     chunks_of = chunks_by_file(runtime, scope, collection_id)
     rows = []
@@ -269,15 +260,9 @@ def _normal(
     runtime: Runtime, plan: AnswerPlan, scope: Scope, query: Query, filenames: Mapping[str, str]
 ) -> tuple[dict[str, Any], list[Chunk], str]:
     """The record of the normal answer, the chunks it was given, and its text (for the F1)."""
-    found = answers.search(
-        retriever=runtime.retriever,
-        sessions=runtime.sessions,
-        scope=scope,
-        query=query.text,
-        k=plan.k,
-    )
-    sources = answers.as_sources(found.hits)
-    out = generate(runtime, plan, query.text, sources)
+    found = runtime.answers.retrieve(scope=scope, question=query.text, k=plan.k)
+    sources = found.sources
+    out = generate(runtime, plan, query.text, found)
     relevant = [bool(_labels(query, filenames, s.document, s.text)) for s in sources]
     cited = [relevant[s.number - 1] for s in out.citations]  # citations are of `sources`
     row = {
@@ -301,16 +286,11 @@ def _withheld(
     runtime: Runtime, plan: AnswerPlan, scope: Scope, query: Query, filenames: Mapping[str, str]
 ) -> tuple[dict[str, Any], list[Chunk]]:
     """The record of the withheld answer, and every chunk the wider search found."""
-    found = answers.search(
-        retriever=runtime.retriever,
-        sessions=runtime.sessions,
-        scope=scope,
-        query=query.text,
-        k=plan.withheld_k,
-    )
+    found = runtime.answers.retrieve(scope=scope, question=query.text, k=plan.withheld_k)
     kept = [h for h in found.hits if not _labels(query, filenames, h.chunk.document, h.chunk.text)]
-    sources = answers.as_sources(kept[: plan.k])
-    out = generate(runtime, plan, query.text, sources)
+    given = Retrieved.of(kept[: plan.k], reranker=found.reranker, timings_ms=found.timings_ms)
+    sources = given.sources
+    out = generate(runtime, plan, query.text, given)
     row = {
         "sources": len(sources),
         "withheld": len(found.hits) - len(kept),

@@ -60,7 +60,8 @@ def evaluate(options: EvalOptions, *, console: Console | None = None) -> dict[st
         runtime = build_runtime(Settings(data_dir=data_dir))
         stack.callback(runtime.close)
         console.print(f"{len(data.documents)} documents, {len(data.queries)} queries → {data_dir}")
-        ingestion = ingest(runtime, data)
+        with _progress(console) as progress:
+            ingestion = ingest(runtime, data, progress=progress)
         console.print(
             f"ingestion: {ingestion.seconds:.1f} s, {ingestion.chunks} chunks, "
             f"{len(ingestion.failed)} failed" + (" (reused)" if ingestion.reused else "")

@@ -11,12 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from rich.progress import Progress
 from sqlalchemy import select
 
 from app.db.models import Collection, Document
 from app.db.session import transaction
 from app.runtime import Runtime
-from app.services import collections
+from app.services import collections, documents, local_admin, scopes
 from evals.dataset import EvalSet, Query, matched_labels
 from evals.metrics import latency_summary, mean_metrics, query_metrics
 from retrieval.search import Mode
@@ -66,14 +67,12 @@ def collection_name(data: EvalSet) -> str:
     return f"eval-{slug[:60]}-{len(data.documents)}-{digest}"
 
 
-def ingest(runtime: Runtime, data: EvalSet) -> Ingestion:
-    """Upload the set's documents into its collection and drain the jobs; documents already
-    indexed there (same name, a reused data dir) are not uploaded again."""
-    from app.cli import local_admin, run_jobs, upload_files  # the CLI's own loop and bar
-
+def ingest(runtime: Runtime, data: EvalSet, *, progress: Progress) -> Ingestion:
+    """Upload the set's documents into its collection and drain the jobs (a bar on `progress`);
+    documents already indexed there (same name, a reused data dir) are not uploaded again."""
     name = collection_name(data)
     started = time.perf_counter()
-    principal = local_admin(runtime)
+    principal = local_admin.principal(sessions=runtime.sessions)
     with transaction(runtime.sessions) as db:
         target = db.scalar(select(Collection).where(Collection.name == name))
         if target is None:
@@ -88,9 +87,17 @@ def ingest(runtime: Runtime, data: EvalSet) -> Ingestion:
             )
         )
     todo = [p for p in data.documents if p.name not in done]
-    queued, _skipped, failed = upload_files(runtime, target, todo, principal)
+    queued, _skipped, failed = documents.upload_files(
+        sessions=runtime.sessions,
+        collection=target,
+        paths=todo,
+        principal=principal,
+        originals=runtime.originals,
+        max_bytes=runtime.settings.server.max_upload_mb * 2**20,
+    )
     requeued = runtime.jobs.requeue_stale()  # an interrupted earlier run of this data dir
-    run_jobs(runtime, len(queued) + requeued)  # drains every runnable job of the data dir
+    task = progress.add_task("ingesting", total=len(queued) + requeued)
+    runtime.worker().run_until_idle(on_job=lambda: progress.advance(task))  # every runnable job
     seconds = time.perf_counter() - started
     with runtime.sessions() as db:
         docs = list(db.scalars(select(Document).where(Document.collection_id == target.id)))
@@ -106,6 +113,13 @@ def ingest(runtime: Runtime, data: EvalSet) -> Ingestion:
     )
 
 
+def scope_of(runtime: Runtime, collection_id: str) -> Scope:
+    """The eval collection as the local admin reads it (the product's own scope builder)."""
+    principal = local_admin.principal(sessions=runtime.sessions)
+    with runtime.sessions() as db:
+        return scopes.read_scope(db=db, principal=principal, collection_ids=[collection_id])
+
+
 def run_arms(
     runtime: Runtime,
     queries: tuple[Query, ...],
@@ -115,7 +129,7 @@ def run_arms(
     advance: Callable[[], None] = lambda: None,
 ) -> list[ArmResult]:
     """Every query through every arm on the same index; `advance` is called once per query."""
-    scope = Scope.of([ingestion.collection_id])
+    scope = scope_of(runtime, ingestion.collection_id)
     retriever = runtime.retriever
     for arm in arms:  # warm-up: load the models, open the index (not timed)
         retriever.search("warm up", scope=scope, k=K, mode=arm.mode, rerank=arm.rerank)

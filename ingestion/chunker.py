@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
@@ -58,6 +57,7 @@ from itertools import accumulate
 import numpy as np
 
 from ingestion.parsers import Block, ParsedDocument
+from ingestion.units import level, split_block, top_level
 
 CountTokens = Callable[[Sequence[str]], list[int]]
 Similarity = Callable[[Sequence[str]], np.ndarray]
@@ -70,8 +70,6 @@ SUBHEADING_STEP = 0.5
 SHORT_PENALTY, TINY_PENALTY = 4.0, 12.0
 SIM_WINDOW = 2
 
-_SENTENCE_GAP = re.compile(r"[.!?…][\"'”’)\]]*(\s+)(?=[\"'“‘(\[]?[A-Z0-9])")
-_ABBREVIATIONS = {"e.g", "i.e", "etc", "vs", "cf", "mr", "mrs", "ms", "dr", "no", "fig", "approx"}
 _NOTE_START = re.compile(r"(note|exception|except|warning|caution|important)\b", re.IGNORECASE)
 
 
@@ -155,14 +153,14 @@ class Chunker:
         units = [
             _Unit(start + a, start + b, index, kind)
             for index, (block, (start, _)) in enumerate(zip(doc.blocks, doc.spans, strict=True))
-            for a, b, kind in _split_block(block)
+            for a, b, kind in split_block(block)
         ]
         for unit, n in zip(
             units, self._tokens([text[u.start : u.end] for u in units]), strict=True
         ):
             unit.tokens = n
         units = [piece for unit in units for piece in self._refine(text, unit)]
-        top = _top_level(doc.blocks)
+        top = top_level(doc.blocks)
         for i, unit in enumerate(units):
             _set_cut(unit, units[i - 1] if i else None, doc.blocks, top)
         return units
@@ -192,11 +190,11 @@ class Chunker:
 
     def _groups(self, blocks: Sequence[Block], units: Sequence[_Unit]) -> list[tuple[int, int]]:
         """Unit ranges of the groups of top-level sections (rule 1)."""
-        top = _top_level(blocks)
+        top = top_level(blocks)
         starts = [0] + [
             i
             for i, u in enumerate(units)
-            if i and u.kind == "heading" and _level(blocks[u.block]) <= top
+            if i and u.kind == "heading" and level(blocks[u.block]) <= top
         ]
         sections = list(zip(starts, [*starts[1:], len(units)], strict=True))
         tiny, groups, open_at, acc = self.min_tokens // 4, [], 0, 0
@@ -348,38 +346,13 @@ class Chunker:
         return unit.start + words[len(words) - 1 - n].start()
 
 
-def _split_block(block: Block) -> list[tuple[int, int, str]]:
-    """Unit spans (relative to the block) and their kinds."""
-    text = block.text
-    if block.kind == "heading":
-        return [(0, len(text), "heading")]
-    if block.kind == "table":
-        return [(m.start(), m.end(), "row") for m in re.finditer(r"[^\n]+", text)]
-    if block.kind == "code":
-        return [(0, len(text), "whole")]
-    return [(a, b, "sentence") for a, b in sentence_spans(text)]
-
-
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """Sentence spans of a paragraph (regex: end punctuation, space, capital or digit)."""
-    spans, start = [], 0
-    for m in _SENTENCE_GAP.finditer(text):
-        word = text[start : m.start() + 1].rsplit(None, 1)[-1].rstrip(".").lower()
-        if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
-            continue
-        spans.append((start, m.start(1)))
-        start = m.end(1)
-    spans.append((start, len(text)))
-    return [(a, b) for a, b in spans if b > a]
-
-
 def _set_cut(unit: _Unit, prev: _Unit | None, blocks: Sequence[Block], top: int) -> None:
     """The cost of cutting just before `unit` (rule 2)."""
     if prev is None:
         return
     block, before = blocks[unit.block], blocks[prev.block]
     if unit.kind == "heading":
-        unit.cut = SUBHEADING_STEP * max(0, min(_level(block), top + 1) - top)
+        unit.cut = SUBHEADING_STEP * max(0, min(level(block), top + 1) - top)
         unit.cut += CUT_AFTER_HEADING if prev.kind == "heading" else 0.0
         return
     if prev.kind == "heading":
@@ -408,16 +381,6 @@ def _pack(parts: list[_Unit], cap: int, *, first_kind: str) -> list[_Unit]:
             out.append(part)
     out[0].kind = first_kind
     return out
-
-
-def _top_level(blocks: Sequence[Block]) -> int:
-    """The top heading level (rule 1); 0 when no heading has a known level."""
-    counts = Counter(b.level for b in blocks if b.kind == "heading" and b.level is not None)
-    return min([lv for lv, n in counts.items() if n >= 2] or counts or [0])
-
-
-def _level(block: Block) -> int | float:
-    return block.level if block.level is not None else math.inf
 
 
 def _first_page(

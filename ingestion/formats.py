@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ingestion.detect import FileType
-from ingestion.errors import InvalidDocument
+from ingestion.errors import IngestionError, InvalidDocument
 from ingestion.settings import IngestionSettings
 from ingestion.webpage import main_content
 
@@ -41,7 +41,7 @@ logger = logging.getLogger(__name__)
 LANGS = ["eng"]  # no language detection: unstructured's is per element and slow
 
 
-class OcrUnavailable(RuntimeError):
+class OcrUnavailable(IngestionError):
     """OCR is enabled but tesseract, poppler or a language pack is missing (not the
     document's fault: retry once the operator installs it)."""
 

@@ -27,6 +27,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from ingestion.errors import IngestionError
+
 _ENV_DEFAULTS = {
     "SCARF_NO_ANALYTICS": "true",
     "DO_NOT_TRACK": "true",
@@ -44,7 +46,7 @@ _lock = threading.Lock()
 _prepared = False
 
 
-class OfflineSetupError(RuntimeError):
+class OfflineSetupError(IngestionError):
     """unstructured cannot be made to work offline (its internals changed or a model is missing)."""
 
 

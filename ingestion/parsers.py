@@ -44,6 +44,7 @@ from ingestion import formats, limits, offline, sandbox
 from ingestion.detect import Detected, FileType, detect
 from ingestion.errors import InvalidDocument
 from ingestion.formats import OcrUnavailable, check_ocr
+from ingestion.sandbox import ParserSandbox
 from ingestion.settings import IngestionSettings
 from ingestion.webpage import main_content
 
@@ -111,16 +112,21 @@ class ParsedDocument:
 
 
 def parse(
-    path: Path, *, filename: str, settings: IngestionSettings | None = None
+    path: Path,
+    *,
+    filename: str,
+    settings: IngestionSettings | None = None,
+    parser: ParserSandbox | None = None,
 ) -> ParsedDocument:
     """Parse the file at `path`; `filename` is the name it was uploaded under. `settings`:
-    the limits (defaults: `IngestionSettings()`)."""
+    the limits (defaults: `IngestionSettings()`); `parser`: the sandbox to parse in (default:
+    `sandbox.shared()`)."""
     s = settings or IngestionSettings()
     detected = detect(path, filename=filename, settings=s)
     pages = limits.check_pdf(path, s) if detected.file_type == "pdf" else None
     if not s.isolate_parsing:
         return extract(path, filename, detected, pages, s)
-    return sandbox.call(
+    return (parser or sandbox.shared()).call(
         "ingestion.parsers.extract",
         path,
         filename,
@@ -158,7 +164,9 @@ def extract(
     return ParsedDocument(filename=filename, file_type=file_type, blocks=tuple(blocks), pages=pages)
 
 
-def prepare_parser(settings: IngestionSettings | None = None) -> None:
+def prepare_parser(
+    settings: IngestionSettings | None = None, *, parser: ParserSandbox | None = None
+) -> None:
     """Start the parser process (or load the parsers in-process) now rather than on the first
     document, and with `ocr` on check its tools (raises `OcrUnavailable`)."""
     s = settings or IngestionSettings()
@@ -167,7 +175,7 @@ def prepare_parser(settings: IngestionSettings | None = None) -> None:
     if not s.isolate_parsing:
         warm_up()
         return
-    sandbox.call(
+    (parser or sandbox.shared()).call(
         "ingestion.parsers.warm_up",
         warm_up="ingestion.parsers.warm_up",
         timeout_s=sandbox.START_TIMEOUT_S,

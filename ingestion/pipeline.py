@@ -12,6 +12,7 @@ import numpy as np
 
 from ingestion.chunker import Chunker
 from ingestion.parsers import parse
+from ingestion.sandbox import ParserSandbox
 from ingestion.settings import IngestionSettings
 from retrieval.bm25 import BM25Encoder
 from retrieval.protocols import Embedder, VectorStore
@@ -56,7 +57,9 @@ class IngestionPipeline:
         chunker: Chunker,
         batch_size: int = 32,
         parse_settings: IngestionSettings | None = None,  # parsing limits; None: the defaults
+        parser: ParserSandbox | None = None,  # where parses run; None: sandbox.shared()
     ) -> None:
+        self.parser = parser
         self.embedder = embedder
         self.bm25 = bm25
         self.store = store
@@ -75,7 +78,9 @@ class IngestionPipeline:
         scope = Scope.of([doc.collection])
         report("parsing", 0, 1)
         # parse() runs in the parser process and clears its text caches itself
-        parsed = parse(path, filename=doc.filename, settings=self.parse_settings)
+        parsed = parse(
+            path, filename=doc.filename, settings=self.parse_settings, parser=self.parser
+        )
         report("chunking", 0, 1)
         drafts = self.chunker.chunk(parsed)
         chunks = [
@@ -116,7 +121,12 @@ class IngestionPipeline:
 
 
 def make_pipeline(
-    settings: IngestionSettings, *, embedder: Embedder, bm25: BM25Encoder, store: VectorStore
+    settings: IngestionSettings,
+    *,
+    embedder: Embedder,
+    bm25: BM25Encoder,
+    store: VectorStore,
+    parser: ParserSandbox | None = None,
 ) -> IngestionPipeline:
     """The pipeline the settings describe: the chunker sized with the embedder's tokenizer (and,
     with `topic_split`, cutting where the embedder sees the topic shift)."""
@@ -138,4 +148,5 @@ def make_pipeline(
         chunker=chunker,
         batch_size=settings.embed_batch_size,
         parse_settings=settings,
+        parser=parser,
     )

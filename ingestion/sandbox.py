@@ -7,7 +7,10 @@ loaded libraries take plus `memory_mb`. Each `call` sends one job and waits at m
 `timeout_s`; a child that overruns, crashes or runs out of memory is killed and replaced on
 the next call, and the job fails with an `InvalidDocument` naming the limit. A child whose
 resident memory grew by more than `RETIRE_GROWTH_MB` after a job is retired too. Calls are
-serialised by a lock (one parse at a time per process). `shutdown()` stops the child.
+serialised by a lock (one parse at a time per sandbox). `shutdown()` stops the child.
+
+A `ParserSandbox` is a part like any other: the runtime builds one and hands it to the pipeline
+(and stops it on close). `shared()` is the one for standalone use of `ingestion.parsers`.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import threading
 from multiprocessing.connection import Connection
 from typing import Any
 
-from ingestion.errors import InvalidDocument
+from ingestion.errors import IngestionError, InvalidDocument
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +41,7 @@ _PASS_THROUGH: dict[str, type[Exception]] = {
 }
 
 
-class ParserProcessError(RuntimeError):
+class ParserProcessError(IngestionError):
     """The parser process failed for a reason of its own (not the document's)."""
 
 
@@ -47,39 +50,48 @@ def register_pass_through(exc_type: type[Exception]) -> None:
     _PASS_THROUGH[f"{exc_type.__module__}.{exc_type.__qualname__}"] = exc_type
 
 
-_lock = threading.Lock()
-_child: _Child | None = None
+class ParserSandbox:
+    """One parser child process at a time, started on the first call."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._child: _Child | None = None
+        atexit.register(self.shutdown)
+
+    def call(self, func: str, *args: Any, warm_up: str, timeout_s: float, memory_mb: int) -> Any:
+        """`func(*args)` (a dotted name) in the parser process; `warm_up` (a dotted name) runs
+        once when a child starts, before its memory limit is set."""
+        with self._lock:
+            if self._child is not None and not self._child.fits(warm_up, memory_mb):
+                self._child.stop()
+                self._child = None
+            if self._child is None:
+                self._child = _Child(warm_up, memory_mb)
+            child = self._child
+            try:
+                return child.call(func, args, timeout_s)
+            except BaseException:
+                if not child.alive():
+                    self._child = None
+                raise
+
+    def shutdown(self) -> None:
+        """Stop the parser process, if any."""
+        with self._lock:
+            if self._child is not None:
+                self._child.stop()
+                self._child = None
 
 
-def call(func: str, *args: Any, warm_up: str, timeout_s: float, memory_mb: int) -> Any:
-    """`func(*args)` (a dotted name) in the parser process; `warm_up` (a dotted name) runs
-    once when a child starts, before its memory limit is set."""
-    global _child
-    with _lock:
-        if _child is not None and not _child.fits(warm_up, memory_mb):
-            _child.stop()
-            _child = None
-        if _child is None:
-            _child = _Child(warm_up, memory_mb)
-        child = _child
-        try:
-            return child.call(func, args, timeout_s)
-        except BaseException:
-            if not child.alive():
-                _child = None
-            raise
+_shared: ParserSandbox | None = None
 
 
-def shutdown() -> None:
-    """Stop the parser process, if any."""
-    global _child
-    with _lock:
-        if _child is not None:
-            _child.stop()
-            _child = None
-
-
-atexit.register(shutdown)
+def shared() -> ParserSandbox:
+    """The process's sandbox for callers that were not given one (tests, benchmarks)."""
+    global _shared
+    if _shared is None:
+        _shared = ParserSandbox()
+    return _shared
 
 
 class _Child:

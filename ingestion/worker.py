@@ -13,7 +13,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -189,15 +189,18 @@ class Worker:
             )
             self.queue.forget(retired)
             swept += 1
-        if swept:
+        if swept:  # a replaced version leaves no more behind than an erased document
+            self.pipeline.store.purge()
             log.info("worker.swept", extra={"count": swept})
         return swept
 
-    def run_until_idle(self) -> int:
-        """Process jobs until none is runnable; returns how many ran."""
+    def run_until_idle(self, *, on_job: Callable[[], None] = lambda: None) -> int:
+        """Process jobs until none is runnable (`on_job` after each), then sweep; returns how
+        many ran."""
         ran = 0
         while self.run_once():
             ran += 1
+            on_job()
         self.sweep()
         return ran
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from retrieval.errors import ModelNotFound
-from retrieval.protocols import EmbedKind
+from retrieval.protocols import Embedder, EmbedKind
 from retrieval.settings import EmbedderSettings
 
 MINILM_NAME = "all-MiniLM-L6-v2"
@@ -249,7 +249,7 @@ def _require_dir(path: Path, what: str) -> None:
 
 def make_embedder(
     settings: EmbedderSettings,
-) -> SentenceTransformerEmbedder | BGEM3Embedder | HashEmbedder:
+) -> Embedder:
     """The embedder the settings ask for; raises ModelNotFound when its files are missing."""
     kind = settings.resolved_kind
     if kind == "hash":

@@ -17,6 +17,7 @@ import numpy as np
 from retrieval.bm25 import compounds, tokenize, words
 from retrieval.embedders import offline_env
 from retrieval.errors import ModelNotFound
+from retrieval.protocols import Reranker
 from retrieval.settings import RerankerSettings
 from retrieval.types import Chunk, Hit
 
@@ -190,7 +191,7 @@ class CrossEncoderReranker:
 
 def make_reranker(
     settings: RerankerSettings,
-) -> CrossEncoderReranker | ProximityReranker | PassThroughReranker | TokenOverlapReranker:
+) -> Reranker:
     """The reranker the settings ask for; raises ModelNotFound when its files are missing."""
     kind = settings.resolved_kind
     if kind == "proximity":

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run every test suite: lint, the fast default run, then the marked heavier suites (slow, eval).
+# Run every test suite: lint, format and types, the fast default run, then the marked heavier suites (slow, eval).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 SCARF_NO_ANALYTICS=true DO_NOT_TRACK=true
@@ -18,5 +18,7 @@ fi
 
 .venv/bin/python scripts/check_install.py   # the venv holds exactly the lock; pip check
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy   # the packages, as pyproject's [tool.mypy] lists them
 .venv/bin/pytest -m "not slow and not eval" "$@"
 .venv/bin/pytest -m "slow or eval" "$@"

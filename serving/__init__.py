@@ -4,7 +4,7 @@ A plain library: it imports nothing of Enclave's other packages and takes its se
 Heavy runtimes (xllamacpp, httpx) load only through `serving.factory.make_generator`.
 """
 
-from serving.answer import AnswerEvent, Delta, Done, stream_answer
+from serving.answer import Delta, Done, stream_answer
 from serving.citations import CitationTracker, parse_citations
 from serving.errors import GeneratorRejected, GeneratorUnavailable, ServingError
 from serving.factory import make_generator
@@ -14,7 +14,6 @@ from serving.settings import GeneratorSettings
 
 __all__ = [
     "NO_ANSWER",
-    "AnswerEvent",
     "CitationTracker",
     "Delta",
     "Done",

@@ -27,9 +27,6 @@ class Done:
     no_answer: bool
 
 
-AnswerEvent = Delta | Done
-
-
 def stream_answer(
     generator: Generator,
     question: str,
@@ -38,7 +35,7 @@ def stream_answer(
     max_tokens: int,
     temperature: float,
     context_tokens: int = 8192,
-) -> Iterator[AnswerEvent]:
+) -> Iterator[Delta | Done]:
     """Prompt `generator` with the numbered `sources`, yield `Delta`s, then one `Done`.
 
     With no sources the generator is not called: the answer is the fixed no-answer sentence.

@@ -41,3 +41,6 @@ class EchoGenerator:
         text = self.answer(messages)
         chunks = [text[i : i + self._chunk] for i in range(0, len(text), self._chunk)]
         yield from chunks[:max_tokens]
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -24,6 +24,10 @@ class Generator(Protocol):
         """Yield the answer's text deltas as the model produces them."""
         ...
 
+    def close(self) -> None:
+        """Release the model or the connection (idempotent)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Source:

@@ -117,7 +117,7 @@ def upload_text(
     runtime: Runtime, collection: Collection, name: str, text: str, *, by: Principal | None = None
 ) -> str:
     """Upload `text` as file `name` (by the local admin unless `by`), as the API does; its id."""
-    from app.cli import local_admin
+    from app.services import local_admin
 
     with transaction(runtime.sessions) as db:
         doc, _ = documents.upload(
@@ -125,9 +125,9 @@ def upload_text(
             collection=collection,
             filename=name,
             stream=io.BytesIO(text.encode()),
-            originals_dir=runtime.settings.originals_dir,
+            originals=runtime.originals,
             max_bytes=2**22,
-            principal=by or local_admin(runtime),
+            principal=by or local_admin.principal(sessions=runtime.sessions),
         )
         return doc.id
 

@@ -14,13 +14,15 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from app import visibility
+from app.audit import AuditContext
 from app.auth.authenticate import Authenticator
 from app.db.models import Collection
+from app.db.session import transaction
+from app.denials import audit_context
 from app.errors import Forbidden
 from app.identity import Permission, Principal
 from app.runtime import Runtime
-from app.services import collections
+from app.services import collections, scopes
 from retrieval.types import Scope
 
 
@@ -32,11 +34,16 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
 def get_db(runtime: RuntimeDep) -> Iterator[Session]:
-    with runtime.sessions() as session:
+    """The request's unit of work: committed when the route returns, rolled back when it
+    raises, before the response is sent (routes do not commit)."""
+    with transaction(runtime.sessions) as session:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_db)]
+SessionDep = Annotated[Session, Depends(get_db, scope="function")]
+
+
+AuditDep = Annotated[AuditContext, Depends(audit_context)]
 
 
 def get_authenticator(request: Request) -> Authenticator:
@@ -57,7 +64,7 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 def get_scope(principal: PrincipalDep, db: SessionDep) -> Scope:
     """The collections the caller may read, hiding what is not (or no longer) live."""
-    return visibility.visible(db, principal.scope("read"))
+    return scopes.read_scope(db=db, principal=principal)
 
 
 ScopeDep = Annotated[Scope, Depends(get_scope)]

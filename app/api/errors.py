@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.errors import EnclaveError, InvalidRequest, UpstreamUnavailable
-from ingestion.errors import InvalidDocument
-from retrieval.errors import RetrievalError
-from serving.errors import GeneratorUnavailable
-
-log = logging.getLogger(__name__)
+from app.errors import KNOWN_ERRORS, UpstreamUnavailable, translate
 
 
 def error_response(
@@ -22,20 +15,6 @@ def error_response(
 ) -> JSONResponse:
     body = {"error": {"message": message, "type": code, "param": param, "code": code}}
     return JSONResponse(body, status_code=status, headers=headers)
-
-
-def translate(exc: Exception) -> EnclaveError:
-    """Library errors as the app's own."""
-    if isinstance(exc, EnclaveError):
-        return exc
-    if isinstance(exc, InvalidDocument):
-        return InvalidRequest(str(exc))
-    if isinstance(exc, GeneratorUnavailable):
-        return UpstreamUnavailable(str(exc), retry_after_s=exc.retry_after_s)
-    if isinstance(exc, RetrievalError):
-        return UpstreamUnavailable(str(exc))
-    log.error("internal_error", exc_info=exc)
-    return EnclaveError("internal error")
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -58,7 +37,7 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         return error_response(exc.status_code, str(exc.detail), code="http_error")
 
-    for cls in (EnclaveError, InvalidDocument, GeneratorUnavailable, RetrievalError, Exception):
+    for cls in (*KNOWN_ERRORS, Exception):
         app.add_exception_handler(cls, enclave_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)

@@ -4,7 +4,7 @@ The upload route declares no body parameter, so nothing is read (or spooled to d
 dependencies have checked who is calling and their write permission. `check()` then refuses a
 body that is not multipart or announces more than the limit, at once; `receive()` returns a
 `MultipartFile`: python-multipart's streaming parser over the request body that hands the bytes
-of the one part named `file` to whoever reads it (`documents.store_original`, which hashes them
+of the one part named `file` to whoever reads it (`Originals.receive`, which hashes them
 and stops at the limit). The whole body is capped too, so chunked transfer or a lying
 Content-Length gains nothing. Uploads stream in on a pool of threads of their own.
 """
@@ -22,7 +22,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
 from app.errors import InvalidRequest
-from app.services.documents import too_large
+from app.originals import too_large
 
 FIELD = "file"
 ENVELOPE = 64 * 1024  # room for boundaries, part headers and small form fields

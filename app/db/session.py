@@ -49,6 +49,12 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A session that commits on success and rolls back on error."""
-    with factory() as session, session.begin():
-        yield session
+    """A session that commits on success and rolls back on error: the one owner of commits
+    (the API's request session is one too, `app.api.deps.get_db`)."""
+    with factory() as session:
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+        session.commit()

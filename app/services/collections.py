@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -56,6 +57,12 @@ def list_visible(*, db: Session, scope: Scope) -> list[tuple[Collection, int]]:
         .order_by(Collection.name)
     ).all()
     return [(row[0], int(row[1])) for row in rows]
+
+
+def names(*, db: Session, ids: Iterable[str]) -> dict[str, str]:
+    """Collection names by id (those that exist)."""
+    rows = db.execute(select(Collection.id, Collection.name).where(Collection.id.in_(list(ids))))
+    return dict(rows.all())
 
 
 def get(*, db: Session, scope: Scope, ref: str) -> Collection:

@@ -12,12 +12,26 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from app import visibility
-from app.db.models import Collection, Document, User
+from app.db.models import Collection, Document, Erasure, User
+from app.errors import NotFound
 from retrieval.bm25 import BM25Encoder
 from retrieval.protocols import VectorStore
 from retrieval.types import Scope
 
 MAX_PASSAGES = 1000  # passages scanned per identifier search
+
+
+def erasures(db: Session, *, limit: int = 500) -> list[Erasure]:
+    """The latest erasure requests, newest first."""
+    return list(db.scalars(select(Erasure).order_by(Erasure.requested_at.desc()).limit(limit)))
+
+
+def receipt(db: Session, *, erasure_id: str) -> dict:
+    """The signed receipt of a completed erasure."""
+    erasure = db.get(Erasure, erasure_id)
+    if erasure is None or erasure.receipt is None:
+        raise NotFound(f"no receipt for erasure {erasure_id!r}")
+    return erasure.receipt
 
 
 @dataclass(frozen=True)

@@ -2,66 +2,22 @@
 
 from __future__ import annotations
 
-import hashlib
 import mimetypes
-import os
-import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple
 
-from fastapi import Request
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app import audit
+from app.audit import AuditContext
 from app.db.models import Collection, Document, Job, utcnow
-from app.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge
+from app.db.session import transaction
+from app.errors import Conflict, EnclaveError, InvalidRequest, NotFound
 from app.identity import Principal
+from app.originals import Originals, Readable
 from retrieval.types import Scope
-
-_COPY_BLOCK = 1024 * 1024
-
-
-class Readable(Protocol):
-    """An open file, or an upload streaming in (`app.api.uploads.MultipartFile`)."""
-
-    def read(self, size: int = -1, /) -> bytes: ...
-
-
-def store_original(
-    stream: Readable, *, originals_dir: Path, max_bytes: int
-) -> tuple[Path, str, int]:
-    """Copy an upload to a temp file beside the originals, hashing it; refuse it past `max_bytes`.
-
-    Returns (temp path, sha256 hex, size). The caller renames it into place or deletes it.
-    """
-    originals_dir.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
-    size = 0
-    fd, name = tempfile.mkstemp(dir=originals_dir, prefix=".upload-")
-    path = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            while block := stream.read(_COPY_BLOCK):
-                size += len(block)
-                if size > max_bytes:
-                    raise too_large(max_bytes)
-                digest.update(block)
-                out.write(block)
-            out.flush()
-            os.fsync(out.fileno())
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    if size == 0:
-        path.unlink(missing_ok=True)
-        raise InvalidRequest("the file is empty")
-    return path, digest.hexdigest(), size
-
-
-def too_large(max_bytes: int) -> PayloadTooLarge:
-    """The one refusal of an upload past the size limit (`max_bytes`)."""
-    return PayloadTooLarge(f"upload exceeds the limit of {max_bytes // 2**20} MB")
 
 
 def upload(
@@ -70,10 +26,10 @@ def upload(
     collection: Collection,
     filename: str,
     stream: Readable,
-    originals_dir: Path,
+    originals: Originals,
     max_bytes: int,
     principal: Principal,
-    request: Request | None = None,
+    context: AuditContext | None = None,
 ) -> tuple[Document, bool]:
     """Record a document, queue its ingestion and audit the upload. Returns (document, queued).
 
@@ -83,16 +39,19 @@ def upload(
     the new one is indexed, then the two swap atomically.
     """
     filename = _clean_filename(filename)
-    temp, sha256, size = store_original(stream, originals_dir=originals_dir, max_bytes=max_bytes)
+    temp, sha256, size = originals.receive(stream, max_bytes=max_bytes)
+    if size == 0:
+        originals.discard(temp)
+        raise InvalidRequest("the file is empty")
     in_collection = select(Document).where(Document.collection_id == collection.id)
     same_bytes = db.scalar(in_collection.where(Document.content_hash == sha256))
     if same_bytes is not None and same_bytes.status != "failed":
-        temp.unlink(missing_ok=True)
-        _audit_upload(db, principal, same_bytes, duplicate=True, request=request)
+        originals.discard(temp)
+        _audit_upload(db, principal, same_bytes, duplicate=True, context=context)
         return same_bytes, False
     document = same_bytes or db.scalar(in_collection.where(Document.filename == filename))
     if document is not None and document.status == "erasing":
-        temp.unlink(missing_ok=True)
+        originals.discard(temp)
         raise Conflict(f"document {document.id!r} is being erased; upload it again afterwards")
     if document is None:
         document = Document(collection_id=collection.id, filename=filename)
@@ -110,9 +69,50 @@ def upload(
     job = Job(document_id=document.id)
     db.add(job)
     db.flush()
-    temp.rename(originals_dir / job.id)
-    _audit_upload(db, principal, document, duplicate=False, request=request)
+    originals.put(temp, job.id)
+    _audit_upload(db, principal, document, duplicate=False, context=context)
     return document, True
+
+
+class Uploaded(NamedTuple):
+    queued: list[str]  # ids of the documents queued for ingestion
+    skipped: int  # already there, same bytes
+    failed: list[tuple[str, str]]  # (file name, reason)
+
+
+def upload_files(
+    *,
+    sessions: sessionmaker[Session],
+    collection: Collection,
+    paths: Sequence[Path],
+    principal: Principal,
+    originals: Originals,
+    max_bytes: int,
+) -> Uploaded:
+    """`upload` each local file into `collection`, one transaction per file; a refused file is
+    reported in `failed` and the others go on."""
+    uploaded = Uploaded([], 0, [])
+    skipped = 0
+    for path in paths:
+        try:
+            with transaction(sessions) as db, path.open("rb") as stream:
+                doc, created = upload(
+                    db=db,
+                    collection=collection,
+                    filename=path.name,
+                    stream=stream,
+                    originals=originals,
+                    max_bytes=max_bytes,
+                    principal=principal,
+                )
+        except EnclaveError as exc:
+            uploaded.failed.append((path.name, str(exc)))
+            continue
+        if created:
+            uploaded.queued.append(doc.id)
+        else:
+            skipped += 1
+    return uploaded._replace(skipped=skipped)
 
 
 def supersede_jobs(db: Session, document_id: str) -> None:
@@ -138,7 +138,7 @@ def _audit_upload(
     document: Document,
     *,
     duplicate: bool,
-    request: Request | None,
+    context: AuditContext | None,
 ) -> None:
     audit.record(
         db,
@@ -147,7 +147,7 @@ def _audit_upload(
         collection_id=document.collection_id,
         document_id=document.id,
         detail={"duplicate": duplicate, "bytes": document.size_bytes, "via": principal.via},
-        request=request,
+        context=context,
     )
 
 

@@ -22,43 +22,32 @@ Deletion by a contributor (their own upload) or a collection admin runs the same
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Engine, delete, func, select, text, update
+from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import audit, erasure_log, receipts
-from app.db.models import Document, Erasure, Job, as_utc, utcnow
+from app.audit import AuditContext
+from app.db.models import Document, Erasure, Job, utcnow
 from app.db.session import transaction
-from app.errors import Forbidden, NotFound, UpstreamUnavailable
-from app.identity import COMPLIANCE_OFFICER, Principal
+from app.errors import UpstreamUnavailable
+from app.identity import Principal
+from app.originals import Originals
+from app.purge import compact_database, files_containing
+from app.services.erasure_request import Target, begin, completed_receipt
 from retrieval.protocols import VectorStore
 from retrieval.types import Scope
 
 log = logging.getLogger(__name__)
-
-_WIPE_BLOCK = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Target:
-    """What an erasure request is about (read in step 1, before any row goes)."""
-
-    request_id: str
-    document_id: str
-    collection_id: str
-    content_hash: str
-    requested_at: datetime
-    generations: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -96,7 +85,7 @@ class Eraser:
         sessions: sessionmaker[Session],
         engine: Engine,
         store: VectorStore,
-        originals_dir: Path,
+        originals: Originals,
         index_dir: Path | None,  # the embedded index's directory, for the byte check
         signing_key: Path,
         create_key: bool,
@@ -108,7 +97,7 @@ class Eraser:
         self.sessions = sessions
         self.engine = engine
         self.store = store
-        self.originals_dir = originals_dir
+        self.originals = originals
         self.index_dir = index_dir
         self.signing_key = signing_key
         self.create_key = create_key
@@ -132,11 +121,11 @@ class Eraser:
         reason: str,
         principal: Principal,
         kind: str = "erasure",  # "deletion" (uploader or collection admin), "replay" (restore)
-        request: Any = None,
+        context: AuditContext | None = None,
     ) -> dict[str, Any]:
         """Erase the document and return its signed receipt (the earlier one if already done)."""
         return self.erase_timed(
-            document_id=document_id, reason=reason, principal=principal, kind=kind, request=request
+            document_id=document_id, reason=reason, principal=principal, kind=kind, context=context
         ).receipt
 
     def erase_timed(
@@ -146,18 +135,18 @@ class Eraser:
         reason: str,
         principal: Principal,
         kind: str = "erasure",
-        request: Any = None,
+        context: AuditContext | None = None,
     ) -> Erased:
         """`erase`, with the wall time of each step."""
         _ = self.key  # fail before touching anything if receipts cannot be signed
         with self._lock:
-            done = self._completed_receipt(document_id, principal)
+            done = completed_receipt(self.sessions, document_id, principal)
             if done is not None:
                 return Erased(done)
             requested = time.perf_counter()
             step = _Steps()
             with step("hide"):
-                target = self._begin(document_id, reason, principal, kind, request)
+                target = begin(self.sessions, document_id, reason, principal, kind, context)
             log.info("erasure.started", extra={"document_id": document_id, "mode": kind})
             started = time.perf_counter()
             with step("wait_ingestion"):
@@ -173,7 +162,7 @@ class Eraser:
                     self._receipt(target, principal, kind, removed, verification), self.key
                 )
             with step("record"):
-                self._finish(target, receipt, principal, request)
+                self._finish(target, receipt, principal, context)
                 erasure_log.append(self.log_path, receipt)
             timings = {**step.ms, "total": round((time.perf_counter() - requested) * 1000, 3)}
             log.info(
@@ -207,80 +196,6 @@ class Eraser:
             log.warning("erasure.replayed", extra={"count": again})
         return again
 
-    # -- step 1 ------------------------------------------------------------------------------
-
-    def _completed_receipt(self, document_id: str, principal: Principal) -> dict[str, Any] | None:
-        """Erasing an erased document again returns its receipt (to a compliance officer)."""
-        with self.sessions() as db:
-            if db.get(Document, document_id) is not None:
-                return None
-            done = db.scalar(
-                select(Erasure)
-                .where(Erasure.document_id == document_id, Erasure.state == "completed")
-                .order_by(Erasure.completed_at.desc())
-            )
-        if done is None or not principal.has_role(COMPLIANCE_OFFICER):
-            raise NotFound(f"document {document_id!r} not found")
-        return done.receipt
-
-    def _begin(
-        self, document_id: str, reason: str, principal: Principal, kind: str, request: Any
-    ) -> Target:
-        now = utcnow()
-        with transaction(self.sessions) as db:
-            document = db.get(Document, document_id)
-            if document is None:
-                raise NotFound(f"document {document_id!r} not found")
-            authorise(principal, document, kind)
-            erasure = db.scalar(
-                select(Erasure).where(
-                    Erasure.document_id == document_id, Erasure.state == "requested"
-                )
-            )
-            if erasure is None:  # else: an interrupted erasure, carried on under its own id
-                erasure = Erasure(
-                    document_id=document.id,
-                    collection_id=document.collection_id,
-                    content_hash=document.content_hash,
-                    reason=reason,
-                    requested_by=principal.id,
-                    requested_at=now,
-                )
-                db.add(erasure)
-            document.status, document.error = "erasing", None
-            jobs = Job.document_id == document_id
-            db.execute(
-                update(Job)
-                .where(jobs, Job.state == "running")
-                .values(state="cancelling", locked_at=now)
-            )
-            db.execute(update(Job).where(jobs, Job.state == "queued").values(state="cancelled"))
-            db.execute(
-                update(Job)
-                .where(jobs, Job.index_state != "retired")
-                .values(index_state="retired", retired_at=now)
-            )
-            generations = tuple(db.scalars(select(Job.id).where(jobs)))
-            db.flush()
-            audit.record(
-                db,
-                action="erasure.request",
-                principal=principal,
-                collection_id=document.collection_id,
-                document_id=document.id,
-                target=erasure.id,
-                reason=kind,
-                request=request,
-            )
-            return Target(
-                request_id=erasure.id,
-                document_id=document.id,
-                collection_id=document.collection_id,
-                content_hash=document.content_hash,
-                requested_at=as_utc(erasure.requested_at),
-                generations=generations,
-            )
-
     # -- steps 2 to 5 ------------------------------------------------------------------------
 
     def _wait_for_ingestion_to_stop(self, target: Target) -> None:
@@ -313,38 +228,20 @@ class Eraser:
         with step("purge"):
             self.store.purge()
         with step("wipe_originals"):
-            originals = sum(_wipe(self.originals_dir / g) for g in target.generations)
+            originals = sum(self.originals.wipe(g) for g in target.generations)
         with step("delete_rows"), transaction(self.sessions) as db:
-            jobs = db.execute(delete(Job).where(Job.document_id == target.document_id)).rowcount
+            jobs = db.execute(delete(Job).where(Job.document_id == target.document_id)).rowcount  # type: ignore[attr-defined]
             documents = db.execute(
                 delete(Document).where(Document.id == target.document_id)
-            ).rowcount
+            ).rowcount  # type: ignore[attr-defined]
         with step("compact_database"):
-            self._compact_database()
+            compact_database(self.engine)
         return {
             "index_points": points,
             "originals": originals,
             "job_rows": int(jobs or 0),
             "document_rows": int(documents or 0),
         }
-
-    def _compact_database(self) -> None:
-        """Push freed pages out of the database's logs (rows are already gone)."""
-        if self.engine.dialect.name == "sqlite":
-            # secure_delete zeroes freed space in the pages; the WAL still holds the older page
-            # images until a checkpoint copies the new ones back and truncates it.
-            for _ in range(100):
-                with self.engine.connect() as conn:
-                    busy, _frames, _done = conn.execute(
-                        text("PRAGMA wal_checkpoint(TRUNCATE)")
-                    ).one()
-                if busy == 0:
-                    return
-                time.sleep(0.05)
-            raise UpstreamUnavailable("the database is busy; request the erasure again")
-        if self.engine.dialect.name == "postgresql":
-            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(text("VACUUM documents, jobs"))
 
     # -- step 6 ------------------------------------------------------------------------------
 
@@ -354,7 +251,7 @@ class Eraser:
         if self.index_dir is not None:
             with step("byte_scan"):
                 checks["index_files_naming_document"] = len(
-                    _files_containing(self.index_dir, target.document_id.encode())
+                    files_containing(self.index_dir, target.document_id.encode())
                 )
         failed = {k: v for k, v in checks.items() if isinstance(v, int) and v}
         if failed:
@@ -384,9 +281,7 @@ class Eraser:
         return {
             "index_points_remaining": self.store.count(scope=scope, document=target.document_id),
             **rows,
-            "originals_remaining": sum(
-                (self.originals_dir / g).exists() for g in target.generations
-            ),
+            "originals_remaining": sum(self.originals.exists(g) for g in target.generations),
             "database": self.engine.dialect.name,
         }
 
@@ -412,7 +307,11 @@ class Eraser:
         }
 
     def _finish(
-        self, target: Target, receipt: dict[str, Any], principal: Principal, request: Any
+        self,
+        target: Target,
+        receipt: dict[str, Any],
+        principal: Principal,
+        context: AuditContext | None,
     ) -> None:
         with transaction(self.sessions) as db:
             db.execute(
@@ -428,55 +327,5 @@ class Eraser:
                 document_id=target.document_id,
                 target=target.request_id,
                 detail={"removed": receipt["receipt"]["removed"]},
-                request=request,
+                context=context,
             )
-
-
-def authorise(principal: Principal, document: Document, kind: str) -> None:
-    """Erasure: compliance officers. Deletion: a collection admin (delete permission), or the
-    uploader while they may still write to the collection. Others: not found or forbidden."""
-    if kind in ("erasure", "replay"):
-        if not principal.has_role(COMPLIANCE_OFFICER):
-            raise Forbidden("erasure needs the compliance officer role")
-        return
-    collection = document.collection_id
-    if principal.can("delete", collection):
-        return
-    if principal.can("write", collection) and document.uploaded_by == principal.id:
-        return
-    if principal.can("read", collection):
-        raise Forbidden("only the uploader or a collection admin may delete this document")
-    raise NotFound(f"document {document.id!r} not found")
-
-
-def _wipe(path: Path) -> int:
-    """Overwrite a file with zeros, then delete it; returns 1 if there was one."""
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        return 0
-    with path.open("r+b") as out:
-        zeros = bytes(min(size, _WIPE_BLOCK))
-        left = size
-        while left > 0:
-            left -= out.write(zeros[: min(left, len(zeros))])
-        out.flush()
-        os.fsync(out.fileno())
-    path.unlink()
-    return 1
-
-
-def _files_containing(root: Path, needle: bytes) -> list[Path]:
-    """Files under `root` whose bytes contain `needle` (read in overlapping blocks)."""
-    found = []
-    for path in root.rglob("*"):
-        if not path.is_file():
-            continue
-        tail = b""
-        with path.open("rb") as f:
-            while block := f.read(_WIPE_BLOCK):
-                if needle in tail + block:
-                    found.append(path)
-                    break
-                tail = block[-len(needle) :]
-    return found

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fastapi import Request
 from sqlalchemy.orm import Session
 
 from app import audit
+from app.audit import AuditContext
 from app.auth import api_keys
 from app.db.models import ApiKey
 from app.errors import Forbidden
@@ -24,7 +24,7 @@ def issue(
     name: str,
     permissions: Sequence[str],
     expires_in_days: int,
-    request: Request | None = None,
+    context: AuditContext | None = None,
 ) -> tuple[ApiKey, str]:
     """A key for collections `principal` administers; returns it with its one-time secret."""
     if principal.kind != "user":
@@ -54,6 +54,6 @@ def issue(
                 "expires_at": key.expires_at.isoformat(),
                 "via": principal.via,
             },
-            request=request,
+            context=context,
         )
     return key, secret

@@ -23,6 +23,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 from joserfc import jwt
@@ -48,7 +49,7 @@ DOC = "\n\n".join(
     "mounting bolts; replace the battery every 24 months and log error code E31."
     for i in range(60)
 )
-ROUTES = {
+ROUTES: dict[str, dict[str, Any]] = {
     "GET /v1/collections": {"method": "GET", "url": "/v1/collections"},
     "POST /v1/search": {
         "method": "POST",
@@ -108,7 +109,12 @@ class Bench:
         )
         key = created.json()["key"]
         now = int(time.time())
-        claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "bench", "groups": ["staff"]}
+        claims: dict[str, Any] = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": "bench",
+            "groups": ["staff"],
+        }
         claims |= {"iat": now, "nbf": now, "exp": now + 3600}
         token = jwt.encode({"alg": "RS256", "kid": "bench"}, claims, self.key)
         self.cookies = dict(client.cookies)
@@ -142,7 +148,7 @@ class Bench:
             cookie = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
             headers.append((b"cookie", cookie.encode()))
         # The session middleware decodes the cookie before the dependency runs: do the same.
-        scope = {"type": "http", "method": "GET", "path": "/", "headers": headers}
+        scope: dict[str, Any] = {"type": "http", "method": "GET", "path": "/", "headers": headers}
         if mode == "session":
             scope["session"] = _decode_session(self.app, self.cookies)
         samples = []

@@ -46,12 +46,11 @@ from rich.table import Table
 from sqlalchemy import select
 
 from app import rbac
-from app.cli import local_admin
 from app.db.models import Collection, Document, Job, User
 from app.db.session import transaction
 from app.identity import COMPLIANCE_OFFICER, Principal
 from app.runtime import Runtime, build_runtime
-from app.services import collections, documents
+from app.services import collections, documents, local_admin
 from app.settings import Settings
 from ingestion.pipeline import chunk_id
 from retrieval.stores import EdgeVectorStore
@@ -176,7 +175,7 @@ def ingest_targets(
                 collection=collection,
                 filename=f"manual-{i}.pdf",
                 stream=io.BytesIO(data),
-                originals_dir=runtime.settings.originals_dir,
+                originals=runtime.originals,
                 max_bytes=2**30,
                 principal=admin,
             )
@@ -340,7 +339,7 @@ def run(settings: Settings, args: Any, console: Console | None = None) -> dict[s
     runtime = build_runtime(settings)
     text = Text(np.random.default_rng(args.seed))
     try:
-        admin = local_admin(runtime)
+        admin = local_admin.principal(sessions=runtime.sessions)
         with transaction(runtime.sessions) as db:
             tenants = [
                 collections.create(db=db, name=f"bench-{i}", admin_user_id=admin.id)

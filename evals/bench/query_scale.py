@@ -33,8 +33,7 @@ import numpy as np
 
 from evals.bench.common import out_option, percentiles, print_table, ratio, write_report
 from retrieval.bm25 import BM25Encoder, tokenize
-from retrieval.stores import EdgeVectorStore
-from retrieval.stores._schema import RRF_K
+from retrieval.stores import RRF_K, EdgeVectorStore
 from retrieval.types import Chunk, IndexPoint, Scope
 
 NAME = "query_scale"

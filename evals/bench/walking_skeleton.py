@@ -34,18 +34,17 @@ def cold_start(data_dir: Path) -> float:
         return server.startup_s
 
 
-def ingest_and_search(data_dir: Path, docs: Path, rounds: int) -> dict[str, float]:
-    from app.cli import local_admin
+def ingest_and_search(data_dir: Path, docs: Path, rounds: int) -> dict[str, float | str]:
     from app.db.session import transaction
     from app.runtime import build_runtime
-    from app.services import collections, documents
+    from app.services import collections, documents, local_admin
     from app.settings import Settings
     from retrieval.types import Scope
 
     runtime = build_runtime(Settings(data_dir=data_dir))
     try:
         runtime.warm_up()
-        principal = local_admin(runtime)
+        principal = local_admin.principal(sessions=runtime.sessions)
         with transaction(runtime.sessions) as db:
             target = collections.create(db=db, name="bench", admin_user_id=principal.id)
         files = sorted(p for p in docs.iterdir() if p.is_file() and not p.name.startswith("."))
@@ -56,7 +55,7 @@ def ingest_and_search(data_dir: Path, docs: Path, rounds: int) -> dict[str, floa
                     collection=target,
                     filename=path.name,
                     stream=stream,
-                    originals_dir=runtime.settings.originals_dir,
+                    originals=runtime.originals,
                     max_bytes=2**30,
                     principal=principal,
                 )
@@ -94,7 +93,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
-        results = {"cold_start_s": round(cold_start(Path(a)), 2)}
+        results: dict[str, float | str] = {"cold_start_s": round(cold_start(Path(a)), 2)}
         results |= ingest_and_search(Path(b), args.docs, args.rounds)
     for key, value in results.items():
         print(f"{key:>16}: {value}")

@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from retrieval.settings import VectorStoreSettings
+from retrieval.stores._schema import RRF_K
 
 if TYPE_CHECKING:
     from retrieval.protocols import VectorStore
     from retrieval.stores.edge import EdgeVectorStore
     from retrieval.stores.qdrant import QdrantClientStore
 
-__all__ = ["EdgeVectorStore", "QdrantClientStore", "make_vector_store"]
+__all__ = ["RRF_K", "EdgeVectorStore", "QdrantClientStore", "make_vector_store"]
 
 
 def make_vector_store(

@@ -110,8 +110,8 @@ def test_empty_input_gives_zero_rows(embedder: Embedder, kind: EmbedKind) -> Non
 def test_count_tokens_gives_one_count_per_text(embedder: Embedder) -> None:
     counts = embedder.count_tokens([*TEXTS, ""])
     assert len(counts) == len(TEXTS) + 1
-    assert all(isinstance(n, int) and n >= 0 for n in counts)
-    assert all(n > 0 for n in counts[:-1])
+    assert all(isinstance(n, int) for n in counts)
+    assert all(n > counts[-1] for n in counts[:-1])  # any text counts more than an empty one
     assert embedder.count_tokens([]) == []
     assert embedder.count_tokens(TEXTS[::-1]) == counts[: len(TEXTS)][::-1]
 

@@ -66,3 +66,18 @@ def test_python_dash_m_app_cli_runs_the_cli():
     )
     assert done.returncode == 0
     assert "serve" in done.stdout
+
+
+def test_search_and_ask_print_ranked_chunks_and_a_cited_answer(env: Settings):
+    runner = CliRunner()
+    assert (
+        runner.invoke(cli, ["ingest", str(env.data_dir / "note.txt"), "-c", "office"]).exit_code
+        == 0
+    )
+    found = runner.invoke(cli, ["search", "badge office", "-c", "office"])
+    assert found.exit_code == 0, found.output
+    assert "badge office opens" in found.stdout
+    asked = runner.invoke(cli, ["ask", "When does the badge office open?", "-c", "office"])
+    assert asked.exit_code == 0, asked.output
+    assert "*[1] note" in asked.stdout  # the cited source, marked
+    assert "model: echo · reranker: overlap · dropped citations: 0" in asked.stdout

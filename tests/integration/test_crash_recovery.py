@@ -22,12 +22,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from app.cli import local_admin, upload_files
 from app.db.models import Collection, Document, Job
 from app.db.session import make_engine, make_session_factory, migrate, transaction
 from app.jobs import DatabaseJobQueue
+from app.originals import Originals
 from app.runtime import Runtime, build_runtime
-from app.services import answers, collections
+from app.services import answers, collections, documents, local_admin
 from app.settings import Settings
 from ingestion.pipeline import IngestResult, chunk_id
 from retrieval.types import Scope
@@ -153,10 +153,17 @@ def _kill_halfway(
     the index with the worker dead."""
     runtime = build_runtime(settings)
     try:
-        principal = local_admin(runtime)
+        principal = local_admin.principal(sessions=runtime.sessions)
         with transaction(runtime.sessions) as db:
             target = collections.get_or_create(db=db, principal=principal, name="manuals")
-        (document_id,), _, failed = upload_files(runtime, target, [source], principal)
+        (document_id,), _, failed = documents.upload_files(
+            sessions=runtime.sessions,
+            collection=target,
+            paths=[source],
+            principal=principal,
+            originals=runtime.originals,
+            max_bytes=settings.server.max_upload_mb * 2**20,
+        )
         assert not failed
         worker = start()
         try:
@@ -234,7 +241,9 @@ def test_a_process_killed_inside_a_sqlite_transaction_leaves_the_database_intact
     url = f"sqlite:///{tmp_path / 'meta.db'}"
     engine = make_engine(url)
     migrate(engine)
-    queue = DatabaseJobQueue(make_session_factory(engine), originals_dir=tmp_path, lease_s=60)
+    queue = DatabaseJobQueue(
+        make_session_factory(engine), originals=Originals(tmp_path), lease_s=60
+    )
     _add_job(queue)
     script = (
         "import sys, time\n"

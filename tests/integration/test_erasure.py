@@ -8,19 +8,19 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from app import erasure_log, rbac, receipts
-from app.cli import local_admin
 from app.db.models import AuditEvent, Collection, Document, Erasure, Job, RoleBinding, User
 from app.db.session import transaction
 from app.errors import Forbidden, NotFound
 from app.identity import Principal
 from app.runtime import Runtime, build_runtime
-from app.services import collections
+from app.services import collections, local_admin
 from retrieval.types import Scope
 from tests.support import fast_settings, searched_documents, upload_text
 
@@ -50,7 +50,7 @@ def runtime(tmp_path: Path) -> Iterator[Runtime]:
 
 @pytest.fixture
 def collection(runtime: Runtime) -> Collection:
-    admin = local_admin(runtime)
+    admin = local_admin.principal(sessions=runtime.sessions)
     with transaction(runtime.sessions) as db:
         return collections.create(db=db, name="records", description="", admin_user_id=admin.id)
 
@@ -118,6 +118,22 @@ def test_erasure_leaves_no_byte_of_the_document_and_signs_a_receipt(runtime, col
         assert db.scalars(select(Job).where(Job.document_id == doc)).all() == []
     # idempotent: asking again returns the same receipt
     assert runtime.eraser.erase(document_id=doc, reason="again", principal=officer) == receipt
+
+
+def test_a_replaced_version_leaves_no_byte_of_the_old_one(runtime, collection) -> None:
+    old, new = f"OLDCANARY{uuid.uuid4().hex[:12]}", f"NEWCANARY{uuid.uuid4().hex[:12]}"
+    doc = upload(runtime, collection, "record.md", f"# Record\n\nThe patient id is {old}.\n")
+    runtime.worker().run_until_idle()
+    data = runtime.settings.data_dir
+    assert files_containing(data, old), "positive control: the stores hold the old version"
+    again = upload(runtime, collection, "record.md", f"# Record\n\nThe patient id is {new}.\n")
+    assert again == doc  # the same document, a new version
+    worker = runtime.worker()
+    worker.run_until_idle()  # indexes the new version, retires the old one
+    worker.sweep(grace=timedelta(0))  # the retired generation's grace is over
+    assert doc in search(runtime, collection, new)
+    assert files_containing(data, old) == []  # original (zeroed), index segments and WAL
+    assert files_containing(data, new)
 
 
 def test_a_tampered_receipt_or_another_key_fails_verification(runtime, collection) -> None:
@@ -258,7 +274,7 @@ def test_erasure_on_postgresql_leaves_no_row_and_no_result(tmp_path: Path, postg
     settings.erasure.query_grace_s = 0
     rt = build_runtime(settings)
     try:
-        admin = local_admin(rt)
+        admin = local_admin.principal(sessions=rt.sessions)
         with transaction(rt.sessions) as db:
             records = collections.create(
                 db=db, name="records", description="", admin_user_id=admin.id

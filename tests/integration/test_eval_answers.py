@@ -194,6 +194,9 @@ class Oracle:
                     return
         yield NO_ANSWER
 
+    def close(self) -> None:
+        pass
+
 
 def test_a_model_that_declines_without_the_passage(
     run: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

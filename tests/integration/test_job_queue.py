@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from app.db.models import Collection, Document, Job, utcnow
 from app.db.session import make_engine, make_session_factory, migrate, transaction
 from app.jobs import MAX_ATTEMPTS, WORKER_LOST, DatabaseJobQueue
+from app.originals import Originals
 from ingestion.pipeline import DocumentRef, IngestResult
 from ingestion.worker import JobLost, Worker
 
@@ -49,7 +50,9 @@ def queue(request, tmp_path):
         url = f"sqlite:///{tmp_path / 'meta.db'}"
     engine = make_engine(url)
     migrate(engine)
-    queue = DatabaseJobQueue(make_session_factory(engine), originals_dir=tmp_path, lease_s=LEASE_S)
+    queue = DatabaseJobQueue(
+        make_session_factory(engine), originals=Originals(tmp_path), lease_s=LEASE_S
+    )
     add_documents(queue, 20)
     yield queue
     engine.dispose()
@@ -95,7 +98,9 @@ def test_each_job_is_claimed_by_exactly_one_worker(queue):
 def test_four_workers_claim_200_jobs_exactly_once_on_postgresql(postgres_url, tmp_path):
     engine = make_engine(postgres_url)
     migrate(engine)
-    queue = DatabaseJobQueue(make_session_factory(engine), originals_dir=tmp_path, lease_s=LEASE_S)
+    queue = DatabaseJobQueue(
+        make_session_factory(engine), originals=Originals(tmp_path), lease_s=LEASE_S
+    )
     add_documents(queue, 200)
     try:
         claimed = claim_all(queue, workers=4)
@@ -114,7 +119,9 @@ def test_a_claim_passes_over_a_job_another_transaction_holds(postgres_url, tmp_p
     """SKIP LOCKED: a row another claimer has locked is skipped, not waited for."""
     engine = make_engine(postgres_url)
     migrate(engine)
-    queue = DatabaseJobQueue(make_session_factory(engine), originals_dir=tmp_path, lease_s=LEASE_S)
+    queue = DatabaseJobQueue(
+        make_session_factory(engine), originals=Originals(tmp_path), lease_s=LEASE_S
+    )
     add_documents(queue, 2)
     try:
         with ThreadPoolExecutor(1) as pool, transaction(queue.sessions) as holder:

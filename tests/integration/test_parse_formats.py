@@ -44,7 +44,7 @@ def parse_bytes(
 
 def test_the_parser_process_has_no_network() -> None:
     with pytest.raises(sandbox.ParserProcessError, match=r"\(OSError\)$"):  # not gaierror
-        sandbox.call(
+        sandbox.shared().call(
             "socket.getaddrinfo",
             "example.org",
             443,

@@ -12,11 +12,10 @@ import pytest
 from sqlalchemy import select
 
 from app import visibility
-from app.cli import local_admin
 from app.db.models import Collection, Document, Job
 from app.db.session import transaction
 from app.runtime import Runtime, build_runtime
-from app.services import collections
+from app.services import collections, local_admin
 from ingestion.worker import JobLost
 from retrieval.types import Scope
 from tests.support import fast_settings, upload_text
@@ -41,7 +40,7 @@ def runtime(tmp_path: Path) -> Iterator[Runtime]:
 
 @pytest.fixture
 def collection(runtime: Runtime) -> Collection:
-    admin = local_admin(runtime)
+    admin = local_admin.principal(sessions=runtime.sessions)
     with transaction(runtime.sessions) as db:
         return collections.create(db=db, name="manuals", description="", admin_user_id=admin.id)
 

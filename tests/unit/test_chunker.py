@@ -8,8 +8,9 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from ingestion.chunker import ChunkDraft, Chunker, sentence_spans
+from ingestion.chunker import ChunkDraft, Chunker
 from ingestion.parsers import Block, ParsedDocument
+from ingestion.units import sentence_spans
 
 TOPICS = ("pump", "valve", "torque", "wiring", "paint", "filter", "gasket", "sensor", "brake")
 

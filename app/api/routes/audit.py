@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from app import audit, denials
 from app.api.deps import RuntimeDep, SessionDep, require_role
 from app.api.errors import error_response
+from app.denials import audit_context
 from app.errors import EnclaveError, Forbidden, Unauthenticated
 from app.identity import COMPLIANCE_OFFICER, PLATFORM_ADMIN, Principal
 
@@ -56,9 +57,12 @@ def read_events(
     denials.flush(runtime.sessions, request.app.state.denials)  # counts of closed windows
     rows = audit.query(db, after_id=after, limit=limit, **filters.values)
     audit.record(
-        db, action="audit.read", principal=auditor, request=request, detail=filters.detail()
+        db,
+        action="audit.read",
+        principal=auditor,
+        context=audit_context(request),
+        detail=filters.detail(),
     )
-    db.commit()
     return [audit.as_dict(e) for e in rows]
 
 
@@ -73,9 +77,12 @@ def export_events(
     """The whole (filtered) trail as JSON Lines, one event per line."""
     denials.flush(runtime.sessions, request.app.state.denials)
     audit.record(
-        db, action="audit.export", principal=auditor, request=request, detail=filters.detail()
+        db,
+        action="audit.export",
+        principal=auditor,
+        context=audit_context(request),
+        detail=filters.detail(),
     )
-    db.commit()
     return StreamingResponse(
         audit.export_lines(runtime.sessions, **filters.values),
         media_type="application/x-ndjson",

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, status
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from app import audit, denials
 from app.api.auth_protocol import AuthConfigOut, CollectionAccess, MeOut
 from app.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from app.auth import oidc, sessions, users
-from app.db.models import Collection
 from app.db.session import transaction
+from app.denials import audit_context
 from app.errors import NotFound
 from app.runtime import Runtime
+from app.services import collections
 
 router = APIRouter(prefix="/auth", tags=["sign-in"])
 
@@ -47,9 +47,13 @@ def local_sign_in(
         lifetime_s=settings.auth.session_lifetime_s,
     )
     audit.record(
-        db, action="auth.sign_in", actor=user.id, actor_kind="user", reason="local", request=request
+        db,
+        action="auth.sign_in",
+        actor=user.id,
+        actor_kind="user",
+        reason="local",
+        context=audit_context(request),
     )
-    db.commit()
     return RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
 
 
@@ -100,7 +104,7 @@ def finish_oidc_sign_in(runtime: Runtime, request: Request, claims: dict) -> Non
             actor=user.id,
             actor_kind="user",
             reason="oidc",
-            request=request,
+            context=audit_context(request),
         )
 
 
@@ -111,21 +115,20 @@ def logout(request: Request, db: SessionDep) -> Response:
     if found is not None:
         sessions.check_csrf(request)
         audit.record(
-            db, action="auth.sign_out", actor=found[1].id, actor_kind="user", request=request
+            db,
+            action="auth.sign_out",
+            actor=found[1].id,
+            actor_kind="user",
+            context=audit_context(request),
         )
     sessions.end(db, request)
-    db.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/me", response_model=MeOut)
 def me(request: Request, principal: PrincipalDep, db: SessionDep) -> MeOut:
     """The caller, its global roles and its permissions per collection."""
-    names = dict(
-        db.execute(
-            select(Collection.id, Collection.name).where(Collection.id.in_(principal.grants))
-        ).all()
-    )
+    names = collections.names(db=db, ids=principal.grants)
     access = [
         CollectionAccess(id=cid, name=names[cid], permissions=sorted(perms))
         for cid, perms in principal.grants.items()

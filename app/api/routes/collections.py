@@ -10,9 +10,18 @@ from starlette.concurrency import run_in_threadpool
 
 from app import audit
 from app.api import uploads
-from app.api.deps import PrincipalDep, RuntimeDep, ScopeDep, SessionDep, require, require_role
+from app.api.deps import (
+    AuditDep,
+    PrincipalDep,
+    RuntimeDep,
+    ScopeDep,
+    SessionDep,
+    require,
+    require_role,
+)
 from app.api.protocol import CollectionIn, CollectionOut, DocumentOut, UploadOut
 from app.db.models import Collection
+from app.denials import audit_context
 from app.identity import PLATFORM_ADMIN, Principal
 from app.runtime import Runtime
 from app.services import collections, documents
@@ -35,7 +44,7 @@ def list_collections(db: SessionDep, scope: ScopeDep) -> list[CollectionOut]:
 
 @router.post("/collections", response_model=CollectionOut, status_code=status.HTTP_201_CREATED)
 def create_collection(
-    body: CollectionIn, db: SessionDep, principal: PlatformAdmin, request: Request
+    body: CollectionIn, db: SessionDep, principal: PlatformAdmin, context: AuditDep
 ) -> CollectionOut:
     """Platform admins only; the creator becomes the collection's admin."""
     created = collections.create(
@@ -46,9 +55,8 @@ def create_collection(
         action="collection.create",
         principal=principal,
         collection_id=created.id,
-        request=request,
+        context=context,
     )
-    db.commit()
     return CollectionOut(
         id=created.id,
         name=created.name,
@@ -107,12 +115,12 @@ def store_upload(
         collection=target,
         filename=upload.filename,
         stream=upload,
-        originals_dir=runtime.settings.originals_dir,
+        originals=runtime.originals,
         max_bytes=max_bytes,
         principal=principal,
-        request=request,
+        context=audit_context(request),
     )
-    db.commit()
+    db.commit()  # before the worker is woken: the request's own commit comes after this returns
     runtime.wake_worker()
     return UploadOut.model_validate(document).model_copy(update={"duplicate": not created})
 

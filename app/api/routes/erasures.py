@@ -6,12 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
-from sqlalchemy import select
 
 from app import receipts
-from app.api.deps import PrincipalDep, RuntimeDep, SessionDep, require_role
+from app.api.deps import AuditDep, PrincipalDep, RuntimeDep, SessionDep, require_role
 from app.api.protocol import (
     DocumentRecord,
     ErasureIn,
@@ -21,7 +20,6 @@ from app.api.protocol import (
     SignedReceipt,
 )
 from app.db.models import Erasure
-from app.errors import NotFound
 from app.identity import COMPLIANCE_OFFICER, Principal
 from app.services import compliance
 
@@ -31,12 +29,12 @@ Officer = Annotated[Principal, require_role(COMPLIANCE_OFFICER)]
 
 @router.post("/erasures", response_model=SignedReceipt)
 def request_erasure(
-    body: ErasureIn, principal: PrincipalDep, runtime: RuntimeDep, request: Request
+    body: ErasureIn, principal: PrincipalDep, runtime: RuntimeDep, context: AuditDep
 ) -> dict:
     """Erase a document everywhere (compliance officers). Returns when every trace is gone,
     with the signed receipt; asking again for an erased document returns the same receipt."""
     return runtime.eraser.erase(
-        document_id=body.document_id, reason=body.reason, principal=principal, request=request
+        document_id=body.document_id, reason=body.reason, principal=principal, context=context
     )
 
 
@@ -45,7 +43,7 @@ def delete_document(
     document_id: str,
     principal: PrincipalDep,
     runtime: RuntimeDep,
-    request: Request,
+    context: AuditDep,
 ) -> dict:
     """Delete a document you uploaded (contributors) or any in your collection (collection
     admins): removed as thoroughly as an erasure, with a receipt."""
@@ -54,13 +52,13 @@ def delete_document(
         reason="deleted by a collection member",
         principal=principal,
         kind="deletion",
-        request=request,
+        context=context,
     )
 
 
 @router.get("/erasures", response_model=list[ErasureOut])
 def list_erasures(officer: Officer, db: SessionDep) -> list[Erasure]:
-    return list(db.scalars(select(Erasure).order_by(Erasure.requested_at.desc()).limit(500)))
+    return compliance.erasures(db)
 
 
 @router.get("/erasures/public-key", response_class=PlainTextResponse)
@@ -71,10 +69,7 @@ def public_key(officer: Officer, runtime: RuntimeDep) -> str:
 
 @router.get("/erasures/{erasure_id}/receipt", response_model=SignedReceipt)
 def get_receipt(erasure_id: str, officer: Officer, db: SessionDep) -> dict:
-    erasure = db.get(Erasure, erasure_id)
-    if erasure is None or erasure.receipt is None:
-        raise NotFound(f"no receipt for erasure {erasure_id!r}")
-    return erasure.receipt
+    return compliance.receipt(db, erasure_id=erasure_id)
 
 
 @router.get("/compliance/documents", response_model=list[DocumentRecord])

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 
 from app import audit
 from app.api.auth_protocol import ApiKeyCreated, ApiKeyIn, ApiKeyOut
-from app.api.deps import AuthenticatorDep, PrincipalDep, SessionDep
+from app.api.deps import AuditDep, AuthenticatorDep, PrincipalDep, SessionDep
 from app.auth import api_keys
 from app.db.models import ApiKey
 from app.services import keys
@@ -34,7 +34,7 @@ def create_key(
     db: SessionDep,
     principal: PrincipalDep,
     auth: AuthenticatorDep,
-    request: Request,
+    context: AuditDep,
 ) -> ApiKeyCreated:
     """A key for the named collections; you must administer each of them. The secret is in
     this response only."""
@@ -46,9 +46,8 @@ def create_key(
         name=body.name,
         permissions=body.permissions,
         expires_in_days=body.expires_in_days,
-        request=request,
+        context=context,
     )
-    db.commit()
     return ApiKeyCreated(**key_out(key).model_dump(), key=secret)
 
 
@@ -59,7 +58,9 @@ def list_keys(db: SessionDep, principal: PrincipalDep) -> list[ApiKeyOut]:
 
 
 @router.delete("/{key_id}", response_model=ApiKeyOut)
-def revoke_key(key_id: str, db: SessionDep, principal: PrincipalDep, request: Request) -> ApiKeyOut:
+def revoke_key(
+    key_id: str, db: SessionDep, principal: PrincipalDep, context: AuditDep
+) -> ApiKeyOut:
     """Revoke a key: its next request is refused."""
     key = api_keys.revoke(db, principal=principal, key_id=key_id)
     for link in key.collections:
@@ -69,7 +70,6 @@ def revoke_key(key_id: str, db: SessionDep, principal: PrincipalDep, request: Re
             principal=principal,
             collection_id=link.collection_id,
             target=key.id,
-            request=request,
+            context=context,
         )
-    db.commit()
     return key_out(key)

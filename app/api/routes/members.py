@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 
 from app import audit, rbac
 from app.api.auth_protocol import BindingIn, BindingOut
-from app.api.deps import PrincipalDep, SessionDep, require, require_role
+from app.api.deps import AuditDep, PrincipalDep, SessionDep, require, require_role
 from app.db.models import Collection, RoleBinding
 from app.identity import PLATFORM_ADMIN, Principal
 
@@ -30,7 +30,7 @@ def list_members(target: Manageable, db: SessionDep) -> list[BindingOut]:
     status_code=status.HTTP_201_CREATED,
 )
 def add_member(
-    body: BindingIn, target: Manageable, db: SessionDep, principal: PrincipalDep, request: Request
+    body: BindingIn, target: Manageable, db: SessionDep, principal: PrincipalDep, context: AuditDep
 ) -> BindingOut:
     """Grant a user (by id or e-mail) or an IdP group a role: reader, contributor or
     collection_admin."""
@@ -42,8 +42,7 @@ def add_member(
         collection_id=target.id,
         created_by=principal.id,
     )
-    changed(db, "role.grant", binding, principal, request)
-    db.commit()
+    changed(db, "role.grant", binding, principal, context)
     return bindings_out(db, [binding])[0]
 
 
@@ -51,11 +50,10 @@ def add_member(
     "/collections/{collection}/members/{binding_id}", status_code=status.HTTP_204_NO_CONTENT
 )
 def remove_member(
-    binding_id: str, target: Manageable, db: SessionDep, principal: PrincipalDep, request: Request
+    binding_id: str, target: Manageable, db: SessionDep, principal: PrincipalDep, context: AuditDep
 ) -> None:
     binding = rbac.revoke(db, binding_id=binding_id, collection_id=target.id)
-    changed(db, "role.revoke", binding, principal, request)
-    db.commit()
+    changed(db, "role.revoke", binding, principal, context)
 
 
 @router.get("/role-bindings", response_model=list[BindingOut])
@@ -66,7 +64,7 @@ def list_global_roles(_: PlatformAdmin, db: SessionDep) -> list[BindingOut]:
 
 @router.post("/role-bindings", response_model=BindingOut, status_code=status.HTTP_201_CREATED)
 def add_global_role(
-    body: BindingIn, principal: PlatformAdmin, db: SessionDep, request: Request
+    body: BindingIn, principal: PlatformAdmin, db: SessionDep, context: AuditDep
 ) -> BindingOut:
     binding = rbac.grant(
         db,
@@ -76,18 +74,16 @@ def add_global_role(
         collection_id=None,
         created_by=principal.id,
     )
-    changed(db, "role.grant", binding, principal, request)
-    db.commit()
+    changed(db, "role.grant", binding, principal, context)
     return bindings_out(db, [binding])[0]
 
 
 @router.delete("/role-bindings/{binding_id}", status_code=status.HTTP_204_NO_CONTENT)
 def remove_global_role(
-    binding_id: str, principal: PlatformAdmin, db: SessionDep, request: Request
+    binding_id: str, principal: PlatformAdmin, db: SessionDep, context: AuditDep
 ) -> None:
     binding = rbac.revoke(db, binding_id=binding_id, collection_id=None)
-    changed(db, "role.revoke", binding, principal, request)
-    db.commit()
+    changed(db, "role.revoke", binding, principal, context)
 
 
 def bindings_out(db: SessionDep, bound: list[RoleBinding]) -> list[BindingOut]:
@@ -99,7 +95,7 @@ def bindings_out(db: SessionDep, bound: list[RoleBinding]) -> list[BindingOut]:
 
 
 def changed(
-    db: SessionDep, action: str, binding: RoleBinding, principal: Principal, request: Request
+    db: SessionDep, action: str, binding: RoleBinding, principal: Principal, context: AuditDep
 ) -> None:
     audit.record(
         db,
@@ -108,5 +104,5 @@ def changed(
         collection_id=binding.collection_id,
         target=binding.id,
         detail={"role": binding.role, "kind": binding.subject_kind, "subject": binding.subject},
-        request=request,
+        context=context,
     )

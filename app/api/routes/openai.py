@@ -16,10 +16,9 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from app.api.deps import RuntimeDep, ScopeDep, SessionDep
-from app.api.errors import translate
 from app.api.openai_protocol import ChatCompletionRequest, ModelCard, ModelList
 from app.api.routes.search import narrowed, source_out
-from app.errors import InvalidRequest
+from app.errors import InvalidRequest, translate
 from app.services import answers, collections
 from serving.answer import Delta, Done
 
@@ -49,19 +48,11 @@ def chat_completions(  # type: ignore[no-untyped-def]
     )
     if not question:
         raise InvalidRequest("messages must contain a user message with content")
-    settings = runtime.settings
-    events = answers.answer(
-        retriever=runtime.retriever,
-        sessions=runtime.sessions,
-        generator=runtime.generator,
+    events = runtime.answers.stream(
         scope=narrowed(db, scope, [collection] if collection else None),
         question=question,
-        k=settings.retrieval.answer_k,
-        max_tokens=body.max_tokens or settings.generator.max_tokens,
-        temperature=settings.generator.temperature
-        if body.temperature is None
-        else body.temperature,
-        context_tokens=settings.generator.context_tokens,
+        max_tokens=body.max_tokens,
+        temperature=body.temperature,
     )
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     if body.stream:
@@ -85,28 +76,21 @@ def enclave_meta(retrieved: answers.Retrieved | None, done: Done) -> dict:
 
 
 def completion(events: Iterator[answers.AnswerEvent], completion_id: str, model: str) -> dict:
-    retrieved, parts = None, []
-    for event in events:
-        if isinstance(event, answers.Retrieved):
-            retrieved = event
-        elif isinstance(event, Delta):
-            parts.append(event.text)
-        elif isinstance(event, Done):
-            return {
-                "id": completion_id,
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": model,
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": "".join(parts)},
-                        "finish_reason": "stop",
-                    }
-                ],
-                "enclave": enclave_meta(retrieved, event),
+    answer = answers.collect(events)
+    return {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": answer.text},
+                "finish_reason": "stop",
             }
-    raise RuntimeError("the answer stream ended without a result")
+        ],
+        "enclave": enclave_meta(answer.retrieved, answer.done),
+    }
 
 
 def stream_chunks(
@@ -125,16 +109,17 @@ def stream_chunks(
         }
         return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
-    retrieved = None
+    retrieved: answers.Retrieved | None = None
     try:
         yield chunk({"role": "assistant", "content": ""})
         for event in events:
-            if isinstance(event, answers.Retrieved):
-                retrieved = event
-            elif isinstance(event, Delta):
-                yield chunk({"content": event.text})
-            elif isinstance(event, Done):
-                yield chunk({}, "stop", enclave=enclave_meta(retrieved, event))
+            match event:
+                case answers.Retrieved():
+                    retrieved = event
+                case Delta():
+                    yield chunk({"content": event.text})
+                case Done():
+                    yield chunk({}, "stop", enclave=enclave_meta(retrieved, event))
     except Exception as exc:  # noqa: BLE001 - the stream has started: report in-band
         err = translate(exc)
         body = {"error": {"message": str(err), "type": err.code, "param": None, "code": err.code}}

@@ -9,7 +9,6 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from app.api.deps import RuntimeDep, ScopeDep, SessionDep
-from app.api.errors import translate
 from app.api.protocol import (
     AnswerRequest,
     AnswerResponse,
@@ -19,7 +18,7 @@ from app.api.protocol import (
     SearchResponse,
     SourceOut,
 )
-from app.errors import NotFound
+from app.errors import translate
 from app.services import answers, collections
 from retrieval.types import Chunk, Scope
 from serving.answer import Delta, Done
@@ -84,10 +83,10 @@ def search(
 
 @router.get("/chunks/{chunk_id}", response_model=ChunkOut)
 def get_chunk(chunk_id: str, scope: ScopeDep, runtime: RuntimeDep) -> ChunkOut:
-    found = runtime.store.get(scope=scope, ids=[chunk_id])
-    if not found:
-        raise NotFound(f"chunk {chunk_id!r} not found")
-    return ChunkOut(**chunk_out(found[0]))
+    chunk = answers.get_chunk(
+        store=runtime.store, sessions=runtime.sessions, scope=scope, chunk_id=chunk_id
+    )
+    return ChunkOut(**chunk_out(chunk))
 
 
 @router.post(
@@ -98,17 +97,8 @@ def get_chunk(chunk_id: str, scope: ScopeDep, runtime: RuntimeDep) -> ChunkOut:
 def answer(body: AnswerRequest, db: SessionDep, scope: ScopeDep, runtime: RuntimeDep):  # type: ignore[no-untyped-def]
     """Answer from the top sources. `stream: true` sends Server-Sent Events:
     `sources`, then `delta`s, then `done` (or `error`)."""
-    settings = runtime.settings
-    events = answers.answer(
-        retriever=runtime.retriever,
-        sessions=runtime.sessions,
-        generator=runtime.generator,
-        scope=narrowed(db, scope, body.collections),
-        question=body.question,
-        k=body.k or settings.retrieval.answer_k,
-        max_tokens=settings.generator.max_tokens,
-        temperature=settings.generator.temperature,
-        context_tokens=settings.generator.context_tokens,
+    events = runtime.answers.stream(
+        scope=narrowed(db, scope, body.collections), question=body.question, k=body.k
     )
     if body.stream:
         return StreamingResponse(
@@ -116,30 +106,21 @@ def answer(body: AnswerRequest, db: SessionDep, scope: ScopeDep, runtime: Runtim
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
-    return collect(events)
+    return answer_response(answers.collect(events))
 
 
-def collect(events: Iterator[answers.AnswerEvent]) -> AnswerResponse:
-    text: list[str] = []
-    retrieved: answers.Retrieved | None = None
-    for event in events:
-        if isinstance(event, answers.Retrieved):
-            retrieved = event
-        elif isinstance(event, Delta):
-            text.append(event.text)
-        elif isinstance(event, Done):
-            assert retrieved is not None
-            return AnswerResponse(
-                answer="".join(text),
-                citations=[s.number for s in event.citations],
-                sources=[source_out(s) for s in retrieved.sources],
-                dropped_citations=event.dropped_citations,
-                no_answer=event.no_answer,
-                model=event.model,
-                reranker=retrieved.reranker,
-                timings_ms=retrieved.timings_ms,
-            )
-    raise RuntimeError("the answer stream ended without a result")
+def answer_response(answer: answers.Answer) -> AnswerResponse:
+    retrieved, done = answer.retrieved, answer.done
+    return AnswerResponse(
+        answer=answer.text,
+        citations=[s.number for s in done.citations],
+        sources=[source_out(s) for s in retrieved.sources],
+        dropped_citations=done.dropped_citations,
+        no_answer=done.no_answer,
+        model=done.model,
+        reranker=retrieved.reranker,
+        timings_ms=retrieved.timings_ms,
+    )
 
 
 def sse(events: Iterator[answers.AnswerEvent]) -> Iterator[str]:
@@ -149,23 +130,24 @@ def sse(events: Iterator[answers.AnswerEvent]) -> Iterator[str]:
     reranker = "none"
     try:
         for event in events:
-            if isinstance(event, answers.Retrieved):
-                reranker = event.reranker
-                sources = [source_out(s).model_dump() for s in event.sources]
-                yield frame("sources", {"sources": sources, "timings_ms": event.timings_ms})
-            elif isinstance(event, Delta):
-                yield frame("delta", {"text": event.text})
-            elif isinstance(event, Done):
-                yield frame(
-                    "done",
-                    {
-                        "citations": [s.number for s in event.citations],
-                        "dropped_citations": event.dropped_citations,
-                        "no_answer": event.no_answer,
-                        "model": event.model,
-                        "reranker": reranker,
-                    },
-                )
+            match event:
+                case answers.Retrieved():
+                    reranker = event.reranker
+                    sources = [source_out(s).model_dump() for s in event.sources]
+                    yield frame("sources", {"sources": sources, "timings_ms": event.timings_ms})
+                case Delta():
+                    yield frame("delta", {"text": event.text})
+                case Done():
+                    yield frame(
+                        "done",
+                        {
+                            "citations": [s.number for s in event.citations],
+                            "dropped_citations": event.dropped_citations,
+                            "no_answer": event.no_answer,
+                            "model": event.model,
+                            "reranker": reranker,
+                        },
+                    )
     except Exception as exc:  # noqa: BLE001 - the stream has started: report in-band
         err = translate(exc)
         yield frame("error", {"message": str(err), "code": err.code})

@@ -1,0 +1,90 @@
+"""The stored originals: one file per index generation (job), `root / <job id>`.
+
+The one place that knows the layout. An upload streams into a temp file beside the originals
+(`receive`), is moved into place once its job exists (`put`), is read by the worker (`path`),
+and leaves with its bytes overwritten by zeros first (`wipe`), whether it was erased or
+replaced by a newer version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Protocol
+
+from app.errors import PayloadTooLarge
+
+_BLOCK = 1024 * 1024
+
+
+class Readable(Protocol):
+    """An open file, or an upload streaming in (`app.api.uploads.MultipartFile`)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def too_large(max_bytes: int) -> PayloadTooLarge:
+    """The one refusal of an upload past the size limit (`max_bytes`)."""
+    return PayloadTooLarge(f"upload exceeds the limit of {max_bytes // 2**20} MB")
+
+
+class Originals:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def receive(self, stream: Readable, *, max_bytes: int) -> tuple[Path, str, int]:
+        """Copy `stream` to a temp file beside the originals, hashing it; raise `TooLarge` past
+        `max_bytes` (`PayloadTooLarge`). Returns (temp path, sha256 hex, size); `put` it or
+        `discard` it."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        size = 0
+        fd, name = tempfile.mkstemp(dir=self.root, prefix=".upload-")
+        path = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                while block := stream.read(_BLOCK):
+                    size += len(block)
+                    if size > max_bytes:
+                        raise too_large(max_bytes)
+                    digest.update(block)
+                    out.write(block)
+                out.flush()
+                os.fsync(out.fileno())
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        return path, digest.hexdigest(), size
+
+    def discard(self, temp: Path) -> None:
+        """Drop a received file that is not kept (a duplicate, a refusal)."""
+        temp.unlink(missing_ok=True)
+
+    def put(self, temp: Path, generation: str) -> None:
+        """Keep a received file as the original of `generation`."""
+        temp.rename(self.path(generation))
+
+    def path(self, generation: str) -> Path:
+        return self.root / generation
+
+    def exists(self, generation: str) -> bool:
+        return self.path(generation).exists()
+
+    def wipe(self, generation: str) -> int:
+        """Overwrite the original with zeros, then delete it; returns 1 if there was one."""
+        path = self.path(generation)
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            return 0
+        with path.open("r+b") as out:
+            zeros = bytes(min(size, _BLOCK))
+            left = size
+            while left > 0:
+                left -= out.write(zeros[: min(left, len(zeros))])
+            out.flush()
+            os.fsync(out.fileno())
+        path.unlink()
+        return 1
