@@ -47,3 +47,19 @@ class UpstreamUnavailable(EnclaveError):
     def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class RateLimited(EnclaveError):
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class BudgetExceeded(EnclaveError):
+    """The request's work ran past its time budget (`limits.budget_s`)."""
+
+    status_code = 504
+    code = "time_budget_exceeded"

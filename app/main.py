@@ -12,19 +12,24 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
+import anyio.to_thread
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from app import denials
+from app.api.docs import install_docs
 from app.api.errors import install_error_handlers
+from app.api.limits import RequestBounds
+from app.api.ratelimit import RateLimits
 from app.api.routes import audit, auth, collections, erasures, keys, members, openai, search
 from app.auth import oidc, sessions, users
 from app.auth.authenticate import Authenticator
 from app.auth.secrets import derive
 from app.identity import SYSTEM
 from app.runtime import Runtime, build_runtime
+from app.services.erasure import PARTIAL_IDLE_S, wipe_partial_uploads
 from app.settings import Settings
 
 log = logging.getLogger("enclave.http")
@@ -40,7 +45,12 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         owned = runtime is None
         rt = runtime or build_runtime(settings)
         app.state.runtime = rt
+        # The threads that run route handlers: as many as the database pool serves at once.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.server.threads
         if owned:
+            # One process (embedded): any upload temp file is an interrupted upload's.
+            idle_s = 0 if settings.mode == "embedded" else PARTIAL_IDLE_S
+            wipe_partial_uploads(settings.originals_dir, idle_s=idle_s)
             if settings.local_admin:
                 announce_local_sign_in(rt, settings)
             rt.warm_up()
@@ -62,12 +72,15 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         version="0.1.0",
         description="Sovereign retrieval-augmented generation over your organisation's documents.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     if runtime is not None:
         app.state.runtime = runtime
     app.state.authenticator = Authenticator(settings)
     app.state.oauth = oidc.make_oauth(settings.auth)
     app.state.upload_threads = anyio.CapacityLimiter(settings.server.upload_threads)
+    app.state.rate_limits = RateLimits(settings.limits)
     window = settings.auth.denial_window_s
     app.state.denials = denials.Windows(window) if window > 0 else None
     install_error_handlers(app)
@@ -82,7 +95,15 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         same_site="lax",
         https_only=settings.cookie_secure,
     )
-    app.middleware("http")(log_requests)
+    limits = settings.limits
+    app.add_middleware(
+        RequestBounds,
+        max_body_bytes=limits.max_body_kb * 1024,
+        body_timeout_s=limits.body_timeout_s,
+        max_in_flight=limits.max_in_flight,
+        retry_after_s=limits.retry_after_s,
+    )
+    app.middleware("http")(log_requests)  # outermost: refusals of the bounds are logged too
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
@@ -100,6 +121,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     def signin() -> FileResponse:
         return FileResponse(STATIC / "signin.html", headers={"Cache-Control": "no-store"})
 
+    install_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 

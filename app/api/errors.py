@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.errors import EnclaveError, InvalidRequest, UpstreamUnavailable
@@ -34,6 +36,8 @@ def translate(exc: Exception) -> EnclaveError:
         return UpstreamUnavailable(str(exc), retry_after_s=exc.retry_after_s)
     if isinstance(exc, RetrievalError):
         return UpstreamUnavailable(str(exc))
+    if isinstance(exc, PoolTimeout):  # every database connection busy: saturated, not broken
+        return UpstreamUnavailable("the service is busy; retry shortly", retry_after_s=1)
     log.error("internal_error", exc_info=exc)
     return EnclaveError("internal error")
 
@@ -42,8 +46,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def enclave_error(_request: Request, exc: Exception) -> JSONResponse:
         err = translate(exc)
         headers = None
-        if isinstance(err, UpstreamUnavailable) and err.retry_after_s:
-            headers = {"Retry-After": str(int(err.retry_after_s))}
+        retry_after = getattr(err, "retry_after_s", None)
+        if retry_after:
+            headers = {"Retry-After": str(max(1, math.ceil(retry_after)))}
         return error_response(err.status_code, str(err), code=err.code, headers=headers)
 
     async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -58,7 +63,8 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         return error_response(exc.status_code, str(exc.detail), code="http_error")
 
-    for cls in (EnclaveError, InvalidDocument, GeneratorUnavailable, RetrievalError, Exception):
+    handled = (EnclaveError, InvalidDocument, GeneratorUnavailable, RetrievalError, PoolTimeout)
+    for cls in (*handled, Exception):
         app.add_exception_handler(cls, enclave_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)

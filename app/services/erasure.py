@@ -47,6 +47,8 @@ from retrieval.types import Scope
 log = logging.getLogger(__name__)
 
 _WIPE_BLOCK = 1024 * 1024
+PARTIAL_UPLOADS = ".upload-*"  # an upload streaming in (documents.store_original)
+PARTIAL_IDLE_S = 300.0  # not written to for this long: left by a crash, no row points to it
 
 
 @dataclass(frozen=True)
@@ -314,6 +316,7 @@ class Eraser:
             self.store.purge()
         with step("wipe_originals"):
             originals = sum(_wipe(self.originals_dir / g) for g in target.generations)
+            partials = wipe_partial_uploads(self.originals_dir, idle_s=PARTIAL_IDLE_S)
         with step("delete_rows"), transaction(self.sessions) as db:
             jobs = db.execute(delete(Job).where(Job.document_id == target.document_id)).rowcount
             documents = db.execute(
@@ -324,6 +327,7 @@ class Eraser:
         return {
             "index_points": points,
             "originals": originals,
+            "partial_uploads": partials,
             "job_rows": int(jobs or 0),
             "document_rows": int(documents or 0),
         }
@@ -387,6 +391,9 @@ class Eraser:
             "originals_remaining": sum(
                 (self.originals_dir / g).exists() for g in target.generations
             ),
+            "partial_uploads_remaining": len(
+                stale_partial_uploads(self.originals_dir, idle_s=PARTIAL_IDLE_S)
+            ),
             "database": self.engine.dialect.name,
         }
 
@@ -447,6 +454,33 @@ def authorise(principal: Principal, document: Document, kind: str) -> None:
     if principal.can("read", collection):
         raise Forbidden("only the uploader or a collection admin may delete this document")
     raise NotFound(f"document {document.id!r} not found")
+
+
+def stale_partial_uploads(originals_dir: Path, *, idle_s: float) -> list[Path]:
+    """Upload temp files not written to for `idle_s` (0: all of them)."""
+    now = time.time()
+    found = []
+    for path in originals_dir.glob(PARTIAL_UPLOADS):
+        try:
+            if now - path.stat().st_mtime >= idle_s:
+                found.append(path)
+        except FileNotFoundError:  # finished (renamed) or removed meanwhile
+            continue
+    return found
+
+
+def wipe_partial_uploads(originals_dir: Path, *, idle_s: float) -> int:
+    """Overwrite and delete the partial uploads a crash left (at start-up, and by every
+    erasure: their bytes are a document's that no row, and so no erasure, can name)."""
+    wiped = 0
+    for path in stale_partial_uploads(originals_dir, idle_s=idle_s):
+        try:
+            wiped += _wipe(path)
+        except FileNotFoundError:
+            continue
+    if wiped:
+        log.info("uploads.partial_wiped", extra={"count": wiped})
+    return wiped
 
 
 def _wipe(path: Path) -> int:

@@ -12,6 +12,7 @@ from app import audit
 from app.api import uploads
 from app.api.deps import PrincipalDep, RuntimeDep, ScopeDep, SessionDep, require, require_role
 from app.api.protocol import CollectionIn, CollectionOut, DocumentOut, UploadOut
+from app.api.ratelimit import throttle
 from app.db.models import Collection
 from app.identity import PLATFORM_ADMIN, Principal
 from app.runtime import Runtime
@@ -70,6 +71,7 @@ def list_documents(collection: str, db: SessionDep, scope: ScopeDep) -> list[Doc
     response_model=UploadOut,
     status_code=status.HTTP_202_ACCEPTED,
     openapi_extra=uploads.OPENAPI_BODY,
+    dependencies=[throttle("upload")],
 )
 async def upload_document(
     target: Writable,
