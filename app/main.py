@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import logging
-import re
 import sys
-import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
 import anyio.to_thread
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
@@ -23,6 +20,7 @@ from app.api.docs import install_docs
 from app.api.errors import install_error_handlers
 from app.api.limits import RequestBounds
 from app.api.ratelimit import RateLimits
+from app.api.request_log import RequestLog
 from app.api.routes import audit, auth, collections, erasures, keys, members, openai, search
 from app.auth import oidc, sessions, users
 from app.auth.authenticate import Authenticator
@@ -33,7 +31,6 @@ from app.services.erasure import PARTIAL_IDLE_S, wipe_partial_uploads
 from app.settings import Settings
 
 log = logging.getLogger("enclave.http")
-REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 STATIC = Path(__file__).parent / "web" / "static"
 
 
@@ -103,7 +100,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         max_in_flight=limits.max_in_flight,
         retry_after_s=limits.retry_after_s,
     )
-    app.middleware("http")(log_requests)  # outermost: refusals of the bounds are logged too
+    app.add_middleware(RequestLog)  # outermost: refusals of the bounds are logged too
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
@@ -136,30 +133,3 @@ def announce_local_sign_in(runtime: Runtime, settings: Settings) -> None:
         f"`enclave admin-link` makes another):\n  {link}\n\n"
     )
     sys.stderr.flush()
-
-
-async def log_requests(request: Request, call_next) -> Response:  # type: ignore[no-untyped-def]
-    """One structured line per request: route template, status, latency — never the URL's query."""
-    request_id = request.headers.get("x-request-id", "")
-    if not REQUEST_ID.fullmatch(request_id):  # a caller's header is logged only if it is an id
-        request_id = uuid.uuid4().hex
-    request.state.request_id = request_id
-    started = time.perf_counter()
-    status = 500
-    try:
-        response = await call_next(request)
-        status = response.status_code
-        response.headers["x-request-id"] = request_id
-        return response
-    finally:
-        route = request.scope.get("route")
-        log.info(
-            "http.request",
-            extra={
-                "request_id": request_id,
-                "method": request.method,
-                "route": getattr(route, "path", "unmatched"),
-                "status": status,
-                "latency_ms": round((time.perf_counter() - started) * 1000, 1),
-            },
-        )
