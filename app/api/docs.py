@@ -1,6 +1,7 @@
 """/docs (Swagger UI) and /redoc (ReDoc) with every asset served here: no CDN, no web font.
 
-The bundles come from the `fastapi-offline` package (mounted at /docs/assets). The pages carry a
+The bundles come from the `fastapi-offline` package (mounted at /docs/assets); ReDoc's is served
+with the one outside URL it would load (its footer logo, from its CDN) blanked. The pages carry a
 CSP as strict as the web UI's for scripts (this server's files only, none inline); styles may be
 inline because both renderers set them at run time (ReDoc injects style elements).
 """
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import fastapi_offline
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 ASSETS = Path(fastapi_offline.__file__).parent / "static"
@@ -21,6 +22,7 @@ CSP = (
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 HEADERS = {"Content-Security-Policy": CSP, "Referrer-Policy": "no-referrer"}
+REDOC_LOGO = b"https://cdn.redoc.ly/redoc/logo-mini.svg"
 
 SWAGGER = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Enclave API</title>
@@ -42,6 +44,12 @@ REDOC = """<!doctype html>
 def install_docs(app: FastAPI) -> None:
     """Serve the two documentation pages and their assets (create the app with
     `docs_url=None, redoc_url=None`)."""
+    redoc_js = (ASSETS / "redoc.standalone.js").read_bytes().replace(REDOC_LOGO, b"data:,")
+
+    @app.get("/docs/assets/redoc.standalone.js", include_in_schema=False)
+    def redoc_bundle() -> Response:
+        return Response(redoc_js, media_type="text/javascript")
+
     app.mount("/docs/assets", StaticFiles(directory=ASSETS), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)

@@ -125,3 +125,4 @@ def test_the_api_docs_load_only_local_assets_under_a_strict_csp(docs_base: str, 
         got = httpx.get(docs_base + asset)
         assert got.status_code == 200, asset
         assert b"fonts.googleapis.com" not in got.content
+        assert b"cdn.redoc.ly" not in got.content
