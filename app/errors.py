@@ -35,6 +35,11 @@ class Conflict(EnclaveError):
     code = "conflict"
 
 
+class RequestTimeout(EnclaveError):
+    status_code = 408
+    code = "request_timeout"
+
+
 class PayloadTooLarge(EnclaveError):
     status_code = 413
     code = "payload_too_large"

@@ -299,3 +299,24 @@ def test_sign_in_attempts_are_throttled_per_address(arena: Arena) -> None:
         refused(response, 429)
         assert "Retry-After" in response.headers
     arena.record(f"sign-in attempts over {SIGN_IN_RATE}/min (one address)", 429, elapsed, 1.0)
+
+
+def test_a_stalled_upload_is_a_408(arena: Arena) -> None:
+    key = create_api_key(arena.admin, ["alpha"], ("read", "write"))
+    url = urlsplit(arena.base)
+    part = b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\nhello'
+    head = (
+        f"POST /v1/collections/alpha/documents HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: Bearer {key}\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+        f"Content-Length: 10000\r\n\r\n"
+    ).encode()
+    with socket.create_connection((url.hostname, url.port), source_address=(new_address(), 0)) as s:
+        started = time.perf_counter()
+        s.sendall(head + part)  # then nothing more
+        s.settimeout(1.0 + ANSWERED_WITHIN_S + 1)
+        reply = s.recv(4096)
+        elapsed = time.perf_counter() - started
+    assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
+    assert b'"request_timeout"' in reply
+    assert elapsed < 1.0 + ANSWERED_WITHIN_S  # body_timeout_s = 1
+    arena.record("stalled upload (no bytes after the first)", 408, elapsed, 1.0)

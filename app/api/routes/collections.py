@@ -103,7 +103,8 @@ def store_upload(
     max_bytes: int,
     request: Request,
 ) -> UploadOut:
-    upload = uploads.receive(request, boundary=boundary, max_bytes=max_bytes)
+    idle_s = runtime.settings.limits.body_timeout_s
+    upload = uploads.receive(request, boundary=boundary, max_bytes=max_bytes, idle_s=idle_s)
     document, created = documents.upload(
         db=db,
         collection=target,
