@@ -45,11 +45,13 @@ def translate(exc: Exception) -> EnclaveError:
 def install_error_handlers(app: FastAPI) -> None:
     async def enclave_error(_request: Request, exc: Exception) -> JSONResponse:
         err = translate(exc)
-        headers = None
+        headers = {}
         retry_after = getattr(err, "retry_after_s", None)
         if retry_after:
-            headers = {"Retry-After": str(max(1, math.ceil(retry_after)))}
-        return error_response(err.status_code, str(err), code=err.code, headers=headers)
+            headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+        if err.status_code in (408, 413):  # a body may be left unread: do not wait for it
+            headers["Connection"] = "close"
+        return error_response(err.status_code, str(err), code=err.code, headers=headers or None)
 
     async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
