@@ -39,11 +39,12 @@ def test_no_generated_request_gets_a_5xx_or_outlasts_the_budget(tmp_path: Path) 
             "admin session": [f"Cookie: {cookie}", f"X-CSRF-Token: {csrf}"],
         }
         for caller, headers in callers.items():
-            run = fuzz(base, headers)
+            run = fuzz(base, headers, workdir=tmp_path)
             assert run.returncode == 0, (caller, run.stdout[-6000:] + run.stderr[-2000:])
 
 
-def fuzz(base: str, headers: list[str]) -> subprocess.CompletedProcess[str]:
+def fuzz(base: str, headers: list[str], *, workdir: Path) -> subprocess.CompletedProcess[str]:
+    """`st run` from `workdir` (its example database and reports stay out of the tree)."""
     st = Path(sys.executable).with_name("st")
     command = [
         str(st), "run", f"{base}/openapi.json",
@@ -58,4 +59,6 @@ def fuzz(base: str, headers: list[str]) -> subprocess.CompletedProcess[str]:
         "--no-shrink",
         "--exclude-path", "/auth/logout",  # it would end the admin's session
     ]  # fmt: skip
-    return subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+    return subprocess.run(
+        command, cwd=workdir, capture_output=True, text=True, timeout=900, check=False
+    )
