@@ -1,14 +1,16 @@
 """Issue 17, the parts beside the hostile suite: partial uploads left by a crash are wiped (at
-start-up, and by an erasure), a saturated database pool answers a fast 503, and /docs and
+start-up, and by an erasure), a saturated database pool or server answers a fast 503, and /docs and
 /redoc load nothing from outside (real SQLite, qdrant-edge, uvicorn on loopback)."""
 
 from __future__ import annotations
 
 import os
 import re
+import socket
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -19,7 +21,7 @@ from app.db.session import transaction
 from app.runtime import build_runtime
 from app.services import collections
 from app.services.erasure import PARTIAL_IDLE_S
-from app.settings import DatabaseSettings
+from app.settings import DatabaseSettings, LimitSettings
 from tests.integration.test_erasure import files_containing, person
 from tests.support import create_api_key, fast_settings, live_server, sign_in, upload_text
 
@@ -126,3 +128,25 @@ def test_the_api_docs_load_only_local_assets_under_a_strict_csp(docs_base: str, 
         assert got.status_code == 200, asset
         assert b"fonts.googleapis.com" not in got.content
         assert b"cdn.redoc.ly" not in got.content
+
+
+def test_past_the_in_flight_cap_a_request_is_a_fast_503(tmp_path: Path) -> None:
+    limits = LimitSettings(max_in_flight=1, body_timeout_s=3.0, retry_after_s=2)
+    settings = fast_settings(tmp_path / "data", limits=limits)
+    with live_server(settings) as base:
+        url = urlsplit(base)
+        with socket.create_connection((url.hostname, url.port)) as slow:
+            slow.sendall(  # a body still coming in: the one request in flight
+                b"POST /v1/search HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b'Content-Length: 100\r\n\r\n{"query": '
+            )
+            time.sleep(0.3)
+            started = time.perf_counter()
+            busy = httpx.get(f"{base}/healthz")
+            elapsed = time.perf_counter() - started
+        assert busy.status_code == 503, busy.text
+        assert busy.headers["Retry-After"] == "2"
+        assert busy.json()["error"]["code"] == "server_busy"
+        assert elapsed < 1.0
+        time.sleep(0.3)  # the slow request ended with its connection
+        assert httpx.get(f"{base}/healthz").status_code == 200
