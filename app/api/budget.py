@@ -19,7 +19,6 @@ import anyio
 from app.errors import BudgetExceeded
 
 T = TypeVar("T")
-_END = object()
 
 
 def within(events: Iterator[T], seconds: float) -> Iterator[T]:
@@ -44,8 +43,8 @@ async def closing(frames: Iterator[str]) -> AsyncIterator[str]:
     """`frames` as an async stream; closed however the stream ends."""
     try:
         while True:
-            frame = await anyio.to_thread.run_sync(next, frames, _END)
-            if frame is _END:
+            frame = await anyio.to_thread.run_sync(next, frames, None)
+            if frame is None:
                 return
             yield frame
     finally:
