@@ -1,5 +1,6 @@
 """Rate limits on the expensive routes, per caller and per client address (`limits` library,
-moving windows in memory: one process, one count; behind several processes each counts alone).
+sliding-window counters in memory: two counters per key, whatever the rate; one process, one
+count: behind several processes each counts alone).
 
 `throttle("search")` is a route dependency: past the rate it raises `RateLimited` (429 with
 `Retry-After`). The caller is the principal's id: an API key, a token's user or a browser
@@ -15,7 +16,7 @@ from typing import Any
 from fastapi import Depends, Request
 from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import SlidingWindowCounterRateLimiter
 
 from app import audit, denials
 from app.api.deps import PrincipalDep
@@ -32,7 +33,7 @@ class RateLimits:
     """The configured rates, and the counts of who used how much of them."""
 
     def __init__(self, settings: LimitSettings) -> None:
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
         self._rates: dict[tuple[str, str], RateLimitItem] = {}
         for bucket in BUCKETS:
             for kind, value in (
