@@ -28,6 +28,7 @@ ACTIONS = frozenset(
         "auth.sign_in_failed",
         "auth.sign_out",
         "auth.denied",  # a 401 or 403
+        "request.throttled",  # a 429: over a rate limit (app.api.ratelimit)
         "api_key.create",
         "api_key.revoke",
         "role.grant",

@@ -49,6 +49,7 @@ def serve(
     """Start the web UI and the REST API (and, embedded, the ingestion worker)."""
     import uvicorn
 
+    from app.http_server import uvicorn_options
     from app.main import create_app
 
     settings = Settings()
@@ -58,7 +59,7 @@ def serve(
     server = settings.server.model_copy(update={"host": host, "port": port})
     settings = settings.model_copy(update={"server": server})
     err.print(f"Enclave ({settings.mode}) on http://{host}:{port}  —  API docs at /docs")
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+    uvicorn.run(create_app(settings), host=host, port=port, **uvicorn_options(settings))
 
 
 @cli.command("admin-link")

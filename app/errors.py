@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
 from ingestion.errors import IngestionError, InvalidDocument
 from retrieval.errors import RetrievalError
 from serving.errors import GeneratorUnavailable, ServingError
@@ -44,6 +46,11 @@ class Conflict(EnclaveError):
     code = "conflict"
 
 
+class RequestTimeout(EnclaveError):
+    status_code = 408
+    code = "request_timeout"
+
+
 class PayloadTooLarge(EnclaveError):
     status_code = 413
     code = "payload_too_large"
@@ -56,6 +63,22 @@ class UpstreamUnavailable(EnclaveError):
     def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class RateLimited(EnclaveError):
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class BudgetExceeded(EnclaveError):
+    """The request's work ran past its time budget (`limits.budget_s`)."""
+
+    status_code = 504
+    code = "time_budget_exceeded"
 
 
 # Errors with a message for the caller; anything else is a bug ("internal error", logged).
@@ -71,6 +94,8 @@ def translate(exc: BaseException) -> EnclaveError:
         return InvalidRequest(str(exc))
     if isinstance(exc, GeneratorUnavailable):
         return UpstreamUnavailable(str(exc), retry_after_s=exc.retry_after_s)
+    if isinstance(exc, PoolTimeout):  # every database connection busy: saturated, not broken
+        return UpstreamUnavailable("the service is busy; retry shortly", retry_after_s=1)
     if isinstance(exc, IngestionError | RetrievalError | ServingError):
         return UpstreamUnavailable(str(exc))
     log.error("internal_error", exc_info=exc)

@@ -3,32 +3,34 @@
 from __future__ import annotations
 
 import logging
-import re
 import sys
-import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
-from fastapi import FastAPI, Request, Response
+import anyio.to_thread
+from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from app import denials
+from app.api.docs import install_docs
 from app.api.errors import install_error_handlers
+from app.api.limits import RequestBounds
+from app.api.ratelimit import RateLimits
+from app.api.request_log import RequestLog
 from app.api.routes import audit, auth, collections, erasures, keys, members, openai, search
 from app.auth import oidc, sessions, users
 from app.auth.authenticate import Authenticator
 from app.auth.secrets import derive
 from app.identity import SYSTEM
+from app.originals import PARTIAL_IDLE_S, Originals
 from app.runtime import Runtime, build_runtime
 from app.settings import Settings
 
 log = logging.getLogger("enclave.http")
-REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 STATIC = Path(__file__).parent / "web" / "static"
 
 
@@ -40,7 +42,12 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         owned = runtime is None
         rt = runtime or build_runtime(settings)
         app.state.runtime = rt
+        # The threads that run route handlers: as many as the database pool serves at once.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.server.threads
         if owned:
+            # One process (embedded): any upload temp file is an interrupted upload's.
+            idle_s = 0 if settings.mode == "embedded" else PARTIAL_IDLE_S
+            Originals(settings.originals_dir).wipe_partials(idle_s=idle_s)
             if settings.local_admin:
                 announce_local_sign_in(rt, settings)
             rt.warm_up()
@@ -62,12 +69,15 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         version="0.1.0",
         description="Sovereign retrieval-augmented generation over your organisation's documents.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     if runtime is not None:
         app.state.runtime = runtime
     app.state.authenticator = Authenticator(settings)
     app.state.oauth = oidc.make_oauth(settings.auth)
     app.state.upload_threads = anyio.CapacityLimiter(settings.server.upload_threads)
+    app.state.rate_limits = RateLimits(settings.limits)
     window = settings.auth.denial_window_s
     app.state.denials = denials.Windows(window) if window > 0 else None
     install_error_handlers(app)
@@ -82,7 +92,15 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         same_site="lax",
         https_only=settings.cookie_secure,
     )
-    app.middleware("http")(log_requests)
+    limits = settings.limits
+    app.add_middleware(
+        RequestBounds,
+        max_body_bytes=limits.max_body_kb * 1024,
+        body_timeout_s=limits.body_timeout_s,
+        max_in_flight=limits.max_in_flight,
+        retry_after_s=limits.retry_after_s,
+    )
+    app.add_middleware(RequestLog)  # outermost: refusals of the bounds are logged too
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
@@ -100,6 +118,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     def signin() -> FileResponse:
         return FileResponse(STATIC / "signin.html", headers={"Cache-Control": "no-store"})
 
+    install_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 
@@ -114,30 +133,3 @@ def announce_local_sign_in(runtime: Runtime, settings: Settings) -> None:
         f"`enclave admin-link` makes another):\n  {link}\n\n"
     )
     sys.stderr.flush()
-
-
-async def log_requests(request: Request, call_next) -> Response:  # type: ignore[no-untyped-def]
-    """One structured line per request: route template, status, latency — never the URL's query."""
-    request_id = request.headers.get("x-request-id", "")
-    if not REQUEST_ID.fullmatch(request_id):  # a caller's header is logged only if it is an id
-        request_id = uuid.uuid4().hex
-    request.state.request_id = request_id
-    started = time.perf_counter()
-    status = 500
-    try:
-        response = await call_next(request)
-        status = response.status_code
-        response.headers["x-request-id"] = request_id
-        return response
-    finally:
-        route = request.scope.get("route")
-        log.info(
-            "http.request",
-            extra={
-                "request_id": request_id,
-                "method": request.method,
-                "route": getattr(route, "path", "unmatched"),
-                "status": status,
-                "latency_ms": round((time.perf_counter() - started) * 1000, 1),
-            },
-        )

@@ -3,20 +3,27 @@
 The one place that knows the layout. An upload streams into a temp file beside the originals
 (`receive`), is moved into place once its job exists (`put`), is read by the worker (`path`),
 and leaves with its bytes overwritten by zeros first (`wipe`), whether it was erased or
-replaced by a newer version.
+replaced by a newer version. Temp files a crash left mid-upload (no row names them, so no
+erasure could) are wiped the same way at start-up and by every erasure (`wipe_partials`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Protocol
 
 from app.errors import PayloadTooLarge
 
 _BLOCK = 1024 * 1024
+PARTIAL_PREFIX = ".upload-"  # an upload streaming in (`receive`)
+PARTIAL_IDLE_S = 300.0  # not written to for this long: left by a crash, no row points to it
+
+log = logging.getLogger(__name__)
 
 
 class Readable(Protocol):
@@ -41,7 +48,7 @@ class Originals:
         self.root.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
         size = 0
-        fd, name = tempfile.mkstemp(dir=self.root, prefix=".upload-")
+        fd, name = tempfile.mkstemp(dir=self.root, prefix=PARTIAL_PREFIX)
         path = Path(name)
         try:
             with os.fdopen(fd, "wb") as out:
@@ -74,11 +81,32 @@ class Originals:
 
     def wipe(self, generation: str) -> int:
         """Overwrite the original with zeros, then delete it; returns 1 if there was one."""
-        path = self.path(generation)
-        try:
-            size = path.stat().st_size
-        except FileNotFoundError:
-            return 0
+        return _wipe(self.path(generation))
+
+    def stale_partials(self, *, idle_s: float) -> list[Path]:
+        """Upload temp files not written to for `idle_s` (0: all of them)."""
+        now = time.time()
+        found = []
+        for path in self.root.glob(PARTIAL_PREFIX + "*"):
+            try:
+                if now - path.stat().st_mtime >= idle_s:
+                    found.append(path)
+            except FileNotFoundError:  # finished (renamed) or removed meanwhile
+                continue
+        return found
+
+    def wipe_partials(self, *, idle_s: float) -> int:
+        """Overwrite and delete the partial uploads a crash left; returns how many."""
+        wiped = sum(_wipe(path) for path in self.stale_partials(idle_s=idle_s))
+        if wiped:
+            log.info("uploads.partial_wiped", extra={"count": wiped})
+        return wiped
+
+
+def _wipe(path: Path) -> int:
+    """Overwrite a file with zeros, then delete it; returns 1 if there was one."""
+    try:
+        size = path.stat().st_size
         with path.open("r+b") as out:
             zeros = bytes(min(size, _BLOCK))
             left = size
@@ -87,4 +115,6 @@ class Originals:
             out.flush()
             os.fsync(out.fileno())
         path.unlink()
-        return 1
+    except FileNotFoundError:  # gone meanwhile
+        return 0
+    return 1

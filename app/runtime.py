@@ -189,6 +189,11 @@ def build_runtime(settings: Settings) -> Runtime:
     """Create the data directory, migrate the metadata DB, and return the (lazy) runtime."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.originals_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.database_url, echo=settings.database.echo)
+    engine = make_engine(
+        settings.database_url,
+        echo=settings.database.echo,
+        pool_size=settings.pool_size,
+        pool_timeout_s=settings.database.pool_timeout_s,
+    )
     migrate(engine)
     return Runtime(settings=settings, engine=engine, sessions=make_session_factory(engine))

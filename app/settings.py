@@ -27,6 +27,10 @@ from serving.settings import GeneratorSettings
 class DatabaseSettings(BaseModel):
     url: str | None = None  # default: sqlite:///<data_dir>/enclave.db
     echo: bool = False
+    # Connections: default = the request threads + the upload threads + 4 (worker, erasure), so
+    # a request never waits for one; a checkout that still waits `pool_timeout_s` is a 503.
+    pool_size: int | None = Field(None, ge=1)
+    pool_timeout_s: float = Field(5.0, gt=0)
 
 
 class ServerSettings(BaseModel):
@@ -36,6 +40,29 @@ class ServerSettings(BaseModel):
     # Uploads stream in on threads of their own: slow ones queue among themselves.
     upload_threads: int = Field(8, ge=1)
     run_worker: bool = True  # the embedded default runs the ingestion worker in-process
+    # Threads that run the (blocking) route handlers; requests beyond them wait their turn.
+    threads: int = Field(40, ge=1)
+
+
+class LimitSettings(BaseModel):
+    """Bounds on every request, enforced before it costs anything (README: Limits).
+
+    Rates are `limits` strings ("60/minute", "10/second"; "" turns one off), counted per caller
+    (API key, token subject or browser session) and per client address."""
+
+    max_body_kb: int = Field(256, ge=1)  # JSON bodies; uploads have server.max_upload_mb
+    body_timeout_s: float = Field(10.0, gt=0)  # a JSON body must arrive within this
+    header_timeout_s: float = Field(10.0, gt=0)  # a request's headers must arrive within this
+    budget_s: float = Field(60.0, gt=0)  # retrieval + generation of one request
+    max_in_flight: int = Field(256, ge=1)  # requests served at once; beyond it a fast 503
+    retry_after_s: int = Field(1, ge=1)  # the Retry-After of a 503 when saturated
+    search: str = "300/minute"
+    search_per_address: str = "600/minute"
+    answer: str = "60/minute"  # /v1/answer and /v1/chat/completions
+    answer_per_address: str = "120/minute"
+    upload: str = "120/minute"
+    upload_per_address: str = "240/minute"
+    sign_in_per_address: str = "30/minute"  # sign-in attempts (local links, OIDC)
 
 
 class ErasureSettings(BaseModel):
@@ -74,6 +101,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     database: DatabaseSettings = DatabaseSettings()
     server: ServerSettings = ServerSettings()
+    limits: LimitSettings = LimitSettings()
     worker: WorkerSettings = WorkerSettings()
     embedder: EmbedderSettings = EmbedderSettings()
     vector_store: VectorStoreSettings = VectorStoreSettings()
@@ -111,6 +139,10 @@ class Settings(BaseSettings):
     @property
     def database_url(self) -> str:
         return self.database.url or f"sqlite:///{(self.data_dir / 'enclave.db').resolve()}"
+
+    @property
+    def pool_size(self) -> int:
+        return self.database.pool_size or self.server.threads + self.server.upload_threads + 4
 
     @property
     def index_path(self) -> Path:

@@ -17,6 +17,7 @@ from app import visibility
 from app.auth import users
 from app.db.models import Collection
 from app.db.session import make_engine, make_session_factory, transaction
+from app.http_server import uvicorn_options
 from app.identity import Principal
 from app.main import create_app
 from app.runtime import Runtime
@@ -47,11 +48,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(settings: Settings) -> Iterator[str]:
-    """Run the app with uvicorn in a thread; yields its base URL; stops it afterwards."""
+def live_server(settings: Settings, *, runtime: Runtime | None = None) -> Iterator[str]:
+    """Run the app with uvicorn in a thread (on `runtime`, owned by the caller, if given);
+    yields its base URL; stops it afterwards."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_config=None, access_log=False
+        create_app(settings, runtime=runtime),
+        host="127.0.0.1",
+        port=port,
+        **uvicorn_options(settings),
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api.protocol import CollectionRef
+
 
 class AuthConfigOut(BaseModel):
     oidc: bool = Field(description="Sign-in through the organisation's identity provider.")
@@ -34,8 +36,10 @@ class MeOut(BaseModel):
 class ApiKeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(..., min_length=1, max_length=100, examples=["intranet-search"])
-    collections: list[str] = Field(..., min_length=1, max_length=50, description="Ids or names.")
-    permissions: list[Literal["read", "write"]] = Field(["read"], min_length=1)
+    collections: list[CollectionRef] = Field(
+        ..., min_length=1, max_length=50, description="Ids or names."
+    )
+    permissions: list[Literal["read", "write"]] = Field(["read"], min_length=1, max_length=2)
     expires_in_days: int = Field(90, ge=1, le=366)
 
 
@@ -61,7 +65,9 @@ class BindingIn(BaseModel):
     subject: str = Field(
         ..., min_length=1, max_length=255, description="A user's id or e-mail, or a group name."
     )
-    role: str = Field(..., examples=["reader", "contributor", "collection_admin"])
+    role: str = Field(
+        ..., min_length=1, max_length=64, examples=["reader", "contributor", "collection_admin"]
+    )
 
 
 class BindingOut(BaseModel):

@@ -56,6 +56,7 @@ AuthenticatorDep = Annotated[Authenticator, Depends(get_authenticator)]
 def get_principal(request: Request, db: SessionDep, auth: AuthenticatorDep) -> Principal:
     principal = auth.principal(request, db)
     request.state.principal = principal  # for the audit trail of a later denial
+    db.commit()  # end the read: waiting for its next step, a request holds no connection
     return principal
 
 
@@ -64,7 +65,9 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 def get_scope(principal: PrincipalDep, db: SessionDep) -> Scope:
     """The collections the caller may read, hiding what is not (or no longer) live."""
-    return scopes.read_scope(db=db, principal=principal)
+    scope = scopes.read_scope(db=db, principal=principal)
+    db.commit()  # as in get_principal: no connection held between the steps of a request
+    return scope
 
 
 ScopeDep = Annotated[Scope, Depends(get_scope)]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.errors import KNOWN_ERRORS, UpstreamUnavailable, translate
+from app.errors import KNOWN_ERRORS, translate
 
 
 def error_response(
@@ -20,10 +23,13 @@ def error_response(
 def install_error_handlers(app: FastAPI) -> None:
     async def enclave_error(_request: Request, exc: Exception) -> JSONResponse:
         err = translate(exc)
-        headers = None
-        if isinstance(err, UpstreamUnavailable) and err.retry_after_s:
-            headers = {"Retry-After": str(int(err.retry_after_s))}
-        return error_response(err.status_code, str(err), code=err.code, headers=headers)
+        headers = {}
+        retry_after = getattr(err, "retry_after_s", None)
+        if retry_after:
+            headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+        if err.status_code in (408, 413):  # a body may be left unread: do not wait for it
+            headers["Connection"] = "close"
+        return error_response(err.status_code, str(err), code=err.code, headers=headers or None)
 
     async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -37,7 +43,7 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         return error_response(exc.status_code, str(exc.detail), code="http_error")
 
-    for cls in (*KNOWN_ERRORS, Exception):
+    for cls in (*KNOWN_ERRORS, PoolTimeout, Exception):
         app.add_exception_handler(cls, enclave_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)

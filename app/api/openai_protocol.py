@@ -6,10 +6,13 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+MAX_MESSAGES = 100  # a conversation's turns (only the last user message is answered)
+MAX_CONTENT = 16_000  # characters of one message
+
 
 class ChatMessage(BaseModel):
     role: Literal["system", "user", "assistant", "tool", "developer"]
-    content: str | None = None
+    content: str | None = Field(None, max_length=MAX_CONTENT)
 
 
 class ChatCompletionRequest(BaseModel):
@@ -17,10 +20,11 @@ class ChatCompletionRequest(BaseModel):
 
     model: str = Field(
         "enclave",
+        max_length=120,
         description='"enclave" (every collection you may read) or '
         '"enclave:<collection>" for one collection.',
     )
-    messages: list[ChatMessage] = Field(..., min_length=1)
+    messages: list[ChatMessage] = Field(..., min_length=1, max_length=MAX_MESSAGES)
     stream: bool = False
     max_tokens: int | None = Field(None, ge=1, le=4096)
     temperature: float | None = Field(None, ge=0.0, le=2.0)

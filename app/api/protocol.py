@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+# Every list and string a caller sends has a maximum (issue 17); the OpenAPI schema shows them.
+MAX_COLLECTIONS = 100  # collections named in one request
+MAX_QUESTION = 4000  # characters of a query or question
+CollectionRef = Annotated[str, Field(min_length=1, max_length=100, description="An id or name.")]
 
 
 class ErrorBody(BaseModel):
@@ -58,9 +63,11 @@ class UploadOut(DocumentOut):
 
 class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    query: str = Field(..., min_length=1, max_length=4000)
-    collections: list[str] | None = Field(
-        None, description="Ids or names to search; default: every collection you may read."
+    query: str = Field(..., min_length=1, max_length=MAX_QUESTION)
+    collections: list[CollectionRef] | None = Field(
+        None,
+        max_length=MAX_COLLECTIONS,
+        description="Ids or names to search; default: every collection you may read.",
     )
     k: int = Field(10, ge=1, le=50)
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
@@ -92,8 +99,8 @@ class SearchResponse(BaseModel):
 
 class AnswerRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    question: str = Field(..., min_length=1, max_length=4000)
-    collections: list[str] | None = None
+    question: str = Field(..., min_length=1, max_length=MAX_QUESTION)
+    collections: list[CollectionRef] | None = Field(None, max_length=MAX_COLLECTIONS)
     k: int | None = Field(None, ge=1, le=10, description="Sources given to the generator.")
     stream: bool = False
 

@@ -6,7 +6,8 @@ body that is not multipart or announces more than the limit, at once; `receive()
 `MultipartFile`: python-multipart's streaming parser over the request body that hands the bytes
 of the one part named `file` to whoever reads it (`Originals.receive`, which hashes them
 and stops at the limit). The whole body is capped too, so chunked transfer or a lying
-Content-Length gains nothing. Uploads stream in on a pool of threads of their own.
+Content-Length gains nothing, and a body that stalls (no bytes for `idle_s`) is a 408, so a slow
+client cannot hold an upload thread for ever. Uploads stream in on a pool of threads of their own.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
-from app.errors import InvalidRequest
+from app.errors import InvalidRequest, RequestTimeout
 from app.originals import too_large
 
 FIELD = "file"
@@ -74,32 +75,40 @@ def check(request: Request, *, max_bytes: int) -> bytes:
     return boundary
 
 
-def receive(request: Request, *, boundary: bytes, max_bytes: int) -> MultipartFile:
+def receive(
+    request: Request, *, boundary: bytes, max_bytes: int, idle_s: float | None = None
+) -> MultipartFile:
     """The upload's file part, its headers parsed; call on a worker thread."""
     upload = MultipartFile(
-        body_chunks(request), boundary=boundary, max_bytes=max_bytes, max_body=max_bytes + ENVELOPE
+        body_chunks(request, idle_s),
+        boundary=boundary,
+        max_bytes=max_bytes,
+        max_body=max_bytes + ENVELOPE,
     )
     upload.open()
     return upload
 
 
-def body_chunks(request: Request) -> Iterator[bytes]:
+def body_chunks(request: Request, idle_s: float | None = None) -> Iterator[bytes]:
     """The request body chunk by chunk, pulled from the event loop by a worker thread (anyio's,
     so that it can call back into the loop)."""
     stream = request.stream()
     while True:
         try:
-            chunk = anyio.from_thread.run(_next, stream)
+            chunk = anyio.from_thread.run(_next, stream, idle_s)
         except ClientDisconnect:
             raise InvalidRequest("the upload was interrupted") from None
+        except TimeoutError:
+            raise RequestTimeout(f"the upload stalled: no data for {idle_s:g} s") from None
         if chunk is None:
             return
         if chunk:
             yield chunk
 
 
-async def _next(stream: AsyncIterator[bytes]) -> bytes | None:
-    return await anext(stream, None)
+async def _next(stream: AsyncIterator[bytes], idle_s: float | None) -> bytes | None:
+    with anyio.fail_after(idle_s):
+        return await anext(stream, None)
 
 
 class MultipartFile:

@@ -14,11 +14,16 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """An engine; on SQLite: WAL, foreign keys, secure_delete (erased rows are zeroed on disk)."""
+def make_engine(
+    url: str, *, echo: bool = False, pool_size: int = 5, pool_timeout_s: float = 30.0
+) -> Engine:
+    """An engine; on SQLite: WAL, foreign keys, secure_delete (erased rows are zeroed on disk).
+    `pool_size` connections at most (no overflow); a checkout waits `pool_timeout_s`, then
+    raises `sqlalchemy.exc.TimeoutError` (a 503 in the API)."""
+    pool = {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": pool_timeout_s}
     if url.startswith("sqlite"):
         engine = create_engine(
-            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
+            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}, **pool
         )
 
         @event.listens_for(engine, "connect")
@@ -31,7 +36,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True)
+    return create_engine(url, echo=echo, pool_pre_ping=True, **pool)
 
 
 def migrate(engine: Engine) -> None:

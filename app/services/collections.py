@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from app.db.models import Collection, Document, RoleBinding
@@ -76,6 +76,25 @@ def get(*, db: Session, scope: Scope, ref: str) -> Collection:
     if collection is None:
         raise NotFound(f"collection {ref!r} not found")
     return collection
+
+
+def get_many(*, db: Session, scope: Scope, refs: Sequence[str]) -> list[Collection]:
+    """The collections in scope that `refs` name (ids or names; duplicates collapse), in one
+    query; NotFound for the first one missing or out of scope."""
+    wanted = list(dict.fromkeys(refs))
+    if not wanted:
+        return []
+    found = db.scalars(
+        select(Collection).where(
+            or_(Collection.id.in_(wanted), Collection.name.in_(wanted)),
+            Collection.id.in_(scope.collections),
+        )
+    ).all()
+    known = {c.id for c in found} | {c.name for c in found}
+    missing = next((ref for ref in wanted if ref not in known), None)
+    if missing is not None:
+        raise NotFound(f"collection {missing!r} not found")
+    return list(found)
 
 
 def authorised(

@@ -41,7 +41,7 @@ from app.db.models import Document, Erasure, Job, utcnow
 from app.db.session import transaction
 from app.errors import UpstreamUnavailable
 from app.identity import Principal
-from app.originals import Originals
+from app.originals import PARTIAL_IDLE_S, Originals
 from app.purge import compact_database, files_containing
 from app.services.erasure_request import Target, begin, completed_receipt
 from retrieval.protocols import VectorStore
@@ -229,6 +229,7 @@ class Eraser:
             self.store.purge()
         with step("wipe_originals"):
             originals = sum(self.originals.wipe(g) for g in target.generations)
+            partials = self.originals.wipe_partials(idle_s=PARTIAL_IDLE_S)
         with step("delete_rows"), transaction(self.sessions) as db:
             jobs = db.execute(delete(Job).where(Job.document_id == target.document_id)).rowcount  # type: ignore[attr-defined]
             documents = db.execute(
@@ -239,6 +240,7 @@ class Eraser:
         return {
             "index_points": points,
             "originals": originals,
+            "partial_uploads": partials,
             "job_rows": int(jobs or 0),
             "document_rows": int(documents or 0),
         }
@@ -282,6 +284,7 @@ class Eraser:
             "index_points_remaining": self.store.count(scope=scope, document=target.document_id),
             **rows,
             "originals_remaining": sum(self.originals.exists(g) for g in target.generations),
+            "partial_uploads_remaining": len(self.originals.stale_partials(idle_s=PARTIAL_IDLE_S)),
             "database": self.engine.dialect.name,
         }
 

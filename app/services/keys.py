@@ -29,10 +29,11 @@ def issue(
     """A key for collections `principal` administers; returns it with its one-time secret."""
     if principal.kind != "user":
         raise Forbidden("API keys are created by signed-in users, not by other keys")
-    targets = [
+    found = (
         collections.authorised(db=db, principal=principal, ref=ref, permission="keys")
-        for ref in collection_refs
-    ]
+        for ref in dict.fromkeys(collection_refs)
+    )
+    targets = list({c.id: c for c in found}.values())  # by id and by name: one link
     key, secret = api_keys.create(
         db,
         pepper=pepper,

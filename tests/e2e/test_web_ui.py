@@ -228,3 +228,37 @@ def test_revoking_ones_own_admin_role_takes_the_panel_away(ui: UI) -> None:
     # a platform admin without a role on it reads nothing there: the collection is gone
     expect(page.locator(".collection-name").filter(has_text="self-probe")).to_have_count(0)
     assert ui.errors == []
+
+
+def test_an_expired_session_keeps_the_typed_question(ui: UI) -> None:
+    """The session ends while a question is being typed: no redirect, the page says so and
+    offers sign-in in a new tab, the question stays in the box — and in no browser storage."""
+    page = ui.page
+    page.context.clear_cookies()  # the session cookie is gone: every call is now a 401
+    question = "What is the notice period for annual leave?"
+    page.get_by_label("Your question").fill(question)
+    page.keyboard.press("Enter")
+    banner = page.locator("#session-ended")
+    expect(banner).to_be_visible()
+    expect(banner.get_by_role("link", name="Sign in again in a new tab")).to_have_attribute(
+        "target", "_blank"
+    )
+    expect(page.get_by_label("Your question")).to_have_value(question)
+    assert page.url == ui.url + "/"
+    stored = page.evaluate(STORED)
+    assert stored["local"] == 0
+    assert stored["session"] == 0
+    assert ui.errors == []
+
+
+@pytest.mark.parametrize(("path", "ready"), [("/docs", ".swagger-ui .info"), ("/redoc", "h1")])
+def test_the_api_docs_render_offline_without_csp_violations(ui: UI, path: str, ready: str) -> None:
+    page = ui.page
+    console: list[str] = []
+    page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+    page.goto(ui.url + path)
+    expect(page.locator(ready).first).to_contain_text("Enclave", timeout=30_000)
+    outside = [u for u in ui.off_host() if not u.startswith(f"blob:{ui.url}/")]  # in-page
+    assert outside == [], f"the docs requested outside the app: {outside}"
+    assert [m for m in console if "Content Security Policy" in m] == []
+    assert ui.errors == []

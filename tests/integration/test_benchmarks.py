@@ -92,3 +92,21 @@ def test_concurrency_against_a_live_server(tmp_path: Path) -> None:
     assert (refused["errors"], refused["error_kinds"]) == (2, ["HTTP 401"])
     report = write_report(tmp_path / "c.json", "concurrency", {"routes": routes})
     _no_text(report, *concurrency.QUERIES)
+
+
+@pytest.mark.slow
+def test_load_levels_against_a_live_server(tmp_path: Path) -> None:
+    from evals.bench import load
+    from tests.support import fast_settings, live_server
+
+    settings = fast_settings(tmp_path)
+    docs = sorted((ROOT / "samples").iterdir())
+    with live_server(settings) as url:
+        setup = concurrency.set_up(url, tmp_path, docs)
+        routes = load.measure(url, setup["key"], levels=[2, 3], questions=1, baseline=2)
+    for route in concurrency.ROUTES:
+        assert routes[route]["sequential"]["requests"] == 2
+        assert [r["clients"] for r in routes[route]["levels"]] == [2, 3]
+        assert all(r["errors"] == 0 and r["ratio_throughput"] > 0 for r in routes[route]["levels"])
+    report = write_report(tmp_path / "l.json", "load", {"routes": routes})
+    _no_text(report, *concurrency.QUERIES)

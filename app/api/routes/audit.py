@@ -50,7 +50,9 @@ def read_events(
     request: Request,
     runtime: RuntimeDep,
     filters: Annotated[Filters, Depends()],
-    after: int = Query(0, ge=0, description="Return events with a larger id (paging)."),
+    after: int = Query(
+        0, ge=0, le=2**63 - 1, description="Return events with a larger id (paging)."
+    ),
     limit: int = Query(100, ge=1, le=1000),
 ) -> list[dict[str, Any]]:
     """Events oldest first; page with `after` = the last id you got."""

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from app import audit, denials
 from app.api.auth_protocol import AuthConfigOut, CollectionAccess, MeOut
 from app.api.deps import PrincipalDep, RuntimeDep, SessionDep
+from app.api.ratelimit import throttle
 from app.auth import oidc, sessions, users
 from app.db.session import transaction
 from app.denials import audit_context
@@ -17,6 +18,7 @@ from app.runtime import Runtime
 from app.services import collections
 
 router = APIRouter(prefix="/auth", tags=["sign-in"])
+SIGN_IN = [throttle("sign_in", identified=False)]  # attempts per client address
 
 
 @router.get("/config", response_model=AuthConfigOut)
@@ -25,7 +27,7 @@ def config(runtime: RuntimeDep) -> AuthConfigOut:
     return AuthConfigOut(oidc=settings.auth.oidc_enabled, local_admin=settings.local_admin)
 
 
-@router.get("/local", include_in_schema=False)
+@router.get("/local", include_in_schema=False, dependencies=SIGN_IN)
 def local_sign_in(
     request: Request, db: SessionDep, runtime: RuntimeDep, token: str = ""
 ) -> RedirectResponse:
@@ -57,7 +59,7 @@ def local_sign_in(
     return RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
 
 
-@router.get("/login", include_in_schema=False)
+@router.get("/login", include_in_schema=False, dependencies=SIGN_IN)
 async def oidc_login(request: Request, runtime: RuntimeDep):  # type: ignore[no-untyped-def]
     """Off to the organisation's identity provider (authorization code + PKCE)."""
     oauth = request.app.state.oauth
@@ -67,7 +69,7 @@ async def oidc_login(request: Request, runtime: RuntimeDep):  # type: ignore[no-
     return await oidc.redirect_to_provider(oauth, request, redirect_uri)
 
 
-@router.get("/callback", name="oidc_callback", include_in_schema=False)
+@router.get("/callback", name="oidc_callback", include_in_schema=False, dependencies=SIGN_IN)
 async def oidc_callback(request: Request, runtime: RuntimeDep) -> RedirectResponse:
     """Back from the provider: check state, PKCE and the ID token; start an Enclave session."""
     oauth = request.app.state.oauth

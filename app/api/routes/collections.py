@@ -20,6 +20,7 @@ from app.api.deps import (
     require_role,
 )
 from app.api.protocol import CollectionIn, CollectionOut, DocumentOut, UploadOut
+from app.api.ratelimit import throttle
 from app.db.models import Collection
 from app.denials import audit_context
 from app.identity import PLATFORM_ADMIN, Principal
@@ -78,6 +79,7 @@ def list_documents(collection: str, db: SessionDep, scope: ScopeDep) -> list[Doc
     response_model=UploadOut,
     status_code=status.HTTP_202_ACCEPTED,
     openapi_extra=uploads.OPENAPI_BODY,
+    dependencies=[throttle("upload")],
 )
 async def upload_document(
     target: Writable,
@@ -109,7 +111,8 @@ def store_upload(
     max_bytes: int,
     request: Request,
 ) -> UploadOut:
-    upload = uploads.receive(request, boundary=boundary, max_bytes=max_bytes)
+    idle_s = runtime.settings.limits.body_timeout_s
+    upload = uploads.receive(request, boundary=boundary, max_bytes=max_bytes, idle_s=idle_s)
     document, created = documents.upload(
         db=db,
         collection=target,

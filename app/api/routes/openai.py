@@ -15,8 +15,10 @@ from collections.abc import Iterator
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
+from app.api.budget import closing, within
 from app.api.deps import RuntimeDep, ScopeDep, SessionDep
 from app.api.openai_protocol import ChatCompletionRequest, ModelCard, ModelList
+from app.api.ratelimit import throttle
 from app.api.routes.search import narrowed, source_out
 from app.errors import InvalidRequest, translate
 from app.services import answers, collections
@@ -36,12 +38,12 @@ def list_models(db: SessionDep, scope: ScopeDep) -> ModelList:
     return ModelList(data=cards)
 
 
-@router.post("/chat/completions")
+@router.post("/chat/completions", dependencies=[throttle("answer")])
 def chat_completions(  # type: ignore[no-untyped-def]
     body: ChatCompletionRequest, db: SessionDep, scope: ScopeDep, runtime: RuntimeDep
 ):
-    model, _, collection = body.model.partition(":")
-    if model != "enclave":
+    model, colon, collection = body.model.partition(":")
+    if model != "enclave" or (colon and not collection):  # "enclave:" names no collection
         raise InvalidRequest('model must be "enclave" or "enclave:<collection>"')
     question = next(
         (m.content for m in reversed(body.messages) if m.role == "user" and m.content), None
@@ -54,10 +56,11 @@ def chat_completions(  # type: ignore[no-untyped-def]
         max_tokens=body.max_tokens,
         temperature=body.temperature,
     )
+    events = within(events, runtime.settings.limits.budget_s)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     if body.stream:
         return StreamingResponse(
-            stream_chunks(events, completion_id, body.model),
+            closing(stream_chunks(events, completion_id, body.model)),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store"},
         )

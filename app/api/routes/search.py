@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
+from app.api.budget import closing, within
 from app.api.deps import RuntimeDep, ScopeDep, SessionDep
 from app.api.protocol import (
     AnswerRequest,
@@ -18,6 +19,7 @@ from app.api.protocol import (
     SearchResponse,
     SourceOut,
 )
+from app.api.ratelimit import throttle
 from app.errors import translate
 from app.services import answers, collections
 from retrieval.types import Chunk, Scope
@@ -28,10 +30,12 @@ router = APIRouter(prefix="/v1", tags=["search"])
 
 
 def narrowed(db: SessionDep, scope: Scope, refs: list[str] | None) -> Scope:
-    """The caller's scope, narrowed to the requested collections (each must be in scope)."""
-    if refs is None:
-        return scope
-    return scope.narrowed_to(collections.get(db=db, scope=scope, ref=ref).id for ref in refs)
+    """The caller's scope, narrowed to the requested collections (each must be in scope; one
+    query). The read transaction ends here: no pooled connection is held across retrieval."""
+    if refs is not None:
+        scope = scope.narrowed_to(c.id for c in collections.get_many(db=db, scope=scope, refs=refs))
+    db.commit()
+    return scope
 
 
 def chunk_out(chunk: Chunk) -> dict:
@@ -61,7 +65,7 @@ def source_out(source: Source) -> SourceOut:
     )
 
 
-@router.post("/search", response_model=SearchResponse)
+@router.post("/search", response_model=SearchResponse, dependencies=[throttle("search")])
 def search(
     body: SearchRequest, db: SessionDep, scope: ScopeDep, runtime: RuntimeDep
 ) -> SearchResponse:
@@ -92,6 +96,7 @@ def get_chunk(chunk_id: str, scope: ScopeDep, runtime: RuntimeDep) -> ChunkOut:
 @router.post(
     "/answer",
     response_model=AnswerResponse,
+    dependencies=[throttle("answer")],
     responses={200: {"content": {"text/event-stream": {}}, "description": "With stream=true."}},
 )
 def answer(body: AnswerRequest, db: SessionDep, scope: ScopeDep, runtime: RuntimeDep):  # type: ignore[no-untyped-def]
@@ -100,9 +105,10 @@ def answer(body: AnswerRequest, db: SessionDep, scope: ScopeDep, runtime: Runtim
     events = runtime.answers.stream(
         scope=narrowed(db, scope, body.collections), question=body.question, k=body.k
     )
+    events = within(events, runtime.settings.limits.budget_s)
     if body.stream:
         return StreamingResponse(
-            sse(events),
+            closing(sse(events)),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )

@@ -6,7 +6,7 @@ import { initCompliance } from "./compliance.js";
 import { $, h, say } from "./dom.js";
 import { showKeysFor, wireKeys } from "./keys.js";
 import { clearMembers, showMembersFor, wireMembers } from "./members.js";
-import { api, errorMessage, loadMe, may, send, session } from "./session.js";
+import { api, errorMessage, loadMe, may, send, SessionEnded, session } from "./session.js";
 
 const FINAL = new Set(["indexed", "failed"]);
 const POLL_MS = 1500;
@@ -417,6 +417,7 @@ async function ask(question) {
     if (!turn.finished) throw new Error("The connection closed before the answer was complete.");
   } catch (err) {
     const stopped = err.name === "AbortError";
+    if (err instanceof SessionEnded && !$("question").value) $("question").value = question;
     if (!turn.text) turn.answer.replaceChildren();
     turn.answer.append(stopped ? h("span", { class: "notice" }, "Stopped.")
       : h("span", { class: "notice is-error", role: "alert" }, err.message));

@@ -286,6 +286,8 @@ const LABELS = {
   job_rows_remaining: ["job row", "job rows"],
   index_points_remaining: ["index point", "index points"],
   originals_remaining: ["original file", "original files"],
+  partial_uploads: ["interrupted upload", "interrupted uploads"],
+  partial_uploads_remaining: ["interrupted upload", "interrupted uploads"],
   index_files_naming_document: ["index file naming it", "index files naming it"],
 };
 

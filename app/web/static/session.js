@@ -1,12 +1,23 @@
 // The signed-in user and every call to the server. The session cookie is HttpOnly (scripts
 // cannot read it); state-changing requests prove they come from this page with the CSRF token
-// that /auth/me hands to it. A 401 means the session ended: back to the sign-in page.
+// that /auth/me hands to it. A 401 means the session ended: the page says so and offers the
+// sign-in page in a new tab, so that nothing typed here is lost (it stays in this page only).
 
 import { $, h } from "./dom.js";
 
 export const session = { me: null }; // name, roles, permissions per collection, CSRF token
 
 const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
+
+export class SessionEnded extends Error {}
+
+function showSessionEnded() {
+  if ($("session-ended")) return;
+  document.body.prepend(h("div", { id: "session-ended", class: "session-ended", role: "alert" },
+    "Your session has ended. ",
+    h("a", { href: "/signin", target: "_blank", rel: "noopener" }, "Sign in again in a new tab"),
+    ", then send your question again: it is still here."));
+}
 
 export async function errorMessage(res) {
   const body = await res.json().catch(() => null);
@@ -17,14 +28,18 @@ export async function errorMessage(res) {
 
 export async function send(path, options = {}) {
   const headers = { Accept: "application/json", ...(options.headers ?? {}) };
-  if (!SAFE.has((options.method ?? "GET").toUpperCase()) && session.me?.csrf_token) {
+  const safe = SAFE.has((options.method ?? "GET").toUpperCase());
+  if (!safe && !session.me) await loadMe().catch(() => null); // signed in again: a new token
+  if (!safe && session.me?.csrf_token) {
     headers["X-CSRF-Token"] = session.me.csrf_token;
   }
   const res = await fetch(path, { ...options, headers, credentials: "same-origin" });
-  if (res.status === 401) {
-    location.assign("/signin"); // expired, revoked or signed out elsewhere
-    throw new Error("Your session has ended. Please sign in again.");
+  if (res.status === 401) { // expired, revoked or signed out elsewhere
+    session.me = null;
+    showSessionEnded();
+    throw new SessionEnded("Your session has ended. Sign in again, then send it again.");
   }
+  $("session-ended")?.remove();
   return res;
 }
 
