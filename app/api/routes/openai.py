@@ -19,6 +19,7 @@ from app.api.deps import RuntimeDep, ScopeDep, SessionDep
 from app.api.errors import translate
 from app.api.openai_protocol import ChatCompletionRequest, ModelCard, ModelList
 from app.api.routes.search import narrowed, source_out
+from app.api.streaming import started
 from app.errors import InvalidRequest
 from app.services import answers, collections
 from serving.answer import Delta, Done
@@ -66,7 +67,7 @@ def chat_completions(  # type: ignore[no-untyped-def]
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     if body.stream:
         return StreamingResponse(
-            stream_chunks(events, completion_id, body.model),
+            stream_chunks(started(events), completion_id, body.model),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store"},
         )

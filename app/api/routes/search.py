@@ -19,6 +19,7 @@ from app.api.protocol import (
     SearchResponse,
     SourceOut,
 )
+from app.api.streaming import started
 from app.errors import NotFound
 from app.services import answers, collections
 from retrieval.types import Chunk, Scope
@@ -112,7 +113,7 @@ def answer(body: AnswerRequest, db: SessionDep, scope: ScopeDep, runtime: Runtim
     )
     if body.stream:
         return StreamingResponse(
-            sse(events),
+            sse(started(events)),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
