@@ -19,7 +19,9 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from app import denials
 from app.api.errors import install_error_handlers
+from app.api.instrument import MetricsMiddleware
 from app.api.routes import audit, auth, collections, erasures, keys, members, openai, search
+from app.api.routes import health as health_routes
 from app.auth import oidc, sessions, users
 from app.auth.authenticate import Authenticator
 from app.auth.secrets import derive
@@ -83,6 +85,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         https_only=settings.cookie_secure,
     )
     app.middleware("http")(log_requests)
+    app.add_middleware(MetricsMiddleware)  # outermost: times each response to its last byte
+    app.include_router(health_routes.router)  # /readyz, /metrics
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

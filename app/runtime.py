@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.session import make_engine, make_session_factory, migrate
 from app.jobs import DatabaseJobQueue
+from app.metrics import MeteredGenerator, MeteredRetriever, Metrics
 from app.services.erasure import Eraser
 from app.settings import Settings
 from ingestion import sandbox as parser_sandbox
@@ -41,6 +42,7 @@ class Runtime:
     _stop: threading.Event = field(default_factory=threading.Event)
     _wake: threading.Event = field(default_factory=threading.Event)
     _worker_thread: threading.Thread | None = None
+    metrics: Metrics = field(default_factory=Metrics)
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -66,7 +68,8 @@ class Runtime:
     @cached_property
     def retriever(self) -> Retriever:
         s = self.settings.retrieval
-        return Retriever(
+        return MeteredRetriever(
+            self.metrics,
             store=self.store,
             embedder=self.embedder,
             bm25=self.bm25,
@@ -78,7 +81,7 @@ class Runtime:
     @cached_property
     def generator(self) -> Generator:
         with self._lock:
-            return make_generator(self.settings.generator)
+            return MeteredGenerator(make_generator(self.settings.generator), self.metrics)
 
     @cached_property
     def jobs(self) -> DatabaseJobQueue:
@@ -164,4 +167,5 @@ def build_runtime(settings: Settings) -> Runtime:
     settings.originals_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.database_url, echo=settings.database.echo)
     migrate(engine)
-    return Runtime(settings=settings, engine=engine, sessions=make_session_factory(engine))
+    sessions = make_session_factory(engine)
+    return Runtime(settings=settings, engine=engine, sessions=sessions, metrics=Metrics(sessions))
