@@ -373,7 +373,10 @@ def eval_(
         raise typer.Exit(1) from None
 
 
-from app import cli_erasure  # noqa: E402, F401 - registers erase, verify-receipt, backup, restore
+from app import (  # noqa: E402 - these register their commands on `cli`
+    cli_erasure,  # noqa: F401 - erase, verify-receipt, receipt-key, backup, restore
+    cli_migrate,  # noqa: F401 - migrate
+)
 
 
 def main() -> None:
