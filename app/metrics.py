@@ -150,6 +150,10 @@ class MeteredGenerator:
         with self._counting():  # a remote generator may ask the server
             return self.inner.name
 
+    @name.setter
+    def name(self, value: str) -> None:
+        self.inner.name = value
+
     @property
     def context_tokens(self) -> int | None:
         with self._counting():
