@@ -18,10 +18,12 @@ from starlette.middleware.sessions import SessionMiddleware
 from app import denials
 from app.api.docs import install_docs
 from app.api.errors import install_error_handlers
+from app.api.instrument import MetricsMiddleware
 from app.api.limits import RequestBounds
 from app.api.ratelimit import RateLimits
 from app.api.request_log import RequestLog
 from app.api.routes import audit, auth, collections, erasures, keys, members, openai, search
+from app.api.routes import health as health_routes
 from app.auth import oidc, sessions, users
 from app.auth.authenticate import Authenticator
 from app.auth.secrets import derive
@@ -101,6 +103,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         retry_after_s=limits.retry_after_s,
     )
     app.add_middleware(RequestLog)  # outermost: refusals of the bounds are logged too
+    app.add_middleware(MetricsMiddleware)  # outermost: times each response to its last byte
+    app.include_router(health_routes.router)  # /readyz, /metrics
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

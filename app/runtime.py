@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.session import make_engine, make_session_factory, migrate
 from app.jobs import DatabaseJobQueue
+from app.metrics import MeteredGenerator, MeteredRetriever, Metrics
 from app.originals import Originals
 from app.services.answers import AnswerDefaults, AnswerService
 from app.services.erasure import Eraser
@@ -43,6 +44,7 @@ class Runtime:
     _stop: threading.Event = field(default_factory=threading.Event)
     _wake: threading.Event = field(default_factory=threading.Event)
     _worker_thread: threading.Thread | None = None
+    metrics: Metrics = field(default_factory=Metrics)
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -68,7 +70,8 @@ class Runtime:
     @cached_property
     def retriever(self) -> Retriever:
         s = self.settings.retrieval
-        return Retriever(
+        return MeteredRetriever(
+            self.metrics,
             store=self.store,
             embedder=self.embedder,
             bm25=self.bm25,
@@ -80,7 +83,7 @@ class Runtime:
     @cached_property
     def generator(self) -> Generator:
         with self._lock:
-            return make_generator(self.settings.generator)
+            return MeteredGenerator(make_generator(self.settings.generator), self.metrics)
 
     @cached_property
     def answers(self) -> AnswerService:
@@ -196,4 +199,5 @@ def build_runtime(settings: Settings) -> Runtime:
         pool_timeout_s=settings.database.pool_timeout_s,
     )
     migrate(engine)
-    return Runtime(settings=settings, engine=engine, sessions=make_session_factory(engine))
+    sessions = make_session_factory(engine)
+    return Runtime(settings=settings, engine=engine, sessions=sessions, metrics=Metrics(sessions))

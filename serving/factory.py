@@ -32,5 +32,8 @@ def make_generator(settings: GeneratorSettings) -> Generator:
             model=settings.model,
             api_key=settings.api_key.get_secret_value() if settings.api_key else None,
             timeout_s=settings.timeout_s,
+            connect_timeout_s=settings.connect_timeout_s,
+            max_concurrency=settings.max_concurrency,
+            queue_timeout_s=settings.queue_timeout_s,
         )
     raise ValueError(f"unknown generator kind: {settings.kind!r}")

@@ -8,6 +8,12 @@ long). Only the connection phase is retried (tenacity; the request never reached
 never a request that was sent or a stream that started. Error messages name status codes and
 error types only, never prompt, answer or server message text. Proxy environment variables are
 ignored (`trust_env=False`): the generator is reached directly, as an air-gapped site expects.
+
+At most `max_concurrency` answers stream at once from one client; a request that waits longer
+than `queue_timeout_s` for a slot is unavailable (busy). Unavailability without a server-given
+`Retry-After` suggests `retry_after_s`. The served model's name and context length (vLLM's
+`max_model_len`) come from `GET /models` unless configured; nothing is restarted when the
+server goes away and comes back: the next request simply connects again.
 """
 
 from __future__ import annotations
@@ -40,33 +46,58 @@ class OpenAIChatGenerator:
         model: str | None = None,
         api_key: str | None = None,
         timeout_s: float = 120.0,
+        connect_timeout_s: float = 5.0,
         connect_attempts: int = 3,
         connect_backoff_s: float = 0.5,
+        max_concurrency: int = 8,
+        queue_timeout_s: float = 30.0,
+        retry_after_s: float = 5.0,
+        check_timeout_s: float = 2.0,
     ) -> None:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        connect = min(timeout_s, connect_timeout_s)
         self._client = httpx.Client(
             base_url=base_url.rstrip("/"),
             headers=headers,
-            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0)),
+            timeout=httpx.Timeout(timeout_s, connect=connect, pool=queue_timeout_s),
+            limits=httpx.Limits(max_connections=max_concurrency + 2),
             trust_env=False,
         )
         self._model = model
+        self._context_tokens: int | None = None
+        self._described = False
         self._model_lock = threading.Lock()
         self._attempts = connect_attempts
         self._backoff_s = connect_backoff_s
+        self._slots = threading.BoundedSemaphore(max_concurrency)
+        self._queue_timeout_s = queue_timeout_s
+        self._retry_after_s = retry_after_s
+        self._check_timeout = httpx.Timeout(check_timeout_s)
 
     @property
     def name(self) -> str:
         """The served model: as configured, else the first id of `GET /models` (asked once)."""
         if self._model is None:
-            with self._model_lock:
-                if self._model is None:
-                    self._model = self._first_model()
+            self._describe()
+        assert self._model is not None
         return self._model
 
     @name.setter
     def name(self, value: str) -> None:
         self._model = value
+
+    @property
+    def context_tokens(self) -> int | None:
+        """The served model's context window (`max_model_len` in `GET /models`; asked once),
+        or None when the server does not say."""
+        if not self._described:
+            self._describe()
+        return self._context_tokens
+
+    def check(self) -> None:
+        """Readiness: `GET /models` answers now (one try, a short timeout); raises if not."""
+        request = self._client.build_request("GET", "/models", timeout=self._check_timeout)
+        self._read_models(self._send(request, attempts=1))
 
     def stream(
         self, messages: Sequence[Message], *, max_tokens: int, temperature: float
@@ -79,48 +110,66 @@ class OpenAIChatGenerator:
             "temperature": temperature,
             "stream": True,
         }
-        response = self._send(self._client.build_request("POST", "/chat/completions", json=body))
-        try:
-            yield from _sse_deltas(response)
-        except httpx.TimeoutException as exc:
-            raise GeneratorUnavailable("the generator stopped responding mid-answer") from exc
-        except httpx.TransportError as exc:
+        if not self._slots.acquire(timeout=self._queue_timeout_s):
             raise GeneratorUnavailable(
-                f"the connection to the generator broke ({type(exc).__name__})"
-            ) from exc
+                "the generator is busy (every slot taken)", retry_after_s=self._retry_after_s
+            )
+        try:
+            request = self._client.build_request("POST", "/chat/completions", json=body)
+            response = self._send(request)
+            try:
+                yield from _sse_deltas(response)
+            except httpx.TimeoutException as exc:
+                raise GeneratorUnavailable("the generator stopped responding mid-answer") from exc
+            except httpx.TransportError as exc:
+                raise GeneratorUnavailable(
+                    f"the connection to the generator broke ({type(exc).__name__})"
+                ) from exc
+            finally:
+                response.close()
         finally:
-            response.close()
+            self._slots.release()
 
     def close(self) -> None:
         self._client.close()
 
-    def _first_model(self) -> str:
-        response = self._send(self._client.build_request("GET", "/models"))
+    def _describe(self) -> None:
+        """Learn the model's name (unless configured) and context length from `GET /models`."""
+        with self._model_lock:
+            if not self._described:
+                self._read_models(self._send(self._client.build_request("GET", "/models")))
+
+    def _read_models(self, response: httpx.Response) -> None:
         try:
             response.read()
             models = response.json().get("data") or []
-            return str(models[0]["id"])
-        except (ValueError, LookupError, AttributeError, TypeError):
+            card = next((m for m in models if m.get("id") == self._model), None) or models[0]
+            limit = card.get("max_model_len") if self._model in (None, card["id"]) else None
+            self._model = self._model or str(card["id"])
+            self._context_tokens = limit if isinstance(limit, int) and limit > 0 else None
+            self._described = True
+        except (ValueError, LookupError, AttributeError, TypeError, httpx.HTTPError):
             raise GeneratorUnavailable("the generator lists no model") from None
         finally:
             response.close()
 
-    def _send(self, request: httpx.Request) -> httpx.Response:
+    def _send(self, request: httpx.Request, *, attempts: int | None = None) -> httpx.Response:
         """Send (retrying only connection failures); raise for error statuses."""
         retrying = Retrying(
             retry=retry_if_exception_type(_RETRYABLE),
-            stop=stop_after_attempt(self._attempts),
+            stop=stop_after_attempt(attempts or self._attempts),
             wait=wait_exponential(multiplier=self._backoff_s, max=5.0),
             reraise=True,
         )
+        later = self._retry_after_s
         try:
             response = retrying(self._client.send, request, stream=True)
         except httpx.TimeoutException as exc:
             what = f"the generator timed out ({type(exc).__name__})"
-            raise GeneratorUnavailable(what) from exc
+            raise GeneratorUnavailable(what, retry_after_s=later) from exc
         except httpx.TransportError as exc:
             what = f"cannot reach the generator ({type(exc).__name__})"
-            raise GeneratorUnavailable(what) from exc
+            raise GeneratorUnavailable(what, retry_after_s=later) from exc
         if response.status_code >= 400:
             try:
                 response.read()
@@ -128,7 +177,10 @@ class OpenAIChatGenerator:
                 pass
             finally:
                 response.close()
-            raise status_error(response)
+            error = status_error(response)
+            if type(error) is GeneratorUnavailable and error.retry_after_s is None:
+                error.retry_after_s = later
+            raise error
         return response
 
 

@@ -23,4 +23,10 @@ class GeneratorSettings(BaseModel):
     # llama-cpp: penalty on repeating recent tokens (1.0 = off). SmolLM2-135M loops without it;
     # 1.15 doubled its token F1 on the pydocs answer sample and cut the generation time.
     repeat_penalty: float = Field(1.15, ge=1.0, le=2.0)
-    timeout_s: float = 120.0
+    timeout_s: float = 120.0  # openai: the longest wait for the next byte of an answer
+    # openai (vLLM): connecting is retried (3 attempts, backoff) within this per attempt;
+    # at most `max_concurrency` answers stream at once per process, others wait up to
+    # `queue_timeout_s` for a slot, then get 503 with Retry-After.
+    connect_timeout_s: float = Field(5.0, gt=0)
+    max_concurrency: int = Field(8, ge=1)
+    queue_timeout_s: float = Field(30.0, gt=0)

@@ -87,3 +87,77 @@ def build_tiny_cross_encoder(path: Path) -> Path:
     torch.manual_seed(0)
     BertForSequenceClassification(config).save_pretrained(path)
     return path
+
+
+TINY_LLAMA_CONTEXT = 1024  # tokens: the model's positions, and vLLM's --max-model-len
+CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}{{ eos_token }}"
+    "\n{% endfor %}{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+)
+
+
+def english_corpus(max_chars: int = 3_000_000) -> list[str]:
+    """English-heavy text found offline: the docstrings and comments of Python's standard
+    library (the interpreter's own files), plus the bundled samples."""
+    import sysconfig
+
+    texts: list[str] = []
+    total = 0
+    samples = Path(__file__).parents[1] / "samples"
+    for path in [
+        *sorted(samples.glob("*")),
+        *sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py")),
+    ]:
+        text = path.read_text(errors="ignore")
+        texts.append(text)
+        total += len(text)
+        if total >= max_chars:
+            break
+    return texts
+
+
+def build_tiny_llama(path: Path, *, vocab_size: int = 8000) -> Path:
+    """A random Llama (hidden 128, 2 layers, head size 64) that vLLM serves, with a byte-level
+    BPE tokenizer trained here (any text encodes; ~3-4 characters per token on English) and a
+    chat template. Its answers are noise; its serving path is real. Returns `path`."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    specials = ["<unk>", "<s>", "</s>", "<pad>"]
+    bpe = Tokenizer(models.BPE(unk_token="<unk>"))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    bpe.train_from_iterator(english_corpus(), trainer=trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        model_max_length=TINY_LLAMA_CONTEXT,
+    )
+    tokenizer.chat_template = CHAT_TEMPLATE
+    tokenizer.save_pretrained(path)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=128,
+        intermediate_size=256,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=TINY_LLAMA_CONTEXT,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=True,
+    )
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).to(torch.bfloat16).save_pretrained(path)
+    return path

@@ -1,8 +1,8 @@
 """Zero retention, proved over a full session on the embedded default (real HTTP, SQLite,
 qdrant-edge, the parser process, the worker): a canary in every question appears in no file
-under the data directory, no temp file, no log line at any level and no output stream. A second
-canary inside an uploaded document lives only in the document stores — until its erasure,
-after which no file holds it."""
+under the data directory, no temp file, no log line at any level, no output stream and no
+metric (/metrics). A second canary inside an uploaded document lives only in the document
+stores — until its erasure, after which no file holds it."""
 
 from __future__ import annotations
 
@@ -114,6 +114,16 @@ def test_a_full_session_leaves_no_trace_of_questions_and_erasure_removes_the_doc
             subject = http.post("/v1/compliance/search", json={"identifier": question_canary})
             assert subject.status_code == 200
             assert subject.json() == []
+
+            # metrics: counts under route templates and state names; no content, no ids, no user
+            scraped = http.get("/metrics")
+            assert scraped.status_code == 200
+            assert 'route="/v1/answer"' in scraped.text, "positive control: the answers counted"
+            me = http.get("/auth/me").json()
+            identifying = [question_canary, document_canary, doc, "ward7", "wards"]
+            identifying += [str(v) for k, v in me.items() if k in ("id", "name")]
+            leaked = [value for value in identifying if value and value in scraped.text]
+            assert leaked == [], leaked
 
             # the question canary: nowhere; the document canary: in the document stores only
             data = settings.data_dir

@@ -20,6 +20,7 @@ from app.api.deps import RuntimeDep, ScopeDep, SessionDep
 from app.api.openai_protocol import ChatCompletionRequest, ModelCard, ModelList
 from app.api.ratelimit import throttle
 from app.api.routes.search import narrowed, source_out
+from app.api.streaming import started
 from app.errors import InvalidRequest, translate
 from app.services import answers, collections
 from serving.answer import Delta, Done
@@ -60,7 +61,7 @@ def chat_completions(  # type: ignore[no-untyped-def]
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     if body.stream:
         return StreamingResponse(
-            closing(stream_chunks(events, completion_id, body.model)),
+            closing(stream_chunks(started(events), completion_id, body.model)),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store"},
         )

@@ -20,6 +20,7 @@ from app.api.protocol import (
     SourceOut,
 )
 from app.api.ratelimit import throttle
+from app.api.streaming import started
 from app.errors import translate
 from app.services import answers, collections
 from retrieval.types import Chunk, Scope
@@ -108,7 +109,7 @@ def answer(body: AnswerRequest, db: SessionDep, scope: ScopeDep, runtime: Runtim
     events = within(events, runtime.settings.limits.budget_s)
     if body.stream:
         return StreamingResponse(
-            closing(sse(events)),
+            closing(sse(started(events))),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
