@@ -56,8 +56,9 @@ class BoundedH11(H11Protocol):
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for `uvicorn.run` / `uvicorn.Config` (besides app, host and port)."""
-    protocol = type("BoundedH11", (BoundedH11,), {})
-    protocol.header_timeout_s = settings.limits.header_timeout_s
+    protocol = type(
+        "BoundedH11", (BoundedH11,), {"header_timeout_s": settings.limits.header_timeout_s}
+    )
     return {
         "http": protocol,
         "log_config": None,
