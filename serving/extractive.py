@@ -18,11 +18,14 @@ source number and span. Its `strength` (the best relevance) is what `serving.abs
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from serving.claims import Claim
 from serving.protocols import Source
 from serving.specifics import occurs, specifics
+from serving.support import Support
 from serving.text import Unit, header_index, rarity, terms, units
+from serving.verify import CheckedClaim, Verification, render
 
 WIDER_COST = 0.05
 BUDGET_CHARS = 700
@@ -50,8 +53,23 @@ class ExtractiveAnswer:
 
     @property
     def text(self) -> str:
-        """The extracts, each followed by its citation, one per line."""
-        return "\n".join(f"{' '.join(e.text.split())} [{e.source}]" for e in self.extracts)
+        """The extracts, each with its citation, one per line."""
+        return "\n".join(render(c) for c in self.verification().claims)
+
+    def verification(self) -> Verification:
+        """The extracts as claims, each supported by its own span (score 1.0); the claims'
+        offsets are those of `text`."""
+        claims = []
+        offset = 0
+        for e in self.extracts:
+            claim = Claim(" ".join(e.text.split()), offset, offset, (e.source,))
+            checked = CheckedClaim(
+                claim, True, Support(e.source, e.start, e.end, 1.0, True), (e.source,)
+            )
+            end = offset + len(render(checked))
+            claims.append(replace(checked, claim=replace(claim, end=end)))
+            offset = end + 1
+        return Verification(tuple(claims), declined=False)
 
     @property
     def cited(self) -> tuple[int, ...]:
@@ -68,7 +86,9 @@ class Passage:
 
 
 @dataclass(frozen=True)
-class _Scored:
+class Window:
+    """One or two consecutive units of a source and their relevance."""
+
     source: int
     first: int  # index of the window's first unit in its source's units
     size: int
@@ -77,7 +97,7 @@ class _Scored:
     score: float
 
 
-class _Relevance:
+class Relevance:
     """Scores windows of the units of some texts against one query."""
 
     def __init__(self, query: str, texts: dict[int, list[Unit]]) -> None:
@@ -109,16 +129,16 @@ class _Relevance:
         named = sum(occurs(code, text) for code in self._codes) / len(self._codes)
         return (share + named) / 2
 
-    def ranked(self) -> list[_Scored]:
+    def ranked(self) -> list[Window]:
         """All windows of one or two units, best first (ties: reading order)."""
         out = []
         for number, found in self.units.items():
             for i in range(len(found)):
                 single = self.score(number, i, 1)
-                out.append(_Scored(number, i, 1, found[i].start, found[i].end, single))
+                out.append(Window(number, i, 1, found[i].start, found[i].end, single))
                 if i + 1 < len(found):
                     pair = self.score(number, i, 2) - WIDER_COST
-                    out.append(_Scored(number, i, 2, found[i].start, found[i + 1].end, pair))
+                    out.append(Window(number, i, 2, found[i].start, found[i + 1].end, pair))
         return sorted(out, key=lambda s: -s.score)
 
 
@@ -132,12 +152,12 @@ def extract_answer(
 ) -> ExtractiveAnswer:
     """The most relevant sentences of `sources` for `question` (see the module docstring)."""
     texts = {s.number: s.text for s in sources}
-    relevance = _Relevance(question, {n: units(t) for n, t in texts.items()})
+    relevance = Relevance(question, {n: units(t) for n, t in texts.items()})
     ranked = [s for s in relevance.ranked() if s.score > 0]
     if not ranked:
         return ExtractiveAnswer((), 0.0)
     best = ranked[0].score
-    chosen: list[_Scored] = []
+    chosen: list[Window] = []
     used = 0
     for cand in ranked:
         if len(chosen) >= max_extracts or cand.score < keep_ratio * best:
@@ -156,19 +176,19 @@ def extract_answer(
     return ExtractiveAnswer(extracts, round(max(0.0, min(1.0, best)), 4))
 
 
-def _overlaps(a: _Scored, b: _Scored) -> bool:
+def _overlaps(a: Window, b: Window) -> bool:
     return a.source == b.source and a.start < b.end and b.start < a.end
 
 
-def _headers(chosen: Sequence[_Scored], found: dict[int, list[Unit]]) -> list[_Scored]:
+def _headers(chosen: Sequence[Window], found: dict[int, list[Unit]]) -> list[Window]:
     """The header row of each table a chosen row belongs to, when not chosen already."""
-    out: list[_Scored] = []
+    out: list[Window] = []
     for c in chosen:
         first = header_index(found[c.source], c.first)
         if first is None:
             continue
         header = found[c.source][first]
-        cand = _Scored(c.source, first, 1, header.start, header.end, 0.0)
+        cand = Window(c.source, first, 1, header.start, header.end, 0.0)
         if not any(_overlaps(cand, x) for x in [*chosen, *out]):
             out.append(cand)
     return out
@@ -176,7 +196,7 @@ def _headers(chosen: Sequence[_Scored], found: dict[int, list[Unit]]) -> list[_S
 
 def best_passage(query: str, text: str) -> Passage | None:
     """The sentence(s) of `text` that best match `query`; None when none shares a term."""
-    relevance = _Relevance(query, {0: units(text)})
+    relevance = Relevance(query, {0: units(text)})
     ranked = relevance.ranked()
     if not ranked or ranked[0].score <= 0:
         return None

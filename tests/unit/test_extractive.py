@@ -35,7 +35,7 @@ def test_the_valve_question_is_answered_by_its_sentence():
     [extract] = answer.extracts
     assert extract.source == 1
     assert VALVE[extract.start : extract.end] == KEY_SENTENCE
-    assert answer.text == f"{KEY_SENTENCE} [1]"
+    assert answer.text == f"{KEY_SENTENCE[:-1]} [1]."
     assert answer.strength >= ABSTAIN_BELOW
 
 

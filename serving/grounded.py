@@ -1,0 +1,155 @@
+"""A grounded answer as events: nothing is shown that a passage of the sources does not support.
+
+1. The extractive answer is computed first (`serving.extractive`, milliseconds); its strength
+   decides abstention (`serving.abstain`): below the threshold the answer is the no-answer
+   sentence and no generator runs.
+2. Mode ``extractive``: the extracts are the answer, each cited with its span (`Shown`).
+   Mode ``generator``: the generator reads the focused sources (`serving.focus`, unless
+   `focus=False`) through `serving.answer.stream_answer`; each claim is verified against the
+   full sources as soon as it is complete (`serving.claims.ClaimStream`, `serving.verify`):
+   a supported claim is `Shown` with its citations, an unsupported one is `Flagged` and never
+   shown. Mode ``both``: the extractive answer comes first as an `Extracted` event (the
+   embedded default's first output), then the generator's verified answer.
+3. `Finished` carries the mode, the verification (per-claim verdicts, supported share), the
+   abstention and `no_answer` (abstained, or no claim supported: then the no-answer sentence
+   was shown).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from serving.abstain import ABSTAIN_BELOW, Abstention, decide
+from serving.answer import Delta, Done, stream_answer
+from serving.claims import Claim, ClaimStream
+from serving.extractive import ExtractiveAnswer, extract_answer
+from serving.focus import focus_sources
+from serving.prompt import NO_ANSWER
+from serving.protocols import Generator, Source
+from serving.verify import CheckedClaim, Verification, Verifier, render
+
+AnswerMode = Literal["extractive", "generator", "both"]
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """The extractive answer (mode ``both``: before the generator's)."""
+
+    answer: ExtractiveAnswer
+    verification: Verification
+
+
+@dataclass(frozen=True)
+class Shown:
+    """Answer text that may be shown: a supported claim with its citations, or the no-answer
+    sentence (`claim` None)."""
+
+    text: str
+    claim: CheckedClaim | None
+
+
+@dataclass(frozen=True)
+class Flagged:
+    """An unsupported claim of the generator: reported, never shown as answer text."""
+
+    claim: CheckedClaim
+
+
+@dataclass(frozen=True)
+class Finished:
+    mode: AnswerMode
+    verification: Verification
+    abstention: Abstention
+    model: str  # "extractive" when no generator ran
+    dropped_citations: int = 0
+
+    @property
+    def no_answer(self) -> bool:
+        return self.abstention.no_answer or self.verification.no_answer
+
+
+GroundedEvent = Extracted | Shown | Flagged | Finished
+
+
+def grounded_answer(
+    question: str,
+    sources: Sequence[Source],
+    *,
+    mode: AnswerMode,
+    generator: Generator | None = None,
+    max_tokens: int = 384,
+    temperature: float = 0.1,
+    context_tokens: int = 8192,
+    abstain_below: float = ABSTAIN_BELOW,
+    focus: bool = True,
+    verifier: Verifier | None = None,
+) -> Iterator[GroundedEvent]:
+    """The events of one answer (see the module docstring); `generator` is needed unless
+    `mode` is ``extractive``."""
+    if mode != "extractive" and generator is None:
+        raise ValueError(f"mode {mode!r} needs a generator")
+    extractive = extract_answer(question, sources)
+    abstention = decide(extractive.strength, threshold=abstain_below)
+    if not sources or abstention.no_answer:
+        yield Shown(NO_ANSWER, None)
+        yield Finished(mode, Verification((), declined=False), abstention, _name(generator, mode))
+        return
+    extracted = extractive.verification()
+    if mode == "extractive" or generator is None:
+        yield from (
+            Shown(("\n" if i else "") + render(c), c) for i, c in enumerate(extracted.claims)
+        )
+        yield Finished(mode, extracted, abstention, "extractive")
+        return
+    if mode == "both":
+        yield Extracted(extractive, extracted)
+    verifier = verifier or Verifier(sources)
+    given = focus_sources(question, sources) if focus else list(sources)
+    stream = ClaimStream()
+    checked: list[CheckedClaim] = []
+    declined = False
+    done: Done | None = None
+    events = stream_answer(
+        generator,
+        question,
+        given,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        context_tokens=context_tokens,
+    )
+    for event in events:
+        claims = stream.feed(event.text) if isinstance(event, Delta) else stream.finish()
+        done = event if isinstance(event, Done) else done
+        for claim in claims:
+            declined = declined or claim.declines
+            yield from _verdict(verifier, claim, checked, shown_before=bool(_shown(checked)))
+    verification = Verification(tuple(checked), declined)
+    if verification.no_answer:
+        yield Shown(NO_ANSWER, None)
+    dropped = done.dropped_citations if done else 0
+    yield Finished(mode, verification, abstention, generator.name, dropped)
+
+
+def _verdict(
+    verifier: Verifier, claim: Claim, checked: list[CheckedClaim], *, shown_before: bool
+) -> Iterator[Shown | Flagged]:
+    """Check one streamed claim: `Shown` (with a leading space after earlier text) or
+    `Flagged`; content-free claims and the no-answer sentence yield nothing."""
+    if not claim.has_content or claim.declines:
+        return
+    result = verifier.check(claim)
+    checked.append(result)
+    if result.supported:
+        yield Shown((" " if shown_before else "") + render(result), result)
+    else:
+        yield Flagged(result)
+
+
+def _shown(checked: Sequence[CheckedClaim]) -> list[CheckedClaim]:
+    return [c for c in checked if c.supported]
+
+
+def _name(generator: Generator | None, mode: AnswerMode) -> str:
+    return "extractive" if generator is None or mode == "extractive" else generator.name
