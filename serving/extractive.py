@@ -4,9 +4,11 @@ Every window of one or two consecutive units of a source (`serving.text.units`: 
 table row, a code block; two, so that a definition's name line travels with its first
 sentence) is scored against the question by **relevance** in [0, 1]: the share of the
 question's content terms it holds, each weighted by its rarity among the units of the sources
-(`serving.text.rarity`); when the question names codes or identifiers (`serving.specifics`), the
-mean of that share and the share of those it names. A window of two units must score
-`WIDER_COST` more than its best single unit to be preferred.
+(`serving.text.rarity`; the question frame left out, `serving.text.question_terms`); when the
+question names codes or identifiers, the mean of that share and how fully the window names
+them (`serving.specifics.named`: whole, or by a definition line such as ``readfp(fp)`` for
+``mimetypes.MimeTypes.readfp``). A table row is read with its header row. A window of two
+units must score `WIDER_COST` more than its best single unit to be preferred.
 
 `extract_answer` keeps the best windows that score at least `keep_ratio` of the best, do not
 overlap and fit `max_extracts` and `budget_chars`; a table row brings its table's header row.
@@ -22,9 +24,9 @@ from dataclasses import dataclass, replace
 
 from serving.claims import Claim
 from serving.protocols import Source
-from serving.specifics import occurs, specifics
+from serving.specifics import named, specifics
 from serving.support import Support
-from serving.text import Unit, header_index, rarity, terms, units
+from serving.text import Unit, header_index, question_terms, rarity, terms, units
 from serving.verify import CheckedClaim, Verification, render
 
 WIDER_COST = 0.05
@@ -110,7 +112,7 @@ class Relevance:
                 head = header_index(found, i)
                 if head is not None:
                     own[i] = own[i] | own[head]
-        self._wanted = set(terms(query))
+        self._wanted = set(question_terms(query))
         self._codes = [s for s in specifics(query) if s.kind == "code"]
 
     def score(self, number: int, first: int, size: int) -> float:
@@ -125,9 +127,8 @@ class Relevance:
         found = self.units[number]
         head = header_index(found, first)
         window = found[first : first + size] if head is None else [found[head], found[first]]
-        text = " ".join(u.text for u in window)
-        named = sum(occurs(code, text) for code in self._codes) / len(self._codes)
-        return (share + named) / 2
+        texts = [u.text for u in window]
+        return (share + sum(named(code, texts) for code in self._codes) / len(self._codes)) / 2
 
     def ranked(self) -> list[Window]:
         """All windows of one or two units, best first (ties: reading order)."""

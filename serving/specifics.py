@@ -21,6 +21,7 @@ without thousands separators; a quantity's unit may be written in any of its lis
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -152,6 +153,36 @@ def occurs(specific: Specific, passage: str) -> bool:
     else:
         pattern = rf"(?<!\w)(?<!\d[.,]){re.escape(specific.key)}(?!\w|[.,]\d)"
     return re.search(pattern, normal) is not None
+
+
+_DEFINITION_LEAD = (
+    r"(?:(?:class|exception|coroutine|async|awaitable|abstractmethod|classmethod|staticmethod"
+    r"|method|function|attribute|property|data)\s+)*"
+)
+PARTIAL_CREDIT = 0.5
+
+
+def tails(key: str) -> list[str]:
+    """A dotted name and its shorter tails, longest first: `a.b.c` -> `a.b.c`, `b.c`, `c`."""
+    parts = re.split(r"::|[.:/]", key)
+    return [".".join(parts[i:]) for i in range(len(parts))]
+
+
+def named(code: Specific, units: Sequence[str]) -> float:
+    """How fully `units` name `code`: 1.0 when one holds it whole or opens with one of its
+    tails (a definition line: ``readfp(fp)`` for ``mimetypes.MimeTypes.readfp``); else
+    `PARTIAL_CREDIT` times the share of its parts that the longest tail found names; else 0."""
+    if any(occurs(code, unit) for unit in units):
+        return 1.0
+    names = tails(code.key)
+    for tail in names[1:]:
+        lead = re.compile(rf"{_DEFINITION_LEAD}{re.escape(tail)}(?![\w.])", re.IGNORECASE)
+        if any(lead.match(unit.lstrip()) for unit in units):
+            return 1.0
+    for i, tail in enumerate(names[1:], start=1):
+        if any(occurs(Specific(tail, "code", tail), unit) for unit in units):
+            return PARTIAL_CREDIT * (len(names) - i) / len(names)
+    return 0.0
 
 
 def missing(text: str, passage: str) -> list[Specific]:

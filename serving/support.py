@@ -1,7 +1,8 @@
 """Find the passage of the numbered sources that supports a claim, and check its specifics.
 
 Candidates are windows of 1..`window` consecutive units (`serving.text.units`: sentences, table
-rows, code blocks) of one source. Each is scored by **lexical support**: the share of the
+rows, code blocks) of one source; a table row is a window of its own, read with its header row
+(the span reported is the row's). Each is scored by **lexical support**: the share of the
 claim's content terms it contains, each term weighted by its rarity among the units of the
 sources given (``log(1 + (n + 1) / (df + 0.5))``; a term found in no source weighs most, so an
 invented word costs more than a common one). A window of more units must add at least

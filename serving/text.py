@@ -295,6 +295,18 @@ def header_index(found: Sequence[Unit], i: int) -> int | None:
     return first if first != i else None
 
 
+QUESTION_FRAME: frozenset[str] = frozenset(
+    ["does", "mean", "means", "meaning", "happen", "happens", "purpose", "please", "tell"]
+)
+_HOW_X = re.compile(r"\bhow\s+(?:long|many|much|often|far|soon)\b", re.IGNORECASE)
+
+
+def question_terms(question: str) -> list[str]:
+    """The content terms of a question, its frame left out ("what does E31 *mean*", "*how
+    long*"): the words that ask, not the words an answer would repeat."""
+    return [t for t in terms(_HOW_X.sub(" ", question)) if t not in QUESTION_FRAME]
+
+
 def terms(text: str) -> list[str]:
     """The content terms of `text` in order (see the module docstring)."""
     out = []

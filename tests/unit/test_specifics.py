@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from serving.specifics import missing, occurs, specifics
+from serving.specifics import missing, named, occurs, specifics
 
 
 def _keys(text: str) -> list[tuple[str, str]]:
@@ -64,3 +64,16 @@ def test_invented_specifics_are_missing():
     )
     invented = missing("The XJ-265 (XK-78) is rated 96 N·m at 40 bar.", passage)
     assert [s.text for s in invented] == ["XJ-265", "XK-78", "96 N·m"]
+
+
+def test_a_definition_line_names_a_dotted_name_fully():
+    [code] = specifics("mimetypes.MimeTypes.readfp")
+    assert named(code, ["readfp(fp, strict=True)", "Load MIME type information."]) == 1.0
+    assert named(code, ["class mimetypes.MimeTypes.readfp"]) == 1.0
+    assert named(code, ["MimeTypes.readfp(fp)"]) == 1.0
+
+
+def test_a_passing_mention_of_a_tail_gets_partial_credit():
+    [code] = specifics("mimetypes.MimeTypes.readfp")
+    assert named(code, ["This uses readfp() to parse the file."]) == pytest.approx(0.5 / 3)
+    assert named(code, ["re.readfpx(fp)", "nothing here"]) == 0.0

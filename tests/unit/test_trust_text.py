@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from serving.text import rarity, sentence_spans, terms, units
+from serving.text import question_terms, rarity, sentence_spans, terms, units
 from tests.unit.trust_samples import INFECTION, PUMP, VALVE
 
 
@@ -103,3 +103,13 @@ def test_terms_drop_stop_words_and_stem():
 def test_rarity_weighs_unseen_terms_most():
     weights = rarity([frozenset({"bar", "xj"}), frozenset({"bar"})])
     assert weights[""] > weights["xj"] > weights["bar"] > 0
+
+
+def test_question_terms_leave_the_question_frame_out():
+    assert question_terms("What does error E31 mean?") == ["error", "e31"]
+    assert question_terms("How long must alcohol hand rub be used?") == [
+        "alcoho",
+        "hand",
+        "rub",
+        "used",
+    ]
