@@ -2,12 +2,12 @@
 
 Per query, the two cases of `evals.answers` with the product's retrieval (hybrid + rerank):
 
-- **answerable**: the first `answer_k` hits, as `/v1/answer` gives them to the generator;
-- **withheld**: `answer_k + rerank_k` hits, every hit that satisfies a label of the query
-  dropped, the first `answer_k` of the rest.
+- **answerable**: the `answer_k` hits `/v1/answer` gives the generator (a search with that k);
+- **withheld**: a search for `answer_k + rerank_k` hits, every hit that satisfies a label of
+  the query dropped, the first `answer_k` of the rest.
 
-For each, the extractive strength of the sources (`serving.extractive.extract_answer`) and the
-top hit's rerank score are recorded; `serving.abstain.calibrate` picks the threshold on the
+For each, the extractive strength of the sources (`serving.extractive.extract_answer`), whether
+the extractive answer cites a relevant source, and the top hit's rerank score are recorded; `serving.abstain.calibrate` picks the threshold on the
 strengths of the answerable cases whose sources hold a relevant chunk against the withheld ones
 (false abstention at most 0.10). The report (ids, kinds, scores, booleans; no text) goes to
 `evals/calibration/abstention.json`.
@@ -60,14 +60,18 @@ def as_sources(hits: Sequence[Hit]) -> list[Source]:
     ]
 
 
-def case(question: str, hits: Sequence[Hit]) -> dict[str, Any]:
-    """The features of one case: extractive strength, top rerank score, extractive time."""
+def case(question: str, hits: Sequence[Hit], relevant: Sequence[bool]) -> dict[str, Any]:
+    """One case: extractive strength, whether the extracts cite a relevant source, the top
+    rerank score, the extractive time."""
     started = time.perf_counter()
-    strength = extract_answer(question, as_sources(hits)).strength
+    answer = extract_answer(question, as_sources(hits))
+    elapsed = (time.perf_counter() - started) * 1000
     return {
-        "strength": strength,
+        "strength": answer.strength,
+        "relevant_given": any(relevant),
+        "cites_relevant": any(relevant[n - 1] for n in answer.cited),
         "top_score": round(hits[0].score, 4) if hits else None,
-        "extract_ms": round((time.perf_counter() - started) * 1000, 3),
+        "extract_ms": round(elapsed, 3),
     }
 
 
@@ -81,23 +85,22 @@ def measure(
         scope = visibility.visible(db, Scope.of([collection_id]))
     rows = []
     for query in queries:
-        result = runtime.retriever.search(query.text, scope=scope, k=s.answer_k + s.rerank_k)
-        found, reranker = result.hits, result.reranker
+        result = runtime.retriever.search(query.text, scope=scope, k=s.answer_k)
+        normal, reranker = result.hits, result.reranker
+        wider = runtime.retriever.search(query.text, scope=scope, k=s.answer_k + s.rerank_k)
 
         def relevant(hit: Hit, query: Query = query) -> bool:
             return bool(
                 matched_labels(query, filenames.get(hit.chunk.document, ""), hit.chunk.text)
             )
 
-        normal = found[: s.answer_k]
-        kept = [h for h in found if not relevant(h)][: s.answer_k]
+        kept = [h for h in wider.hits if not relevant(h)][: s.answer_k]
         rows.append(
             {
                 "id": query.id,
                 "kind": query.kind,
-                "answerable": case(query.text, normal)
-                | {"relevant_given": any(map(relevant, normal))},
-                "withheld": case(query.text, kept),
+                "answerable": case(query.text, normal, [relevant(h) for h in normal]),
+                "withheld": case(query.text, kept, [False] * len(kept)),
             }
         )
     return reranker, rows
@@ -123,6 +126,10 @@ def choose(rows: Sequence[dict[str, Any]], *, threshold: float | None = None) ->
             "n": len(some),
             "withheld_abstention": _share(r["withheld"]["strength"] < threshold for r in some),
             "false_abstention": _share(v < threshold for v in given),
+            "extractive_citation_correct": _share(
+                r["answerable"]["cites_relevant"] and r["answerable"]["strength"] >= threshold
+                for r in some
+            ),
             "abstention_retrieval_missed": _share(
                 r["answerable"]["strength"] < threshold
                 for r in some
