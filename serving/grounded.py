@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+from collections import abc
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -105,13 +106,8 @@ def grounded_answer(
         return
     if mode == "both":
         yield Extracted(extractive, extracted)
-    verifier = verifier or Verifier(sources)
     given = focus_sources(question, sources) if focus else list(sources)
-    stream = ClaimStream()
-    checked: list[CheckedClaim] = []
-    declined = False
-    done: Done | None = None
-    events = stream_answer(
+    deltas = stream_answer(
         generator,
         question,
         given,
@@ -119,17 +115,29 @@ def grounded_answer(
         temperature=temperature,
         context_tokens=context_tokens,
     )
+    verification, dropped = yield from verified(deltas, verifier or Verifier(sources))
+    if verification.no_answer:
+        yield Shown(NO_ANSWER, None)
+    yield Finished(mode, verification, abstention, generator.name, dropped)
+
+
+def verified(
+    events: Iterator[Delta | Done], verifier: Verifier
+) -> abc.Generator[Shown | Flagged, None, tuple[Verification, int]]:
+    """Verify a generator's answer claim by claim as it streams: yield each claim `Shown` or
+    `Flagged`; return the verification and the count of dropped citation numbers."""
+    stream = ClaimStream()
+    checked: list[CheckedClaim] = []
+    declined = False
+    dropped = 0
     for event in events:
+        if isinstance(event, Done):
+            dropped = event.dropped_citations
         claims = stream.feed(event.text) if isinstance(event, Delta) else stream.finish()
-        done = event if isinstance(event, Done) else done
         for claim in claims:
             declined = declined or claim.declines
             yield from _verdict(verifier, claim, checked, shown_before=bool(_shown(checked)))
-    verification = Verification(tuple(checked), declined)
-    if verification.no_answer:
-        yield Shown(NO_ANSWER, None)
-    dropped = done.dropped_citations if done else 0
-    yield Finished(mode, verification, abstention, generator.name, dropped)
+    return Verification(tuple(checked), declined), dropped
 
 
 def _verdict(

@@ -14,7 +14,12 @@ chunk holding the labelled passage and its neighbours), like the reranker's top 
 - **splitting**: `serving.text.units` against spaCy `en_core_web_sm` (its `senter` alone, and
   the default pipeline's parser), per source text.
 
-    .venv/bin/python -m evals.bench.verification --pages 12 --queries 60
+With `--smollm2 N` it also answers N cases with the embedded SmolLM2, given the whole three
+chunks and then the focused sources (`serving.focus`), and reports prompt size, first text,
+whole answer, verification time and supported-claim share for both (issue 13, item 6).
+
+    .venv/bin/python -m evals.bench.verification --pages 30 --queries 100
+    .venv/bin/python -m evals.bench.verification --pages 30 --queries 100 --smollm2 6
 """
 
 from __future__ import annotations
@@ -40,8 +45,9 @@ from evals.bench.common import (
 from evals.dataset import load, normalise
 from serving.echo import EchoGenerator
 from serving.extractive import extract_answer
+from serving.focus import focus_sources
 from serving.prompt import build_messages
-from serving.protocols import Message, Source
+from serving.protocols import Generator, Message, Source
 from serving.text import units
 from serving.verify import verify_answer
 
@@ -151,6 +157,46 @@ def splitting(all_cases: Sequence[tuple[str, list[Source]]]) -> dict[str, dict[s
     }
 
 
+def smollm2(all_cases: Sequence[tuple[str, list[Source]]], n: int) -> dict[str, Any]:
+    """The embedded SmolLM2 on `n` cases, given the whole sources and then the focused ones:
+    prompt size, first text, whole answer, verification time and supported-claim share."""
+    from serving.factory import make_generator
+    from serving.settings import GeneratorSettings
+
+    settings = GeneratorSettings.model_validate({})
+    generator = make_generator(settings)
+    out: dict[str, Any] = {}
+    for name, focus in (("whole", False), ("focused", True)):
+        rows = []
+        for question, sources in all_cases[:n]:
+            given = focus_sources(question, sources) if focus else list(sources)
+            rows.append(generated(generator, question, sources, given, settings.max_tokens))
+        out[name] = {k: percentiles([r[k] for r in rows]) for k in rows[0]} if rows else {}
+    return out
+
+
+def generated(
+    generator: Generator, question: str, sources: list[Source], given: list[Source], max_tokens: int
+) -> dict[str, float]:
+    """One answer from `given` (timed), verified against the whole `sources`."""
+    messages = build_messages(question, given, max_tokens=max_tokens)
+    started = time.perf_counter()
+    first = None
+    parts = []
+    for delta in generator.stream(messages, max_tokens=max_tokens, temperature=0.0):
+        first = first if first is not None else (time.perf_counter() - started) * 1000
+        parts.append(delta)
+    whole = (time.perf_counter() - started) * 1000
+    result, verify_ms = timed(verify_answer, "".join(parts), sources)
+    return {
+        "prompt_chars": float(sum(len(m.content) for m in messages)),
+        "first_text_ms": first if first is not None else whole,
+        "whole_ms": whole,
+        "verify_ms": verify_ms,
+        "supported_share": result.supported_share,
+    }
+
+
 def recorded_generation_p50() -> float | None:
     try:
         report = json.loads(RECORDED.read_text())
@@ -164,6 +210,7 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=PYDOCS.parent)
     parser.add_argument("--pages", type=int, default=12)
     parser.add_argument("--queries", type=int, default=60)
+    parser.add_argument("--smollm2", type=int, default=0, help="SmolLM2 answers, whole vs focused")
     out_option(parser, "verification")
     args = parser.parse_args()
     offline_env()
@@ -189,6 +236,11 @@ def main() -> None:
     print_table("answer trust (ms)", ["stage", "p50", "p95", "n"], rows)
     echo, smol_ratio = results["verify_to_echo_generation"], results["verify_to_smollm2_generation"]
     print(f"verification / generation: {echo} x echo, {smol_ratio} x SmolLM2 (recorded)")
+    if args.smollm2:
+        results["smollm2"] = smollm2(all_cases, args.smollm2)
+        for name, stats_of in results["smollm2"].items():
+            rows = [(f"{name}: {k}", v["p50"], v["p95"], v["n"]) for k, v in stats_of.items()]
+            print_table(f"SmolLM2, {name} sources", ["", "p50", "p95", "n"], rows)
     print(write_report(args.out, "verification", results))
 
 
