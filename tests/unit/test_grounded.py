@@ -6,11 +6,14 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
+from serving.abstain import ABSTAIN_BELOW
 from serving.echo import EchoGenerator
 from serving.focus import GAP, focus_sources
 from serving.grounded import Extracted, Finished, Flagged, Shown, grounded_answer
 from serving.prompt import NO_ANSWER
 from serving.protocols import Message, Source
+from serving.settings import AnswerSettings
+from serving.support import SUPPORT_THRESHOLD
 from tests.unit.trust_samples import INFECTION, PUMP, VALVE
 
 KEY_SENTENCE = (
@@ -139,3 +142,12 @@ def test_focus_keeps_every_source_numbered():
     focused = focus_sources(QUESTION, SOURCES)
     assert [s.number for s in focused] == [1, 2, 3]
     assert all(s.text for s in focused)
+
+
+def test_answer_settings_default_to_the_calibrated_values():
+    settings = AnswerSettings()
+    assert settings.mode == "both"
+    assert settings.abstain_below == ABSTAIN_BELOW
+    assert settings.support_threshold == SUPPORT_THRESHOLD
+    with pytest.raises(ValueError, match="mode"):
+        AnswerSettings.model_validate({"mode": "free-text"})
