@@ -16,6 +16,7 @@ from serving.prompt import NO_ANSWER
 from serving.text import UnitKind, terms, units
 
 _MARKER = re.compile(r"\s*(?<![\w`])\[(\d{1,3})\]")  # not an index such as a[1]
+LEAD_IN_WORDS = 6
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?])")
 
 
@@ -36,8 +37,10 @@ class Claim:
 
     @property
     def has_content(self) -> bool:
-        """Whether the claim states anything (it has a content term)."""
-        return bool(terms(self.text))
+        """Whether the claim states anything: a content term, and not a short lead-in such as
+        "The steps are:"."""
+        lead_in = self.text.endswith(":") and len(self.text.split()) <= LEAD_IN_WORDS
+        return bool(terms(self.text)) and not lead_in
 
 
 def clean(text: str, *, code: bool = False) -> tuple[str, tuple[int, ...]]:

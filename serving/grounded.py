@@ -29,7 +29,7 @@ from serving.extractive import ExtractiveAnswer, extract_answer
 from serving.focus import focus_sources
 from serving.prompt import NO_ANSWER
 from serving.protocols import Generator, Source
-from serving.verify import CheckedClaim, Verification, Verifier, render
+from serving.verify import CheckedClaim, Verification, Verifier, render, separator
 
 AnswerMode = Literal["extractive", "generator", "both"]
 
@@ -150,7 +150,7 @@ def _verdict(
     result = verifier.check(claim)
     checked.append(result)
     if result.supported:
-        yield Shown((" " if shown_before else "") + render(result), result)
+        yield Shown((separator(result) if shown_before else "") + render(result), result)
     else:
         yield Flagged(result)
 

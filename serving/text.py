@@ -134,7 +134,7 @@ STEM_CHARS = 6
 
 _BLOCK_BREAK = re.compile(r"\n[ \t]*\n\s*")
 _WORD = re.compile(r"\w+")
-_BULLET = re.compile(r"^\s*(?:[-*•·]|\d{1,3}[.)]|[a-z][.)])\s+")
+BULLET = re.compile(r"^\s*(?:[-*•·]|\d{1,3}[.)]|[a-z][.)])\s+")
 _END = re.compile(r"(?:[.!?]+|…)[\"'”’)\]]*(?:\s*\[\d{1,3}\])*(?=\s)")
 _OPENER = re.compile(r"\s+([^\s])")
 _CODE_SPAN = re.compile(r"`[^`\n]*`")
@@ -247,7 +247,7 @@ def _prose_spans(block: str) -> Iterator[tuple[int, int]]:
     starts = [0]
     offset = 0
     for line in block.split("\n"):
-        if offset and _BULLET.match(line):
+        if offset and BULLET.match(line):
             starts.append(offset)
         offset += len(line) + 1
     for a, b in zip(starts, [*starts[1:], len(block)], strict=True):

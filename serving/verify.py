@@ -23,6 +23,7 @@ from serving.claims import Claim, split_claims
 from serving.prompt import NO_ANSWER
 from serving.protocols import Source
 from serving.support import SUPPORT_THRESHOLD, CrossScore, Embed, Support, SupportFinder
+from serving.text import BULLET
 
 _TRAILING_PUNCT = re.compile(r"([.!?:;]*)$")
 
@@ -67,8 +68,8 @@ class Verification:
     @property
     def text(self) -> str:
         """The supported claims with their citations, or the no-answer sentence."""
-        shown = [render(c) for c in self.supported]
-        return " ".join(shown) if shown else NO_ANSWER
+        shown = [(separator(c) if i else "") + render(c) for i, c in enumerate(self.supported)]
+        return "".join(shown) if shown else NO_ANSWER
 
     @property
     def cited(self) -> tuple[int, ...]:
@@ -88,6 +89,13 @@ def render(checked: CheckedClaim) -> str:
     assert match is not None  # the pattern matches the empty tail at least
     body = text[: match.start()].rstrip()
     return f"{body} {marks}{match.group(1)}"
+
+
+def separator(checked: CheckedClaim) -> str:
+    """What goes before a shown claim that follows another: a line break before a list item,
+    a table row or code, else a space."""
+    claim = checked.claim
+    return "\n" if claim.kind != "sentence" or BULLET.match(claim.text) else " "
 
 
 class Verifier:

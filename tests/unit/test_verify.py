@@ -175,3 +175,16 @@ def test_embedder_and_cross_encoder_rescore_the_candidates():
 def test_render_puts_the_citation_before_the_final_stop():
     result = Verifier(SOURCES).verify("Tighten the bonnet bolts crosswise to 78 N·m!")
     assert render(result.claims[0]) == "Tighten the bonnet bolts crosswise to 78 N·m [1]!"
+
+
+def test_list_items_stay_on_their_own_lines():
+    answer = (
+        "Steps:\n- Remove the four battery cover screws (XJ-220-BC2) [2].\n"
+        "- Refit the cover and tighten the screws to 0.4 N·m [2].\n- Pray for 3 hours [2]."
+    )
+    result = verify_answer(answer, SOURCES)
+    assert result.text == (
+        "- Remove the four battery cover screws (XJ-220-BC2) [2].\n"
+        "- Refit the cover and tighten the screws to 0.4 N·m [2]."
+    )
+    assert [c.supported for c in result.claims] == [True, True, False]
