@@ -13,7 +13,7 @@ withheld abstentions minus false abstentions with false abstentions at most `max
 `ABSTAIN_BELOW` is that choice on pydocs (60 documents, their 132 queries, proximity reranker):
 withheld abstention 0.82, false abstention 0.03 (exact 0.77 / 0.06, semantic 0.86 / 0.00). On the
 held-out paraphrase queries of the same index it abstains on 0.74 of the withheld cases but
-also on 0.40 of the answerable ones: a lexical strength cannot see through rewording (a MiniLM
+also on 0.36 of the answerable ones: a lexical strength cannot see through rewording (a MiniLM
 cosine did not fix that either, and cost ~1 s). The data and the commands are in
 `evals/calibration/` (README.md there). Recalibrate when the splitter, the terms or the
 reranker change.

@@ -1,14 +1,15 @@
 """The extractive answer and the matching passage: the sources' own sentences, no model.
 
-Every window of one or two consecutive units of a source (`serving.text.units`: a sentence, a
-table row, a code block; two, so that a definition's name line travels with its first
-sentence) is scored against the question by **relevance** in [0, 1]: the share of the
-question's content terms it holds, each weighted by its rarity among the units of the sources
+Every unit of a source (`serving.text.units`: a sentence, a table row, a code block), and
+every name line (a heading, a definition's name or signature: no end punctuation) together
+with the unit after it, so that ``token.ENCODING`` travels with its first sentence, is scored
+against the question by **relevance** in [0, 1]: the share of the question's content terms it
+holds, each weighted by its rarity among the units of the sources
 (`serving.text.rarity`; the question frame left out, `serving.text.question_terms`); when the
 question names codes or identifiers, the mean of that share and how fully the window names
 them (`serving.specifics.named`: whole, or by a definition line such as ``readfp(fp)`` for
 ``mimetypes.MimeTypes.readfp``). A table row is read with its header row. A window of two
-units must score `WIDER_COST` more than its best single unit to be preferred.
+units must score `WIDER_COST` more than the single unit to be preferred.
 
 `extract_answer` keeps the best windows that score at least `keep_ratio` of the best, do not
 overlap and fit `max_extracts` and `budget_chars`; a table row brings its table's header row.
@@ -131,16 +132,23 @@ class Relevance:
         return (share + sum(named(code, texts) for code in self._codes) / len(self._codes)) / 2
 
     def ranked(self) -> list[Window]:
-        """All windows of one or two units, best first (ties: reading order)."""
+        """Every unit, and every name line with the unit after it, best first (ties: reading
+        order)."""
         out = []
         for number, found in self.units.items():
             for i in range(len(found)):
                 single = self.score(number, i, 1)
                 out.append(Window(number, i, 1, found[i].start, found[i].end, single))
-                if i + 1 < len(found):
+                if i + 1 < len(found) and is_name_line(found[i]):
                     pair = self.score(number, i, 2) - WIDER_COST
                     out.append(Window(number, i, 2, found[i].start, found[i + 1].end, pair))
         return sorted(out, key=lambda s: -s.score)
+
+
+def is_name_line(unit: Unit) -> bool:
+    """A heading, a definition's name or signature line: a sentence unit without end
+    punctuation (``token.ENCODING``, ``readfp(fp, strict=True)``, ``2. Torque values``)."""
+    return unit.kind == "sentence" and not unit.text.rstrip().endswith((".", "!", "?", "…"))
 
 
 def extract_answer(

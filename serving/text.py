@@ -16,8 +16,9 @@ whitespace after the dot, so they never split. A careful regex rather than spaCy
 for a claim and for its source, no model, and microseconds per sentence (spaCy's
 ``en_core_web_sm`` took milliseconds per chunk; see evals/bench/verification.py).
 
-Terms. Lower-cased ``\\w`` runs, stop words dropped, words longer than six letters cut to their
-first six (a crude stem: ``operation`` / ``operating`` -> ``operat``), numbers whole.
+Terms. Lower-cased ``\\w`` runs, stop words dropped; a word of letters loses a plural ``s``
+(``gowns`` -> ``gown``) and is cut to its first six letters (a crude stem: ``operation`` /
+``operating`` -> ``operat``); numbers and codes stay whole.
 """
 
 from __future__ import annotations
@@ -309,12 +310,15 @@ def question_terms(question: str) -> list[str]:
 
 def terms(text: str) -> list[str]:
     """The content terms of `text` in order (see the module docstring)."""
-    out = []
-    for word in _WORD.findall(text.lower()):
-        if word in STOP_WORDS:
-            continue
-        out.append(word[:STEM_CHARS] if word.isalpha() else word)
-    return out
+    return [_stem(w) for w in _WORD.findall(text.lower()) if w not in STOP_WORDS]
+
+
+def _stem(word: str) -> str:
+    if not word.isalpha():
+        return word
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        word = word[:-1]
+    return word[:STEM_CHARS]
 
 
 def rarity(unit_terms: Iterable[frozenset[str]]) -> dict[str, float]:
