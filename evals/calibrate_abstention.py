@@ -7,10 +7,10 @@ Per query, the two cases of `evals.answers` with the product's retrieval (hybrid
   the query dropped, the first `answer_k` of the rest.
 
 For each, the extractive strength of the sources (`serving.extractive.extract_answer`), whether
-the extractive answer cites a relevant source, and the top hit's rerank score are recorded; `serving.abstain.calibrate` picks the threshold on the
-strengths of the answerable cases whose sources hold a relevant chunk against the withheld ones
-(false abstention at most 0.10). The report (ids, kinds, scores, booleans; no text) goes to
-`evals/calibration/abstention.json`.
+the extractive answer cites a relevant source, and the top hit's rerank score are recorded;
+`serving.abstain.calibrate` picks the threshold on the strengths of the answerable cases whose
+sources hold a relevant chunk against the withheld ones (false abstention at most 0.10). The
+report (ids, kinds, scores, booleans; no text) goes to `evals/calibration/abstention.json`.
 
 ```sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1

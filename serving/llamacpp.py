@@ -24,10 +24,10 @@ still inside llama.cpp while the interpreter exits crashes the process.
 from __future__ import annotations
 
 import atexit
+import sys
 import queue
 import secrets
 import shutil
-import sys
 import tempfile
 import threading
 import time
