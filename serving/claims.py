@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from serving.prompt import NO_ANSWER
+from serving.specifics import specifics
 from serving.text import UnitKind, terms, units
 
 _MARKER = re.compile(r"\s*(?<![\w`])\[(\d{1,3})\]")  # not an index such as a[1]
@@ -37,10 +38,11 @@ class Claim:
 
     @property
     def has_content(self) -> bool:
-        """Whether the claim states anything: a content term, and not a short lead-in such as
-        "The steps are:"."""
-        lead_in = self.text.endswith(":") and len(self.text.split()) <= LEAD_IN_WORDS
-        return bool(terms(self.text)) and not lead_in
+        """Whether the claim states anything: two content terms or a specific (a lone word
+        such as "future" states nothing), and it is no short lead-in ("The steps are:")."""
+        if self.text.endswith(":") and len(self.text.split()) <= LEAD_IN_WORDS:
+            return False
+        return len(set(terms(self.text))) >= 2 or bool(specifics(self.text))
 
 
 def clean(text: str, *, code: bool = False) -> tuple[str, tuple[int, ...]]:

@@ -134,6 +134,7 @@ STOP_WORDS: frozenset[str] = frozenset(
 STEM_CHARS = 6
 
 _BLOCK_BREAK = re.compile(r"\n[ \t]*\n\s*")
+_FENCE = re.compile(r"^[ \t]*```.*?(?:^[ \t]*```[^\n]*$|\Z)", re.MULTILINE | re.DOTALL)
 _WORD = re.compile(r"\w+")
 BULLET = re.compile(r"^\s*(?:[-*•·]|\d{1,3}[.)]|[a-z][.)])\s+")
 _END = re.compile(r"(?:[.!?]+|…)[\"'”’)\]]*(?:\s*\[\d{1,3}\])*(?=\s)")
@@ -195,12 +196,21 @@ class Unit:
 
 
 def blocks(text: str) -> Iterator[tuple[int, int]]:
-    """(start, end) of each non-blank block, blank lines between blocks excluded."""
+    """(start, end) of each non-blank block: a fenced code block whole, the rest cut at blank
+    lines (which are left out)."""
     start = 0
-    for match in _BLOCK_BREAK.finditer(text):
+    for fence in _FENCE.finditer(text):
+        yield from _plain_blocks(text, start, fence.start())
+        yield from _stripped(text, fence.start(), fence.end())
+        start = fence.end()
+    yield from _plain_blocks(text, start, len(text))
+
+
+def _plain_blocks(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    for match in _BLOCK_BREAK.finditer(text, start, end):
         yield from _stripped(text, start, match.start())
         start = match.end()
-    yield from _stripped(text, start, len(text))
+    yield from _stripped(text, start, end)
 
 
 def _stripped(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:

@@ -116,3 +116,17 @@ def test_question_terms_leave_the_question_frame_out():
         "rub",
         "used",
     ]
+
+
+def test_a_fenced_code_block_is_one_unit_even_without_blank_lines():
+    text = (
+        "Here is an example:\n```python\nimport asyncio\n\ndef f(x):\n    return x. Then\n```\n"
+        "It works."
+    )
+    found = units(text)
+    assert [(u.kind, u.text.split("\n")[0]) for u in found] == [
+        ("sentence", "Here is an example:"),
+        ("code", "```python"),
+        ("sentence", "It works."),
+    ]
+    assert found[1].text.endswith("```")

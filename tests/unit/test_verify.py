@@ -188,3 +188,11 @@ def test_list_items_stay_on_their_own_lines():
         "- Refit the cover and tighten the screws to 0.4 N·m [2]."
     )
     assert [c.supported for c in result.claims] == [True, True, False]
+
+
+def test_a_lone_word_is_no_claim_and_code_is_checked_whole():
+    answer = "future\n```python\nfut.add_done_callback(cb)\nasyncio.run_async(main())\n```"
+    result = verify_answer(answer, _sources("add_done_callback(callback)\n\nAdd a callback."))
+    assert [c.claim.kind for c in result.claims] == ["code"]
+    assert not result.claims[0].supported
+    assert "asyncio.run_async" in result.claims[0].missing
