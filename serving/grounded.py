@@ -9,16 +9,20 @@
    full sources as soon as it is complete (`serving.claims.ClaimStream`, `serving.verify`):
    a supported claim is `Shown` with its citations, an unsupported one is `Flagged` and never
    shown. Mode ``both``: the extractive answer comes first as an `Extracted` event (the
-   embedded default's first output), then the generator's verified answer.
-3. `Finished` carries the mode, the verification (per-claim verdicts, supported share), the
-   abstention and `no_answer` (abstained, or no claim supported: then the no-answer sentence
-   was shown).
+   embedded default's first output), then the generator's verified claims; when none is
+   supported the extractive answer stands (no no-answer sentence is added).
+3. `Finished` carries the mode, the generator's verification (per-claim verdicts, supported
+   share) or the extractive one, the extractive verification in mode ``both``, the abstention
+   and `no_answer` (abstained, or nothing supported: then the no-answer sentence was shown).
+
+`as_answer_events` turns these events into the answer path's `Delta`s and one `VerifiedDone`
+(a `serving.answer.Done` that also carries the verification), for faces that render those.
 """
 
 from __future__ import annotations
 
 from collections import abc
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -61,14 +65,17 @@ class Flagged:
 @dataclass(frozen=True)
 class Finished:
     mode: AnswerMode
-    verification: Verification
+    verification: Verification  # the generator's (mode ``extractive``: the extracts')
     abstention: Abstention
     model: str  # "extractive" when no generator ran
     dropped_citations: int = 0
+    extracted: Verification | None = None  # mode ``both``: the extractive answer's
 
     @property
     def no_answer(self) -> bool:
-        return self.abstention.no_answer or self.verification.no_answer
+        if self.abstention.no_answer:
+            return True
+        return self.verification.no_answer and (self.extracted is None or self.extracted.no_answer)
 
 
 GroundedEvent = Extracted | Shown | Flagged | Finished
@@ -116,9 +123,10 @@ def grounded_answer(
         context_tokens=context_tokens,
     )
     verification, dropped = yield from verified(deltas, verifier or Verifier(sources))
-    if verification.no_answer:
+    both = extracted if mode == "both" else None
+    if verification.no_answer and both is None:
         yield Shown(NO_ANSWER, None)
-    yield Finished(mode, verification, abstention, generator.name, dropped)
+    yield Finished(mode, verification, abstention, generator.name, dropped, both)
 
 
 def verified(
@@ -161,3 +169,61 @@ def _shown(checked: Sequence[CheckedClaim]) -> list[CheckedClaim]:
 
 def _name(generator: Generator | None, mode: AnswerMode) -> str:
     return "extractive" if generator is None or mode == "extractive" else generator.name
+
+
+@dataclass(frozen=True)
+class VerifiedDone(Done):
+    """`serving.answer.Done` with what verification found, for faces that render `Done`:
+    `citations` are the sources the shown text cites, `no_answer` covers abstention."""
+
+    mode: AnswerMode = "generator"
+    verification: Verification = Verification((), declined=False)
+    abstention: Abstention | None = None
+    extracted: ExtractiveAnswer | None = None  # mode ``both``: the extractive answer shown first
+
+    @property
+    def flagged(self) -> tuple[CheckedClaim, ...]:
+        """The unsupported claims: reported, never shown."""
+        return tuple(c for c in self.verification.claims if not c.supported)
+
+
+def as_answer_events(
+    events: Iterable[GroundedEvent], sources: Sequence[Source]
+) -> Iterator[Delta | VerifiedDone]:
+    """The grounded events as the answer path's `Delta`s (the shown text: in mode ``both`` the
+    extractive answer, then the generator's supported claims after a blank line) and one
+    `VerifiedDone`. Closing this iterator closes `events` (and so the generation)."""
+    by_number = {s.number: s for s in sources}
+    extracted: ExtractiveAnswer | None = None
+    gap = ""
+    try:
+        for event in events:
+            if isinstance(event, Extracted):
+                extracted = event.answer
+                gap = "\n\n"
+                yield Delta(event.answer.text)
+            elif isinstance(event, Shown):
+                yield Delta(gap + event.text)
+                gap = ""
+            elif isinstance(event, Finished):
+                yield _done(event, extracted, by_number)
+    finally:
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
+
+
+def _done(
+    event: Finished, extracted: ExtractiveAnswer | None, by_number: dict[int, Source]
+) -> VerifiedDone:
+    shown = [*(extracted.cited if extracted else ()), *event.verification.cited]
+    return VerifiedDone(
+        citations=[by_number[n] for n in dict.fromkeys(shown) if n in by_number],
+        dropped_citations=event.dropped_citations,
+        model=event.model,
+        no_answer=event.no_answer,
+        mode=event.mode,
+        verification=event.verification,
+        abstention=event.abstention,
+        extracted=extracted,
+    )

@@ -7,9 +7,18 @@ from collections.abc import Iterator, Sequence
 import pytest
 
 from serving.abstain import ABSTAIN_BELOW
+from serving.answer import Delta, Done
 from serving.echo import EchoGenerator
 from serving.focus import GAP, focus_sources
-from serving.grounded import Extracted, Finished, Flagged, Shown, grounded_answer
+from serving.grounded import (
+    Extracted,
+    Finished,
+    Flagged,
+    Shown,
+    VerifiedDone,
+    as_answer_events,
+    grounded_answer,
+)
 from serving.prompt import NO_ANSWER
 from serving.protocols import Message, Source
 from serving.settings import AnswerSettings
@@ -151,3 +160,40 @@ def test_answer_settings_default_to_the_calibrated_values():
     assert settings.support_threshold == SUPPORT_THRESHOLD
     with pytest.raises(ValueError, match="mode"):
         AnswerSettings.model_validate({"mode": "free-text"})
+
+
+def test_both_mode_keeps_the_extractive_answer_when_the_generator_invents():
+    generator = Scripted(["The XJ-265 (XK-78) is a high-end pump [1]."])
+    events = list(grounded_answer(QUESTION, SOURCES, mode="both", generator=generator))
+    assert NO_ANSWER not in [e.text for e in events if isinstance(e, Shown)]
+    finished = events[-1]
+    assert isinstance(finished, Finished)
+    assert not finished.no_answer
+    assert finished.extracted is not None
+    assert finished.verification.supported_share == 0.0
+
+
+def test_answer_events_carry_the_shown_text_and_the_verification():
+    generator = Scripted([f"{KEY_SENTENCE} [1] It is rated 96 N·m [2]."])
+    grounded = grounded_answer(QUESTION, SOURCES, mode="generator", generator=generator)
+    events = list(as_answer_events(grounded, SOURCES))
+    done = events[-1]
+    assert isinstance(done, Done)
+    assert isinstance(done, VerifiedDone)
+    assert "".join(e.text for e in events[:-1] if isinstance(e, Delta)) == (
+        f"{KEY_SENTENCE[:-1]} [1]."
+    )
+    assert [s.number for s in done.citations] == [1]
+    assert [c.missing for c in done.flagged] == [("96 N·m",)]
+    assert done.mode == "generator"
+    assert not done.no_answer
+
+
+def test_answer_events_in_both_mode_put_the_extractive_answer_first():
+    generator = Scripted(["Tighten the bonnet bolts crosswise to 78 N·m [1]."])
+    grounded = grounded_answer(QUESTION, SOURCES, mode="both", generator=generator)
+    texts = [e.text for e in as_answer_events(grounded, SOURCES) if isinstance(e, Delta)]
+    assert texts == [
+        f"{KEY_SENTENCE[:-1]} [1].",
+        "\n\nTighten the bonnet bolts crosswise to 78 N·m [1].",
+    ]
