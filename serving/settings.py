@@ -1,4 +1,4 @@
-"""Settings section owned by the serving library."""
+"""Settings sections owned by the serving library."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
+
+from serving.abstain import ABSTAIN_BELOW
+from serving.support import SUPPORT_THRESHOLD
 
 
 class GeneratorSettings(BaseModel):
@@ -30,3 +33,21 @@ class GeneratorSettings(BaseModel):
     connect_timeout_s: float = Field(5.0, gt=0)
     max_concurrency: int = Field(8, ge=1)
     queue_timeout_s: float = Field(30.0, gt=0)
+
+
+class AnswerSettings(BaseModel):
+    """How answers are grounded (`serving.grounded`, `serving.conversation`).
+
+    `mode`: ``extractive`` (the sources' own sentences, no generator), ``generator`` (the
+    generator's answer, verified claim by claim) or ``both`` (the extractive answer first, then
+    the verified generator answer: the embedded default). `abstain_below`: the calibrated
+    abstention threshold (`serving.abstain`). `generator_rewrites`: let the generator turn a
+    follow-up into a standalone question (for a capable model such as vLLM's; the model-free
+    rewrite is used otherwise and whenever the generator's is rejected).
+    """
+
+    mode: Literal["extractive", "generator", "both"] = "both"
+    abstain_below: float = Field(ABSTAIN_BELOW, ge=0.0, le=1.0)
+    support_threshold: float = Field(SUPPORT_THRESHOLD, ge=0.0, le=1.0)
+    focus_sources: bool = True
+    generator_rewrites: bool = False
