@@ -31,12 +31,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from app import visibility
+from rich.progress import Progress
+
 from app.runtime import Runtime, build_runtime
 from app.settings import Settings
 from evals.dataset import Query, load, matched_labels, subset
-from evals.runner import ingest
-from retrieval.types import Hit, Scope
+from evals.runner import ingest, scope_of
+from retrieval.types import Hit
 from serving.abstain import MAX_FALSE_ABSTENTION, calibrate
 from serving.extractive import extract_answer
 from serving.protocols import Source
@@ -81,8 +82,7 @@ def measure(
     """The reranker that ran, and per query its id, kind, answerable and withheld case."""
     s = runtime.settings.retrieval
     reranker = ""
-    with runtime.sessions() as db:
-        scope = visibility.visible(db, Scope.of([collection_id]))
+    scope = scope_of(runtime, collection_id)
     rows = []
     for query in queries:
         result = runtime.retriever.search(query.text, scope=scope, k=s.answer_k)
@@ -161,7 +161,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     asked = [q for q in load(args.root, queries_file=args.queries).queries if q.files <= kept]
     data = replace(data, queries=tuple(asked))
     with closing(build_runtime(Settings(data_dir=args.data_dir))) as runtime:
-        ingestion = ingest(runtime, data)
+        with Progress(transient=True) as progress:
+            ingestion = ingest(runtime, data, progress=progress)
         reranker, rows = measure(
             runtime, data.queries, ingestion.collection_id, ingestion.filenames
         )
