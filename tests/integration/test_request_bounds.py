@@ -16,11 +16,10 @@ import httpx
 import pytest
 
 from app import receipts
-from app.cli import local_admin
 from app.db.session import transaction
 from app.originals import PARTIAL_IDLE_S
 from app.runtime import build_runtime
-from app.services import collections
+from app.services import collections, local_admin
 from app.settings import DatabaseSettings, LimitSettings
 from tests.integration.test_erasure import files_containing, person
 from tests.support import create_api_key, fast_settings, live_server, sign_in, upload_text
@@ -53,7 +52,7 @@ def test_an_erasure_wipes_idle_partial_uploads_and_verifies_none_is_left(tmp_pat
     settings.ingestion.isolate_parsing = False
     runtime = build_runtime(settings)
     try:
-        admin = local_admin(runtime)
+        admin = local_admin.principal(sessions=runtime.sessions)
         with transaction(runtime.sessions) as db:
             records = collections.create(db=db, name="records", admin_user_id=admin.id)
         doc = upload_text(runtime, records, "p.md", "# Record\n\nA patient record.\n")

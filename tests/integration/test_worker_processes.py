@@ -16,11 +16,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from app.cli import local_admin, upload_files
 from app.db.models import Document, Job
 from app.db.session import transaction
 from app.runtime import build_runtime
-from app.services import collections
+from app.services import collections, documents, local_admin
 from app.settings import Settings
 from retrieval.embedders import make_embedder
 from retrieval.settings import VectorStoreSettings
@@ -44,7 +43,7 @@ def test_workers_race_one_is_killed_and_every_document_is_indexed_once(
     runtime = build_runtime(settings)
     procs: dict[int, subprocess.Popen] = {}
     try:
-        principal = local_admin(runtime)
+        principal = local_admin.principal(sessions=runtime.sessions)
         with transaction(runtime.sessions) as db:
             target = collections.get_or_create(db=db, principal=principal, name="manuals")
         sources = []
@@ -52,7 +51,14 @@ def test_workers_race_one_is_killed_and_every_document_is_indexed_once(
             source = tmp_path / f"manual-{i}.txt"
             source.write_text(f"Manual number {i}.\n\n" + document_text())
             sources.append(source)
-        document_ids, _, failed = upload_files(runtime, target, sources, principal)
+        document_ids, _, failed = documents.upload_files(
+            sessions=runtime.sessions,
+            collection=target,
+            paths=sources,
+            principal=principal,
+            originals=runtime.originals,
+            max_bytes=settings.server.max_upload_mb * 2**20,
+        )
         assert not failed
         assert len(document_ids) == DOCUMENTS
 
