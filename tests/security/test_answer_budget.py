@@ -44,6 +44,9 @@ class SlowGenerator:
         finally:
             done.set()
 
+    def close(self) -> None:
+        """Nothing held between streams."""
+
 
 @pytest.fixture(scope="module")
 def served(
