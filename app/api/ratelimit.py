@@ -100,6 +100,6 @@ def refuse(
                 outcome="denied",
                 reason=reason,
                 detail=detail,
-                request=request,
+                context=denials.audit_context(request),
             )
     raise RateLimited(f"too many requests; retry in {wait_s:.0f} s", retry_after_s=wait_s)
