@@ -6,25 +6,8 @@ import pytest
 
 from serving.abstain import ABSTAIN_BELOW, calibrate, decide
 from serving.extractive import best_passage, extract_answer
-from serving.protocols import Source
 from serving.verify import verify_answer
-from tests.unit.trust_samples import INFECTION, PUMP, VALVE
-
-KEY_SENTENCE = (
-    "The XJ-220 is the only model in the series approved for continuous operation at 40 bar."
-)
-
-
-def _sources(*texts: str) -> list[Source]:
-    return [
-        Source(
-            number=i, chunk_id=f"c{i}", document=f"d{i}", title="", section="", page=None, text=t
-        )
-        for i, t in enumerate(texts, start=1)
-    ]
-
-
-SOURCES = _sources(VALVE, PUMP, INFECTION)
+from tests.unit.trust_samples import KEY_SENTENCE, SOURCES, VALVE
 
 
 def test_the_valve_question_is_answered_by_its_sentence():

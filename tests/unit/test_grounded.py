@@ -20,27 +20,12 @@ from serving.grounded import (
     grounded_answer,
 )
 from serving.prompt import NO_ANSWER
-from serving.protocols import Message, Source
+from serving.protocols import Message
 from serving.settings import AnswerSettings
 from serving.support import SUPPORT_THRESHOLD
-from tests.unit.trust_samples import INFECTION, PUMP, VALVE
+from tests.unit.trust_samples import INFECTION, KEY_SENTENCE, PUMP, SOURCES, VALVE, numbered
 
-KEY_SENTENCE = (
-    "The XJ-220 is the only model in the series approved for continuous operation at 40 bar."
-)
 QUESTION = "Which valve model is approved for continuous operation at 40 bar?"
-
-
-def _sources(*texts: str) -> list[Source]:
-    return [
-        Source(
-            number=i, chunk_id=f"c{i}", document=f"d{i}", title="", section="", page=None, text=t
-        )
-        for i, t in enumerate(texts, start=1)
-    ]
-
-
-SOURCES = _sources(VALVE, PUMP, INFECTION)
 
 
 class Scripted:
@@ -140,7 +125,7 @@ def test_a_generator_mode_without_a_generator_is_refused():
 
 
 def test_focus_keeps_the_relevant_sentence_and_its_neighbours():
-    [valve] = focus_sources(QUESTION, _sources(VALVE), neighbours=1)
+    [valve] = focus_sources(QUESTION, numbered(VALVE), neighbours=1)
     assert KEY_SENTENCE in valve.text
     assert valve.text.endswith(GAP.rstrip())
     assert "bonnet bolts" not in valve.text

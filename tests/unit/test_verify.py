@@ -6,26 +6,9 @@ import numpy as np
 
 from serving.claims import ClaimStream, split_claims
 from serving.prompt import NO_ANSWER
-from serving.protocols import Source
 from serving.support import SupportFinder
 from serving.verify import Verifier, render, verify_answer
-from tests.unit.trust_samples import INFECTION, PUMP, VALVE
-
-KEY_SENTENCE = (
-    "The XJ-220 is the only model in the series approved for continuous operation at 40 bar."
-)
-
-
-def _sources(*texts: str) -> list[Source]:
-    return [
-        Source(
-            number=i, chunk_id=f"c{i}", document=f"d{i}", title="", section="", page=None, text=t
-        )
-        for i, t in enumerate(texts, start=1)
-    ]
-
-
-SOURCES = _sources(VALVE, PUMP, INFECTION)
+from tests.unit.trust_samples import KEY_SENTENCE, PUMP, SOURCES, VALVE, numbered
 
 
 def test_claims_carry_their_citations():
@@ -134,7 +117,7 @@ def test_the_model_declining_and_filler_are_not_claims():
 
 
 def test_identifier_in_pydocs_style_source():
-    sources = _sources(
+    sources = numbered(
         "token.ENCODING\n\nToken value that indicates the encoding used to decode the source "
         "bytes into text. The first token returned by tokenize.tokenize() will always be an "
         "ENCODING token."
@@ -192,7 +175,7 @@ def test_list_items_stay_on_their_own_lines():
 
 def test_a_lone_word_is_no_claim_and_code_is_checked_whole():
     answer = "future\n```python\nfut.add_done_callback(cb)\nasyncio.run_async(main())\n```"
-    result = verify_answer(answer, _sources("add_done_callback(callback)\n\nAdd a callback."))
+    result = verify_answer(answer, numbered("add_done_callback(callback)\n\nAdd a callback."))
     assert [c.claim.kind for c in result.claims] == ["code"]
     assert not result.claims[0].supported
     assert "asyncio.run_async" in result.claims[0].missing

@@ -2,6 +2,8 @@
 line, table rows with " | "): the pump manual and the infection handbook from `samples/`
 (`ingestion.parsers.parse`), and a valve manual written for issue 13's example."""
 
+from serving.protocols import Source
+
 PUMP = (
     "XJ-220 Infusion Pump — Maintenance Manual\n"
     "\n"
@@ -120,3 +122,20 @@ VALVE = (
     "Tighten the bonnet bolts crosswise to 78 N·m. Above 60 °C, reduce the torque to "
     "65 N·m and recheck after 24 hours."
 )
+
+KEY_SENTENCE = (
+    "The XJ-220 is the only model in the series approved for continuous operation at 40 bar."
+)
+
+
+def numbered(*texts: str) -> list[Source]:
+    """`texts` as the numbered sources [1..n] an answer is given."""
+    return [
+        Source(
+            number=i, chunk_id=f"c{i}", document=f"d{i}", title="", section="", page=None, text=t
+        )
+        for i, t in enumerate(texts, start=1)
+    ]
+
+
+SOURCES = numbered(VALVE, PUMP, INFECTION)
