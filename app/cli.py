@@ -171,7 +171,7 @@ def ingest(
             paths=files,
             principal=principal,
             originals=runtime.originals,
-            max_bytes=runtime.settings.server.max_upload_mb * 2**20,
+            max_bytes=runtime.settings.server.max_upload_bytes,
         )
         run_jobs(runtime, len(queued))
         with runtime.sessions() as db:

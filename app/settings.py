@@ -43,6 +43,10 @@ class ServerSettings(BaseModel):
     # Threads that run the (blocking) route handlers; requests beyond them wait their turn.
     threads: int = Field(40, ge=1)
 
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 2**20
+
 
 class LimitSettings(BaseModel):
     """Bounds on every request, enforced before it costs anything (README: Limits).

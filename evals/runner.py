@@ -93,7 +93,7 @@ def ingest(runtime: Runtime, data: EvalSet, *, progress: Progress) -> Ingestion:
         paths=todo,
         principal=principal,
         originals=runtime.originals,
-        max_bytes=runtime.settings.server.max_upload_mb * 2**20,
+        max_bytes=runtime.settings.server.max_upload_bytes,
     )
     requeued = runtime.jobs.requeue_stale()  # an interrupted earlier run of this data dir
     task = progress.add_task("ingesting", total=len(queued) + requeued)

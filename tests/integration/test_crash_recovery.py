@@ -162,7 +162,7 @@ def _kill_halfway(
             paths=[source],
             principal=principal,
             originals=runtime.originals,
-            max_bytes=settings.server.max_upload_mb * 2**20,
+            max_bytes=settings.server.max_upload_bytes,
         )
         assert not failed
         worker = start()

@@ -57,7 +57,7 @@ def test_workers_race_one_is_killed_and_every_document_is_indexed_once(
             paths=sources,
             principal=principal,
             originals=runtime.originals,
-            max_bytes=settings.server.max_upload_mb * 2**20,
+            max_bytes=settings.server.max_upload_bytes,
         )
         assert not failed
         assert len(document_ids) == DOCUMENTS

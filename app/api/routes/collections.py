@@ -93,7 +93,7 @@ async def upload_document(
     existing document and `duplicate: true`.
 
     The body is read only now, after the caller's write permission was checked."""
-    max_bytes = runtime.settings.server.max_upload_mb * 2**20
+    max_bytes = runtime.settings.server.max_upload_bytes
     boundary = uploads.check(request, max_bytes=max_bytes)
     # End the read transaction: a queued or slow upload holds no pooled database connection.
     await run_in_threadpool(db.commit)
