@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from ingestion.errors import IngestionError, InvalidDocument
@@ -81,8 +82,14 @@ class BudgetExceeded(EnclaveError):
     code = "time_budget_exceeded"
 
 
+# The metadata database cannot be reached or used now (down, restarting, connection cut, SQLite
+# busy): the service is unavailable, not broken. The driver's message (which can name the
+# server and user) is never shown.
+DATABASE_DOWN = (OperationalError, InterfaceError, DisconnectionError)
+DATABASE_RETRY_AFTER_S = 5  # as /readyz tells a load balancer
+
 # Errors with a message for the caller; anything else is a bug ("internal error", logged).
-KNOWN_ERRORS = (EnclaveError, IngestionError, RetrievalError, ServingError)
+KNOWN_ERRORS = (EnclaveError, IngestionError, RetrievalError, ServingError, *DATABASE_DOWN)
 
 
 def translate(exc: BaseException) -> EnclaveError:
@@ -96,6 +103,11 @@ def translate(exc: BaseException) -> EnclaveError:
         return UpstreamUnavailable(str(exc), retry_after_s=exc.retry_after_s)
     if isinstance(exc, PoolTimeout):  # every database connection busy: saturated, not broken
         return UpstreamUnavailable("the service is busy; retry shortly", retry_after_s=1)
+    if isinstance(exc, DATABASE_DOWN):
+        log.warning("database.unavailable", extra={"error": type(exc).__name__})
+        return UpstreamUnavailable(
+            "the database is unavailable; retry shortly", retry_after_s=DATABASE_RETRY_AFTER_S
+        )
     if isinstance(exc, IngestionError | RetrievalError | ServingError):
         return UpstreamUnavailable(str(exc))
     log.error("internal_error", exc_info=exc)
