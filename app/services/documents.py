@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from app import audit
 from app.audit import AuditContext
@@ -40,6 +40,25 @@ def upload(
     """
     filename = _clean_filename(filename)
     temp, sha256, size = originals.receive(stream, max_bytes=max_bytes)
+    try:
+        return _record(db, collection, filename, temp, sha256, size, originals, principal, context)
+    except BaseException:
+        originals.discard(temp)  # gone already once kept (then wiped if never committed)
+        raise
+
+
+def _record(
+    db: Session,
+    collection: Collection,
+    filename: str,
+    temp: Path,
+    sha256: str,
+    size: int,
+    originals: Originals,
+    principal: Principal,
+    context: AuditContext | None,
+) -> tuple[Document, bool]:
+    """`upload` once the file is in: the rows, the job, the original kept."""
     if size == 0:
         originals.discard(temp)
         raise InvalidRequest("the file is empty")
@@ -69,9 +88,28 @@ def upload(
     job = Job(document_id=document.id)
     db.add(job)
     db.flush()
-    originals.put(temp, job.id)
+    _keep_original(db, originals, temp, job.id)
     _audit_upload(db, principal, document, duplicate=False, context=context)
     return document, True
+
+
+def _keep_original(db: Session, originals: Originals, temp: Path, generation: str) -> None:
+    """Keep the file as the job's original, and wipe it if the transaction rolls back instead
+    of committing (the database went away before the rows were recorded): no row would name
+    it, so no erasure could find it."""
+    originals.put(temp, generation)
+    outcome: list[bool] = []  # [committed] once the session's transaction has ended
+
+    def kept(_session: Session) -> None:
+        outcome.append(True)
+
+    def ended(_session: Session, transaction: SessionTransaction) -> None:
+        if transaction.parent is None and not outcome:  # rolled back, or closed uncommitted
+            outcome.append(False)
+            originals.wipe(generation)
+
+    event.listen(db, "after_commit", kept)
+    event.listen(db, "after_transaction_end", ended)
 
 
 class Uploaded(NamedTuple):

@@ -14,6 +14,9 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from app import receipts
 from app.db.session import transaction
@@ -44,6 +47,37 @@ def test_partial_uploads_are_wiped_at_start_up(tmp_path: Path) -> None:
         assert httpx.get(f"{base}/healthz").status_code == 200
         assert not left.exists()
         assert files_containing(settings.data_dir, canary) == []
+
+
+@pytest.mark.parametrize("fails_at", ["flush", "commit"])
+def test_an_upload_the_database_did_not_record_leaves_no_file(
+    tmp_path: Path, fails_at: str
+) -> None:
+    """The database goes away between storing the file and recording it (the INSERT, or the
+    COMMIT, fails): no row names the file, so no erasure could find it; it must be gone."""
+    runtime = build_runtime(fast_settings(tmp_path / "data"))
+    try:
+        admin = local_admin.principal(sessions=runtime.sessions)
+        with transaction(runtime.sessions) as db:
+            records = collections.create(db=db, name="records", admin_user_id=admin.id)
+        canary = f"UNRECORDED{uuid.uuid4().hex[:10]}"
+        hook = "before_flush" if fails_at == "flush" else "before_commit"
+
+        def database_gone(*_: object) -> None:
+            raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+        event.listen(Session, hook, database_gone)
+        try:
+            with pytest.raises(OperationalError):
+                upload_text(runtime, records, "r.md", f"# Record\n\n{canary}\n", by=admin)
+        finally:
+            event.remove(Session, hook, database_gone)
+        assert list(runtime.settings.originals_dir.iterdir()) == []
+        assert files_containing(runtime.settings.data_dir, canary) == []
+        upload_text(runtime, records, "r.md", f"# Record\n\n{canary}\n")  # and later it works
+        assert len(list(runtime.settings.originals_dir.iterdir())) == 1
+    finally:
+        runtime.close()
 
 
 def test_an_erasure_wipes_idle_partial_uploads_and_verifies_none_is_left(tmp_path: Path) -> None:
