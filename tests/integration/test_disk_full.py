@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import httpx
@@ -44,9 +45,15 @@ def private_tmpfs(mountpoint: Path) -> list[str]:
     if shutil.which("unshare") is None:
         pytest.fail("`unshare` (util-linux) is needed to give the server a small disk")
     user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
+    prefix = ["unshare", *user, "--mount", "--propagation", "private"]
+    tried = subprocess.run([*prefix, "true"], capture_output=True, text=True, check=False)
+    if tried.returncode != 0:
+        pytest.fail(
+            "this test mounts a small tmpfs in a mount namespace of its own: it needs root or "
+            f"unprivileged user namespaces ({tried.stderr.strip()})"
+        )
     mount = f'mount -t tmpfs -o size={DISK_MB}m enclave-disk "$0" && exec "$@"'
-    return ["unshare", *user, "--mount", "--propagation", "private", "sh", "-c", mount,
-            str(mountpoint)]  # fmt: skip
+    return [*prefix, "sh", "-c", mount, str(mountpoint)]
 
 
 def server_env() -> dict[str, str]:
