@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -209,7 +210,7 @@ def search(
     k: Annotated[int, typer.Option("-k", help="How many chunks.")] = 10,
     mode: Annotated[str, typer.Option(help="hybrid, dense or bm25.")] = "hybrid",
 ) -> None:
-    """Ranked chunks with scores and sources."""
+    """Ranked chunks with scores and sources, each with its passage that matches the query."""
     with local_runtime() as runtime:
         result = answers.search(
             retriever=runtime.retriever,
@@ -219,35 +220,57 @@ def search(
             k=k,
             mode=mode,  # type: ignore[arg-type]
         )
-        table = Table("#", "score", "source", "text", show_lines=True)
+        table = Table("#", "score", "source", "passage", show_lines=True)
         for rank, hit in enumerate(result.hits, start=1):
             c = hit.chunk
             where = c.title + (f" › {c.section}" if c.section else "")
             where += f" (p. {c.page})" if c.page else ""
-            table.add_row(str(rank), f"{hit.score:.4f}", where, " ".join(c.text.split())[:240])
+            found = answers.passage(query, hit)
+            text = c.text[found.start : found.end] if found else c.text
+            offsets = f"\n[dim]chars {found.start}-{found.end}[/dim]" if found else ""
+            table.add_row(str(rank), f"{hit.score:.4f}", where, _short(text) + offsets)
         out.print(table)
         out.print(f"reranker: {result.reranker}", style="dim")
+
+
+def _short(text: str, limit: int = 400) -> str:
+    flat = " ".join(text.split())
+    return escape(flat if len(flat) <= limit else flat[: limit - 1] + "…")
 
 
 @cli.command()
 def ask(
     question: Annotated[str, typer.Argument(help="Your question.")],
     collection: CollectionOpt,
+    mode: Annotated[
+        str | None,
+        typer.Option(help="extractive, generator or both (default: the answer.mode setting)."),
+    ] = None,
 ) -> None:
-    """A streamed answer with numbered citations."""
+    """A streamed, verified answer with numbered citations; unsupported claims are listed apart."""
     with local_runtime() as runtime:
-        events = runtime.answers.stream(scope=scope_of(runtime, collection), question=question)
+        events = runtime.answers.stream(
+            scope=scope_of(runtime, collection),
+            question=question,
+            mode=mode,  # type: ignore[arg-type]
+        )
         answer = answers.collect(events, on_text=write_now)
         out.print("\n")
+        for verdict in answer.flagged:
+            text = escape(verdict.claim.claim.text)
+            out.print(f"[yellow]not supported by the sources, not shown:[/yellow] {text}")
         cited = {s.number for s in answer.done.citations}
         for s in answer.retrieved.sources:
             mark = "*" if s.number in cited else " "
             where = s.title + (f" › {s.section}" if s.section else "")
             where += f", p. {s.page}" if s.page else ""
             out.print(f"{mark}[{s.number}] {where}  ({s.document})", highlight=False)
+        done = answer.done
+        share = done.verification.supported_share if done.verification.claims else None
         out.print(
-            f"model: {answer.done.model} · reranker: {answer.retrieved.reranker} · "
-            f"dropped citations: {answer.done.dropped_citations}",
+            f"mode: {done.mode} · model: {done.model} · reranker: {answer.retrieved.reranker} · "
+            + (f"supported claims: {share:.0%} · " if share is not None else "")
+            + f"dropped citations: {done.dropped_citations}",
             style="dim",
         )
 
