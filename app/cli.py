@@ -303,6 +303,13 @@ def eval_(
             "generator (0: none).",
         ),
     ] = 0,
+    answer_modes: Annotated[
+        str,
+        typer.Option(
+            help="Answer modes the sample runs in, comma-separated (each: extractive, "
+            "generator or both)."
+        ),
+    ] = "extractive,both",
 ) -> None:
     """Retrieval quality on a labelled folder: BM25, dense, hybrid, hybrid+rerank (offline);
     with --answers N, answer quality on a sample too."""
@@ -318,7 +325,11 @@ def eval_(
         seed=seed,
         queries_file=queries,
         answers=answers_n,
+        answer_modes=tuple(m.strip() for m in answer_modes.split(",") if m.strip()),
     )
+    if unknown := set(options.answer_modes) - {"extractive", "generator", "both"}:
+        err.print(f"[red]error:[/red] unknown answer mode(s): {', '.join(sorted(unknown))}")
+        raise typer.Exit(2)
     try:
         evaluate(options, console=err)
     except (FileNotFoundError, ValueError) as exc:
