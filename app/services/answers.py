@@ -29,7 +29,7 @@ from retrieval.protocols import VectorStore
 from retrieval.search import Mode, Retriever, SearchResult
 from retrieval.types import Chunk, Hit, Scope
 from serving.abstain import ABSTAIN_BELOW
-from serving.answer import Delta, Done
+from serving.answer import Delta
 from serving.conversation import Standalone, rewrite, rewrite_with_generator
 from serving.extractive import Passage, best_passage
 from serving.grounded import (
@@ -115,7 +115,7 @@ class Retrieved:
         return cls(list(hits), as_sources(hits), reranker, timings_ms, asked)
 
 
-AnswerEvent = Retrieved | Delta | Verdict | Pending | Done
+AnswerEvent = Retrieved | Delta | Verdict | Pending | VerifiedDone
 
 
 @dataclass(frozen=True)
