@@ -143,6 +143,12 @@ class Settings(BaseSettings):
                 "production mode needs an OIDC provider (ENCLAVE_AUTH__ISSUER) or the local "
                 "admin enabled explicitly (ENCLAVE_AUTH__LOCAL_ADMIN=true)"
             )
+        store = self.vector_store
+        if self.mode == "production" and store.kind == "qdrant" and store.url in (None, ":memory:"):
+            raise ValueError(
+                "production mode needs a Qdrant server (ENCLAVE_VECTOR_STORE__URL=http://...): "
+                "qdrant-client's local mode is for tests (slow, and its deletes are not purged)"
+            )
         return self
 
     @property
