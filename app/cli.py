@@ -17,7 +17,7 @@ from rich.table import Table
 
 from app import cli_erasure, cli_migrate
 from app.auth import users
-from app.cli_support import CollectionOpt, err, fail, local_runtime, out
+from app.cli_support import CollectionOpt, check_models, err, fail, local_runtime, out
 from app.db.models import Document
 from app.db.session import transaction
 from app.errors import KNOWN_ERRORS
@@ -59,6 +59,7 @@ def serve(
     port = port or settings.server.port
     server = settings.server.model_copy(update={"host": host, "port": port})
     settings = settings.model_copy(update={"server": server})
+    check_models(settings)
     err.print(f"Enclave ({settings.mode}) on http://{host}:{port}  —  API docs at /docs")
     uvicorn.run(create_app(settings), host=host, port=port, **uvicorn_options(settings))
 
@@ -119,6 +120,7 @@ def worker() -> None:
 
     settings = Settings()
     configure_logging(settings.log_level)
+    check_models(settings)
     runtime = build_runtime(settings)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
