@@ -15,7 +15,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from app import cli_erasure, cli_migrate
+from app import cli_deploy, cli_erasure, cli_migrate
 from app.auth import users
 from app.cli_support import CollectionOpt, check_models, err, fail, local_runtime, out
 from app.db.models import Document
@@ -31,6 +31,7 @@ from retrieval.types import Scope
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 cli.add_typer(cli_erasure.commands)  # erase, verify-receipt, receipt-key, backup, restore
 cli.add_typer(cli_migrate.commands)  # migrate
+cli.add_typer(cli_deploy.commands)  # bundle, doctor
 
 
 def scope_of(runtime: Runtime, collection: str) -> Scope:
