@@ -170,7 +170,7 @@ def verify(settings: Settings, roles: tuple[str, ...] = ROLES) -> None:
         return
     if where is None:
         raise ModelCheckFailed(
-            "production mode checks every model file against a checksum manifest and there is "
+            "Production mode checks every model file against a checksum manifest and there is "
             "none: install Enclave from an `enclave bundle` (its install.sh installs the "
             "manifest) or set ENCLAVE_MODELS__MANIFEST to one."
         )
