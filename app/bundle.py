@@ -230,11 +230,23 @@ def _sha(text: str) -> str:
 
 
 def build(target: Path, *, settings: Settings, progress: Progress) -> dict[str, Any]:
-    """Write the bundle into `target` (new or empty); returns its manifest."""
+    """Write the bundle into `target` (new or empty; emptied again if anything fails); returns
+    its manifest."""
     source = source_root()
     if target.exists() and any(target.iterdir()):
         raise BundleError(f"{target} is not empty")
-    models = bundled_models(settings)  # before the long part: a model may be missing
+    models = bundled_models(settings)
+    size = model_bytes(models)  # before the long part: a model may be missing
+    try:
+        return _write(target, source, models, size, progress)
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+
+
+def _write(
+    target: Path, source: Path, models: list[Model], size: int, progress: Progress
+) -> dict[str, Any]:
     wheels = target / "wheels"
     fetching = progress.add_task("wheels", total=None)
 
@@ -245,8 +257,7 @@ def build(target: Path, *, settings: Settings, progress: Progress) -> dict[str, 
     fetch_wheels(wheels, source, collecting)
     found = sorted(wheels.glob("*.whl"))
     progress.update(fetching, description=f"wheels: {len(found)}", total=1, completed=1)
-    size = model_bytes(models) + sum(w.stat().st_size for w in found)
-    hashing = progress.add_task("checksums", total=size)
+    hashing = progress.add_task("checksums", total=size + sum(w.stat().st_size for w in found))
     known: dict[str, Any] = {}
     section = add_models(target, models, known, lambda n: progress.advance(hashing, n))
     for wheel in found:

@@ -41,7 +41,7 @@ def bundle_command(
 ) -> None:
     """Write an offline bundle: wheels for this platform (the lock's runtime packages and
     Enclave), the models the settings use, checksums, a manifest and install.sh."""
-    settings = Settings()
+    settings = valid_settings()
     columns = (
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -80,11 +80,7 @@ def doctor(
     if url is not None:
         findings = check_deployment(url)
     else:
-        try:
-            settings = Settings()
-        except ValidationError as exc:
-            err.print(f"[red]FAILED[/red]  {escape(invalid_settings(exc))}", soft_wrap=True)
-            raise typer.Exit(1) from None
+        settings = valid_settings()
         configure_logging("WARNING")
         findings = check_configuration(settings)
     failed = 0
@@ -95,3 +91,12 @@ def doctor(
         err.print(f"{failed} problem{'s' if failed > 1 else ''} found.")
         raise typer.Exit(1)
     out.print("No problem found.")
+
+
+def valid_settings() -> Settings:
+    """The settings from the environment, or exit 1 with what is wrong in a sentence."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        err.print(f"[red]FAILED[/red]  {escape(invalid_settings(exc))}", soft_wrap=True)
+        raise typer.Exit(1) from None

@@ -9,8 +9,13 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+from rich.progress import Progress
+
 from app import bundle
 from app.model_check import MANIFEST_FORMAT, Model, digest
+from app.settings import Settings
+from retrieval.settings import EmbedderSettings
 from tests.unit.test_model_check import model_dir
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,3 +92,17 @@ def test_the_wheel_is_built_from_a_clean_copy(tmp_path: Path) -> None:
     }
     assert (copy / "app" / "bundle.py").is_file()
     assert not list(copy.rglob("__pycache__"))
+
+
+def test_a_missing_model_or_a_used_folder_is_refused_before_any_download(tmp_path: Path) -> None:
+    missing = tmp_path / "models" / "bge-m3"
+    settings = Settings(embedder=EmbedderSettings(model_path=missing))
+    with Progress(disable=True) as progress, pytest.raises(bundle.BundleError) as refused:
+        bundle.build(tmp_path / "bundle", settings=settings, progress=progress)
+    assert str(refused.value) == f"the embedder model {missing} does not exist"
+    assert not (tmp_path / "bundle").exists()
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "notes.txt").write_text("keep me")
+    with Progress(disable=True) as progress, pytest.raises(bundle.BundleError, match="not empty"):
+        bundle.build(tmp_path / "used", settings=Settings(), progress=progress)
+    assert (tmp_path / "used" / "notes.txt").read_text() == "keep me"
