@@ -116,7 +116,13 @@ def load_manifest(path: Path) -> dict[str, Any]:
         raise ModelCheckFailed(f"The checksum manifest {path} cannot be read.") from None
     except ValueError:
         raise ModelCheckFailed(f"The checksum manifest {path} is not valid JSON.") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
+    models = manifest.get("models") if isinstance(manifest, dict) else None
+    entries = models.values() if isinstance(models, dict) else [None]
+    if (
+        not isinstance(manifest, dict)
+        or manifest.get("format") != MANIFEST_FORMAT
+        or not all(isinstance(m, dict) and isinstance(m.get("files"), dict) for m in entries)
+    ):
         raise ModelCheckFailed(f"{path} is not a checksum manifest written by `enclave bundle`.")
     return manifest
 
@@ -138,7 +144,7 @@ def differences(model: Model, listed: dict[str, Any]) -> list[str]:
 
 def mismatch(model: Model, manifest: dict[str, Any], where: Path) -> str | None:
     """A plain sentence when `model` does not match `manifest` (read from `where`), else None."""
-    entry = manifest.get("models", {}).get(model.name)
+    entry = manifest["models"].get(model.name)
     if entry is None:
         return (
             f"The {model.role} model {model.name} ({model.path}) is not listed in the checksum "
@@ -170,9 +176,10 @@ def verify(settings: Settings, roles: tuple[str, ...] = ROLES) -> None:
         return
     if where is None:
         raise ModelCheckFailed(
-            "Production mode checks every model file against a checksum manifest and there is "
-            "none: install Enclave from an `enclave bundle` (its install.sh installs the "
-            "manifest) or set ENCLAVE_MODELS__MANIFEST to one."
+            "There is no checksum manifest to check the model files against, and this "
+            "configuration requires one (production mode, or ENCLAVE_MODELS__REQUIRE_MANIFEST): "
+            "install Enclave from an `enclave bundle` (its install.sh installs the manifest) or "
+            "set ENCLAVE_MODELS__MANIFEST to one."
         )
     for model in models:
         _verify_once(model, where.resolve())

@@ -93,7 +93,12 @@ def test_a_model_the_manifest_does_not_list_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("content", "said"),
-    [(None, "cannot be read"), ("{not json", "not valid JSON"), ("{}", "not a checksum manifest")],
+    [
+        (None, "cannot be read"),
+        ("{not json", "not valid JSON"),
+        ("{}", "not a checksum manifest"),
+        (json.dumps({"format": MANIFEST_FORMAT, "models": {"m": {}}}), "not a checksum manifest"),
+    ],
 )
 def test_an_unreadable_manifest_is_refused(tmp_path: Path, content: str | None, said: str) -> None:
     manifest = tmp_path / "manifest.json"
@@ -106,7 +111,7 @@ def test_an_unreadable_manifest_is_refused(tmp_path: Path, content: str | None, 
 def test_without_a_manifest_embedded_loads_and_production_refuses(tmp_path: Path) -> None:
     model = model_dir(tmp_path)
     verify(settings_for(model))  # embedded: unverified
-    with pytest.raises(ModelCheckFailed, match="Production mode checks every model file"):
+    with pytest.raises(ModelCheckFailed, match="There is no checksum manifest to check"):
         verify(settings_for(model, mode="production"))
     verify(settings_for(model, mode="production", models={"require_manifest": False}))
     # a configuration without model files needs no manifest, even in production
