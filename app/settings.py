@@ -106,6 +106,16 @@ class MetricsSettings(BaseModel):
         return self
 
 
+class ModelSettings(BaseModel):
+    """Model checksums (`app.model_check`): every model file a process loads is first checked
+    against `manifest` (default: the manifest of the bundle Enclave was installed from,
+    <venv>/share/enclave/manifest.json). Without one, a model is loaded unverified unless
+    `require_manifest` (default: in production), which refuses to start."""
+
+    manifest: Path | None = None
+    require_manifest: bool | None = None
+
+
 class Settings(BaseSettings):
     """Everything one Enclave process needs. `mode=embedded` is the one-command default."""
 
@@ -133,6 +143,7 @@ class Settings(BaseSettings):
     ingestion: IngestionSettings = IngestionSettings()
     erasure: ErasureSettings = ErasureSettings()
     metrics: MetricsSettings = MetricsSettings()
+    models: ModelSettings = ModelSettings()
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
