@@ -52,9 +52,11 @@ def serve(
     """Start the web UI and the REST API (and, embedded, the ingestion worker)."""
     import uvicorn
 
+    from app.allocator import limit_arenas
     from app.http_server import uvicorn_options
     from app.main import create_app
 
+    limit_arenas()  # before the request threads start
     settings = Settings()
     configure_logging(settings.log_level)
     host = host or settings.server.host
