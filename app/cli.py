@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from app import cli_erasure, cli_migrate
+from app import cli_deploy, cli_erasure, cli_migrate
 from app.auth import users
-from app.cli_support import CollectionOpt, err, fail, local_runtime, out
+from app.cli_support import CollectionOpt, check_models, err, fail, local_runtime, out
 from app.db.models import Document
 from app.db.session import transaction
 from app.errors import KNOWN_ERRORS
@@ -31,6 +32,7 @@ from retrieval.types import Scope
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 cli.add_typer(cli_erasure.commands)  # erase, verify-receipt, receipt-key, backup, restore
 cli.add_typer(cli_migrate.commands)  # migrate
+cli.add_typer(cli_deploy.commands)  # bundle, doctor
 
 
 def scope_of(runtime: Runtime, collection: str) -> Scope:
@@ -61,6 +63,7 @@ def serve(
     port = port or settings.server.port
     server = settings.server.model_copy(update={"host": host, "port": port})
     settings = settings.model_copy(update={"server": server})
+    check_models(settings)
     err.print(f"Enclave ({settings.mode}) on http://{host}:{port}  —  API docs at /docs")
     uvicorn.run(create_app(settings), host=host, port=port, **uvicorn_options(settings))
 
@@ -121,6 +124,7 @@ def worker() -> None:
 
     settings = Settings()
     configure_logging(settings.log_level)
+    check_models(settings)
     runtime = build_runtime(settings)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -211,7 +215,7 @@ def search(
     k: Annotated[int, typer.Option("-k", help="How many chunks.")] = 10,
     mode: Annotated[str, typer.Option(help="hybrid, dense or bm25.")] = "hybrid",
 ) -> None:
-    """Ranked chunks with scores and sources."""
+    """Ranked chunks with scores and sources, each with its passage that matches the query."""
     with local_runtime() as runtime:
         result = answers.search(
             retriever=runtime.retriever,
@@ -221,35 +225,57 @@ def search(
             k=k,
             mode=mode,  # type: ignore[arg-type]
         )
-        table = Table("#", "score", "source", "text", show_lines=True)
+        table = Table("#", "score", "source", "passage", show_lines=True)
         for rank, hit in enumerate(result.hits, start=1):
             c = hit.chunk
             where = c.title + (f" › {c.section}" if c.section else "")
             where += f" (p. {c.page})" if c.page else ""
-            table.add_row(str(rank), f"{hit.score:.4f}", where, " ".join(c.text.split())[:240])
+            found = answers.passage(query, hit)
+            text = c.text[found.start : found.end] if found else c.text
+            offsets = f"\n[dim]chars {found.start}-{found.end}[/dim]" if found else ""
+            table.add_row(str(rank), f"{hit.score:.4f}", where, _short(text) + offsets)
         out.print(table)
         out.print(f"reranker: {result.reranker}", style="dim")
+
+
+def _short(text: str, limit: int = 400) -> str:
+    flat = " ".join(text.split())
+    return escape(flat if len(flat) <= limit else flat[: limit - 1] + "…")
 
 
 @cli.command()
 def ask(
     question: Annotated[str, typer.Argument(help="Your question.")],
     collection: CollectionOpt,
+    mode: Annotated[
+        str | None,
+        typer.Option(help="extractive, generator or both (default: the answer.mode setting)."),
+    ] = None,
 ) -> None:
-    """A streamed answer with numbered citations."""
+    """A streamed, verified answer with numbered citations; unsupported claims are listed apart."""
     with local_runtime() as runtime:
-        events = runtime.answers.stream(scope=scope_of(runtime, collection), question=question)
+        events = runtime.answers.stream(
+            scope=scope_of(runtime, collection),
+            question=question,
+            mode=mode,  # type: ignore[arg-type]
+        )
         answer = answers.collect(events, on_text=write_now)
         out.print("\n")
+        for verdict in answer.flagged:
+            text = escape(verdict.claim.claim.text)
+            out.print(f"[yellow]not supported by the sources, not shown:[/yellow] {text}")
         cited = {s.number for s in answer.done.citations}
         for s in answer.retrieved.sources:
             mark = "*" if s.number in cited else " "
             where = s.title + (f" › {s.section}" if s.section else "")
             where += f", p. {s.page}" if s.page else ""
             out.print(f"{mark}[{s.number}] {where}  ({s.document})", highlight=False)
+        done = answer.done
+        share = done.verification.supported_share if done.verification.claims else None
         out.print(
-            f"model: {answer.done.model} · reranker: {answer.retrieved.reranker} · "
-            f"dropped citations: {answer.done.dropped_citations}",
+            f"mode: {done.mode} · model: {done.model} · reranker: {answer.retrieved.reranker} · "
+            + (f"supported claims: {share:.0%} · " if share is not None else "")
+            + f"dropped citations: {done.dropped_citations}",
             style="dim",
         )
 
@@ -282,6 +308,13 @@ def eval_(
             "generator (0: none).",
         ),
     ] = 0,
+    answer_modes: Annotated[
+        str,
+        typer.Option(
+            help="Answer modes the sample runs in, comma-separated (each: extractive, "
+            "generator or both)."
+        ),
+    ] = "extractive,both",
 ) -> None:
     """Retrieval quality on a labelled folder: BM25, dense, hybrid, hybrid+rerank (offline);
     with --answers N, answer quality on a sample too."""
@@ -297,7 +330,11 @@ def eval_(
         seed=seed,
         queries_file=queries,
         answers=answers_n,
+        answer_modes=tuple(m.strip() for m in answer_modes.split(",") if m.strip()),
     )
+    if unknown := set(options.answer_modes) - {"extractive", "generator", "both"}:
+        err.print(f"[red]error:[/red] unknown answer mode(s): {', '.join(sorted(unknown))}")
+        raise typer.Exit(2)
     try:
         evaluate(options, console=err)
     except (FileNotFoundError, ValueError) as exc:

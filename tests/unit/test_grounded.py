@@ -14,6 +14,7 @@ from serving.grounded import (
     Extracted,
     Finished,
     Flagged,
+    Pending,
     Shown,
     VerifiedDone,
     as_answer_events,
@@ -94,7 +95,7 @@ def test_nothing_supported_shows_the_no_answer_sentence():
     shown, events, finished = _run(mode="generator", generator=generator)
     assert shown == NO_ANSWER
     assert finished.no_answer
-    assert [type(e) for e in events] == [Flagged, Shown, Finished]
+    assert [type(e) for e in events if not isinstance(e, Pending)] == [Flagged, Shown, Finished]
 
 
 def test_both_mode_gives_the_extractive_answer_first():
@@ -140,7 +141,7 @@ def test_focus_keeps_every_source_numbered():
 
 def test_answer_settings_default_to_the_calibrated_values():
     settings = AnswerSettings()
-    assert settings.mode == "both"
+    assert settings.mode == "extractive"  # SmolLM2 had no supported claim: not asked
     assert settings.abstain_below == ABSTAIN_BELOW
     assert settings.support_threshold == SUPPORT_THRESHOLD
     with pytest.raises(ValueError, match="mode"):
