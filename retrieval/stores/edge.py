@@ -257,6 +257,12 @@ def _open_shard(path: Path, config: qe.EdgeConfig) -> qe.EdgeShard:
         raise StoreUnavailable(f"cannot open the index at {path}: {exc}") from None
 
 
+def check_free(path: Path) -> None:
+    """Raise `StoreUnavailable` now if another store holds `path`: a cheap check, for callers
+    that load models (seconds) before they can open one."""
+    _unlock(_lock_directory(path))
+
+
 def _lock_directory(path: Path) -> IO[str]:
     path.mkdir(parents=True, exist_ok=True)
     handle = open(path / LOCK_FILE, "a")  # noqa: SIM115 - held open until close()
