@@ -9,6 +9,7 @@ import { clearMembers, showMembersFor, wireMembers } from "./members.js";
 import { api, errorMessage, loadMe, may, send, SessionEnded, session } from "./session.js";
 
 const FINAL = new Set(["indexed", "failed"]);
+const UNCOUNTED = new Set(["failed", "erasing"]); // as the server counts (services/collections.py)
 const POLL_MS = 1500;
 
 const state = {
@@ -154,8 +155,9 @@ async function loadDocuments() {
   announceChanges(docs);
   $("documents").replaceChildren(...docs.map(documentItem));
   $("documents-empty").hidden = docs.length > 0;
-  if (collection.documents !== docs.length) {
-    collection.documents = docs.length;
+  const counted = docs.filter((d) => !UNCOUNTED.has(d.status)).length;
+  if (collection.documents !== counted) {
+    collection.documents = counted;
     renderCollections();
   }
   if (docs.some((d) => !FINAL.has(d.status))) state.poll = setTimeout(loadDocuments, POLL_MS);
