@@ -162,7 +162,8 @@ class DocumentRecord(BaseModel):
     collection_id: str
     title: str
     filename: str
-    uploaded_by: str
+    uploaded_by: str = Field(description="The uploader's user or API key id.")
+    uploaded_by_label: str = Field("", description="The uploader's name and e-mail, or key name.")
     status: str
     created_at: datetime
 
