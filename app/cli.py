@@ -258,7 +258,9 @@ def search(
         for rank, hit in enumerate(result.hits, start=1):
             c = hit.chunk
             where = c.title + (f" › {c.section}" if c.section else "")
-            where += f" (p. {c.page})" if c.page else ""
+            if c.pages is not None:
+                first, last = c.pages
+                where += f" (p. {first})" if first == last else f" (pp. {first}–{last})"
             table.add_row(str(rank), f"{hit.score:.4f}", where, " ".join(c.text.split())[:240])
         out.print(table)
         out.print(f"reranker: {result.reranker}", style="dim")

@@ -74,17 +74,28 @@ class SearchRequest(BaseModel):
     rerank: bool = True
 
 
+class PlaceOut(BaseModel):
+    offset: int = Field(
+        description="From this character of the chunk's text on (Unicode code points)."
+    )
+    page: int | None
+    section: str
+
+
 class ChunkOut(BaseModel):
     chunk_id: str
     document_id: str
     collection_id: str
     title: str
-    section: str
-    page: int | None
+    section: str = Field(description="The heading path where the chunk's own text starts.")
+    page: int | None = Field(description="The first page of its text.")
     position: int
     start: int
     end: int
     text: str
+    places: list[PlaceOut] = Field(
+        [], description="Page and section along the text: one entry wherever either changes."
+    )
 
 
 class SearchHit(ChunkOut):

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from evals.bench import documents
 from tests.e2e.conftest import STORED, upload
 
 if TYPE_CHECKING:
@@ -100,6 +101,36 @@ def test_ask_an_uploaded_document_and_open_a_citation(ui: UI) -> None:
     page.reload()
     expect(page.locator(".turn")).to_have_count(0)  # the conversation lived in memory only
     expect(page.locator("#welcome")).to_be_visible()
+
+
+def test_the_citation_panel_says_on_which_page_and_in_which_section_a_passage_is(
+    ui: UI,
+) -> None:
+    """A 2-page PDF is one chunk: the panel gives its pages and sections, and marks where
+    page 2 begins, before the passage the answer rests on."""
+    page = ui.page
+    create_collection(page, "pages-probe")
+    manual = documents.pdf(
+        [
+            documents.Page("Safety rules", ("Wear gloves when handling the pump.",)),
+            documents.Page("Maintenance", ("Tighten the XJ-220 mounting bolts to 42 Nm.",)),
+        ]
+    )
+    upload(page, "pump-manual.pdf", manual, "application/pdf")
+    expect(page.locator(".doc .badge")).to_have_text("indexed", timeout=60_000)
+    page.get_by_role("checkbox", name="Ask pages-probe").check()
+    ask(page, "What torque for the XJ-220 mounting bolts?")
+    page.locator(".answer").last.locator(".cite").first.click()
+    meta = page.locator("#source-meta")
+    expect(meta).to_contain_text("Pages1–2")
+    expect(meta).to_contain_text("SectionsSafety rules, Maintenance")
+    text = page.locator("#source-text")
+    expect(text.locator(".page-mark")).to_have_text("Page 2")
+    before, after = (text.text_content() or "").split("Page 2", 1)
+    assert "Wear gloves" in before
+    assert "42 Nm" in after
+    page.screenshot(path="/tmp/enclave-ui-pages.png")
+    assert ui.errors == []
 
 
 def test_answers_render_model_output_as_text_never_markup(ui: UI) -> None:

@@ -464,19 +464,54 @@ async function openSource(source, opener) {
   opener.classList.add("is-open");
   $("source-number").textContent = String(source.number);
   $("source-title").textContent = source.title || "Untitled";
-  const meta = [["Section", source.section], ["Page", source.page]].filter(([, v]) => v);
-  $("source-meta").replaceChildren(...meta.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
-  $("source-text").textContent = source.text || "Loading…";
+  showPassage(source);
   $("source-panel").hidden = false;
   document.body.classList.add("has-source");
   $("source-title").focus();
-  if (source.text) return;
-  try { // the sources event normally carries the passage; fetch it if not
+  if (source.text && source.places) return;
+  try { // the chunk says on which page and in which section each part of the passage lies
     const chunk = await api(`/v1/chunks/${encodeURIComponent(source.chunk_id)}`);
-    if (state.opener === opener) $("source-text").textContent = chunk.text;
+    if (state.opener === opener) showPassage({ ...source, text: chunk.text, places: chunk.places });
   } catch (err) {
-    $("source-text").textContent = `Could not load the passage: ${err.message}`;
+    if (!source.text) $("source-text").textContent = `Could not load the passage: ${err.message}`;
   }
+}
+
+// Heading paths ("Manual > Safety") as one line: "Manual › Safety, Maintenance".
+function sectionsText(sections) {
+  const paths = sections.map((s) => s.split(" > "));
+  if (paths.length < 2) return paths[0]?.join(" › ") ?? "";
+  let n = 0;
+  while (paths.every((p) => p.length > n && p[n] === paths[0][n])) n += 1;
+  const rest = [...new Set(paths.map((p) => p.slice(n).join(" › ")).filter(Boolean))];
+  return [...paths[0].slice(0, n), rest.join(", ")].filter(Boolean).join(" › ");
+}
+
+// The passage with its pages and sections: "Pages 1–2", and a marker where a new page begins.
+function showPassage(p) {
+  const places = p.places?.length ? p.places : [{ offset: 0, page: p.page, section: p.section }];
+  const pages = [...new Set(places.map((x) => x.page).filter((n) => n !== null))];
+  const sections = [...new Set(places.map((x) => x.section).filter(Boolean))];
+  const meta = [
+    [sections.length > 1 ? "Sections" : "Section", sectionsText(sections)],
+    [pages.length > 1 ? "Pages" : "Page",
+      pages.length > 1 ? `${Math.min(...pages)}–${Math.max(...pages)}` : pages[0]],
+  ].filter(([, v]) => v);
+  $("source-meta").replaceChildren(...meta.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+  if (!p.text) {
+    $("source-text").textContent = "Loading…";
+    return;
+  }
+  const chars = Array.from(p.text); // offsets count code points, as the server does
+  const parts = [];
+  places.forEach((place, i) => {
+    const end = places[i + 1]?.offset ?? chars.length;
+    if (i && place.page !== null && place.page !== places[i - 1].page) {
+      parts.push(h("span", { class: "page-mark" }, `Page ${place.page}`));
+    }
+    parts.push(document.createTextNode(chars.slice(place.offset, end).join("")));
+  });
+  $("source-text").replaceChildren(...parts);
 }
 
 function closeSource() {
