@@ -303,6 +303,20 @@ def test_shift_tab_from_the_question_box_reaches_the_conversation(ui: UI) -> Non
     expect(page.get_by_label("Your question")).to_be_focused()
 
 
+def test_at_phone_size_nothing_scrolls_sideways(ui: UI) -> None:
+    page = ui.page
+    create_collection(page, "phone-probe")
+    page.set_viewport_size({"width": 390, "height": 844})
+    sideways = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    assert page.evaluate(sideways) == 0
+    page.get_by_role("button", name="Compliance").click()
+    page.get_by_role("button", name="Find documents").click()
+    expect(page.locator("#results-note")).not_to_be_empty()
+    assert page.evaluate(sideways) == 0
+    page.screenshot(path="/tmp/enclave-ui-phone-compliance.png")
+    assert ui.errors == []
+
+
 def test_a_failed_upload_is_not_counted(ui: UI) -> None:
     page = ui.page
     create_collection(page, "count-probe")

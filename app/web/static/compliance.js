@@ -190,7 +190,7 @@ function resultRow(d, byIdentifier) {
   const cells = [
     h("td", { class: "pick" }, h("input", { type: "checkbox", checked: state.selected.has(d.id),
       "aria-label": `Select ${title}`, onchange: (e) => select([d], e.target.checked) })),
-    h("td", {}, h("span", { class: "cell-title" }, title),
+    h("td", { class: "title" }, h("span", { class: "cell-title" }, title),
       d.filename && d.filename !== title ? h("span", { class: "cell-sub" }, d.filename) : null),
     h("td", { class: "mono" }, d.id),
     h("td", {}, collectionName(d.collection_id)),
