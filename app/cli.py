@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -27,7 +28,7 @@ from app.runtime import Runtime, build_runtime
 from app.services import answers, collections, documents, keys, local_admin, scopes
 from app.settings import Settings
 from retrieval.errors import StoreUnavailable
-from retrieval.types import Scope
+from retrieval.types import Chunk, Scope
 
 log = logging.getLogger("enclave.cli")
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -244,7 +245,7 @@ def search(
     k: Annotated[int, typer.Option("-k", help="How many chunks.")] = 10,
     mode: Annotated[str, typer.Option(help="hybrid, dense or bm25.")] = "hybrid",
 ) -> None:
-    """Ranked chunks with scores and sources."""
+    """Ranked chunks with scores and sources, each with its passage that matches the query."""
     with local_runtime() as runtime:
         result = answers.search(
             retriever=runtime.retriever,
@@ -254,37 +255,69 @@ def search(
             k=k,
             mode=mode,  # type: ignore[arg-type]
         )
-        table = Table("#", "score", "source", "text", show_lines=True)
+        table = Table("#", "score", "source", "passage", show_lines=True)
         for rank, hit in enumerate(result.hits, start=1):
             c = hit.chunk
-            where = c.title + (f" › {c.section}" if c.section else "")
-            if c.pages is not None:
-                first, last = c.pages
-                where += f" (p. {first})" if first == last else f" (pp. {first}–{last})"
-            table.add_row(str(rank), f"{hit.score:.4f}", where, " ".join(c.text.split())[:240])
+            found = answers.passage(query, hit)
+            text = c.text[found.start : found.end] if found else c.text
+            offsets = f"\n[dim]chars {found.start}-{found.end}[/dim]" if found else ""
+            where = _where(c, found.start if found else None)
+            table.add_row(str(rank), f"{hit.score:.4f}", where, _short(text) + offsets)
         out.print(table)
         out.print(f"reranker: {result.reranker}", style="dim")
+
+
+def _where(c: Chunk, offset: int | None) -> str:
+    """Title › section (page) of the passage at `offset` of the chunk's text, else of the
+    whole chunk (its page range)."""
+    place = c.place_at(offset) if offset is not None else None
+    section = place.section if place else c.section
+    where = c.title + (f" › {section}" if section else "")
+    pages = (place.page, place.page) if place and place.page is not None else c.pages
+    if pages is not None:
+        first, last = pages
+        where += f" (p. {first})" if first == last else f" (pp. {first}–{last})"
+    return escape(where)
+
+
+def _short(text: str, limit: int = 400) -> str:
+    flat = " ".join(text.split())
+    return escape(flat if len(flat) <= limit else flat[: limit - 1] + "…")
 
 
 @cli.command()
 def ask(
     question: Annotated[str, typer.Argument(help="Your question.")],
     collection: CollectionOpt,
+    mode: Annotated[
+        str | None,
+        typer.Option(help="extractive, generator or both (default: the answer.mode setting)."),
+    ] = None,
 ) -> None:
-    """A streamed answer with numbered citations."""
+    """A streamed, verified answer with numbered citations; unsupported claims are listed apart."""
     with local_runtime() as runtime:
-        events = runtime.answers.stream(scope=scope_of(runtime, collection), question=question)
+        events = runtime.answers.stream(
+            scope=scope_of(runtime, collection),
+            question=question,
+            mode=mode,  # type: ignore[arg-type]
+        )
         answer = answers.collect(events, on_text=write_now)
         out.print("\n")
+        for verdict in answer.flagged:
+            text = escape(verdict.claim.claim.text)
+            out.print(f"[yellow]not supported by the sources, not shown:[/yellow] {text}")
         cited = {s.number for s in answer.done.citations}
         for s in answer.retrieved.sources:
             mark = "*" if s.number in cited else " "
             where = s.title + (f" › {s.section}" if s.section else "")
             where += f", p. {s.page}" if s.page else ""
             out.print(f"{mark}[{s.number}] {where}  ({s.document})", highlight=False)
+        done = answer.done
+        share = done.verification.supported_share if done.verification.claims else None
         out.print(
-            f"model: {answer.done.model} · reranker: {answer.retrieved.reranker} · "
-            f"dropped citations: {answer.done.dropped_citations}",
+            f"mode: {done.mode} · model: {done.model} · reranker: {answer.retrieved.reranker} · "
+            + (f"supported claims: {share:.0%} · " if share is not None else "")
+            + f"dropped citations: {done.dropped_citations}",
             style="dim",
         )
 
@@ -317,6 +350,13 @@ def eval_(
             "generator (0: none).",
         ),
     ] = 0,
+    answer_modes: Annotated[
+        str,
+        typer.Option(
+            help="Answer modes the sample runs in, comma-separated (each: extractive, "
+            "generator or both)."
+        ),
+    ] = "extractive,both",
 ) -> None:
     """Retrieval quality on a labelled folder: BM25, dense, hybrid, hybrid+rerank (offline);
     with --answers N, answer quality on a sample too."""
@@ -332,7 +372,11 @@ def eval_(
         seed=seed,
         queries_file=queries,
         answers=answers_n,
+        answer_modes=tuple(m.strip() for m in answer_modes.split(",") if m.strip()),
     )
+    if unknown := set(options.answer_modes) - {"extractive", "generator", "both"}:
+        err.print(f"[red]error:[/red] unknown answer mode(s): {', '.join(sorted(unknown))}")
+        raise typer.Exit(2)
     try:
         evaluate(options, console=err)
     except (FileNotFoundError, ValueError) as exc:

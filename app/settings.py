@@ -21,7 +21,7 @@ from retrieval.settings import (
     RetrievalSettings,
     VectorStoreSettings,
 )
-from serving.settings import GeneratorSettings
+from serving.settings import AnswerSettings, GeneratorSettings
 
 
 class DatabaseSettings(BaseModel):
@@ -135,6 +135,7 @@ class Settings(BaseSettings):
     reranker: RerankerSettings = RerankerSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     generator: GeneratorSettings = GeneratorSettings()
+    answer: AnswerSettings = AnswerSettings()
     ingestion: IngestionSettings = IngestionSettings()
     erasure: ErasureSettings = ErasureSettings()
     metrics: MetricsSettings = MetricsSettings()

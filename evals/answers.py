@@ -50,6 +50,7 @@ from app.db.models import Document, Job
 from app.runtime import Runtime
 from app.services.answers import AnswerDefaults, Retrieved, collect
 from evals.dataset import Label, Query, judge, matched_labels, normalise
+from evals.grounding import invented_specifics
 from evals.metrics import latency_summary, p50_p95
 from evals.runner import scope_of
 from ingestion.pipeline import chunk_id
@@ -66,6 +67,8 @@ SHARES = (
     "sources_relevant",
     "false_no_answer",
     "withheld_no_answer",
+    "supported_share",
+    "invented_share",
     "f1",
     "precision",
     "recall",
@@ -180,9 +183,10 @@ class AnswerPlan:
     max_tokens: int
     context_tokens: int
     temperature: float = TEMPERATURE
+    mode: str = "both"  # the answer mode (serving.grounded): extractive, generator or both
 
     @classmethod
-    def of(cls, runtime: Runtime, n: int) -> AnswerPlan:
+    def of(cls, runtime: Runtime, n: int, mode: str | None = None) -> AnswerPlan:
         defaults = AnswerDefaults.of(runtime.settings)
         return cls(
             n=n,
@@ -190,6 +194,7 @@ class AnswerPlan:
             withheld_k=defaults.k + runtime.settings.retrieval.rerank_k,
             max_tokens=defaults.max_tokens,
             context_tokens=defaults.context_tokens,
+            mode=mode or defaults.mode,
         )
 
 
@@ -201,11 +206,14 @@ class Generated:
     text: str  # kept in memory for the F1; never written out
     generation_ms: float
     first_delta_ms: float | None
+    mode: str
+    supported_share: float | None  # the product's verifier; None when no claim was checked
+    invented: int  # specifics shown that no source given holds (evals.grounding)
 
 
 def generate(runtime: Runtime, plan: AnswerPlan, question: str, retrieved: Retrieved) -> Generated:
-    """One answer from `retrieved` through the product's answer path, timed: the whole
-    generation and the first delta."""
+    """One answer from `retrieved` through the product's answer path in `plan.mode`, timed: the
+    whole generation and the first text shown."""
     started = time.perf_counter()
     first: list[float] = []
 
@@ -214,9 +222,15 @@ def generate(runtime: Runtime, plan: AnswerPlan, question: str, retrieved: Retri
             first.append(_ms_since(started))
 
     events = runtime.answers.stream_from(
-        retrieved, question=question, max_tokens=plan.max_tokens, temperature=plan.temperature
+        retrieved,
+        question=question,
+        max_tokens=plan.max_tokens,
+        temperature=plan.temperature,
+        mode=plan.mode,  # type: ignore[arg-type]
     )
     answer = collect(events, on_text=on_text)
+    verification = answer.done.verification
+    shown = "" if answer.done.no_answer else answer.text
     return Generated(
         citations=answer.done.citations,
         dropped_citations=answer.done.dropped_citations,
@@ -224,6 +238,9 @@ def generate(runtime: Runtime, plan: AnswerPlan, question: str, retrieved: Retri
         text=answer.text,
         generation_ms=_ms_since(started),
         first_delta_ms=first[0] if first else None,
+        mode=answer.done.mode,
+        supported_share=verification.supported_share if verification.claims else None,
+        invented=len(invented_specifics(shown, [s.text for s in retrieved.sources])),
     )
 
 
@@ -274,6 +291,8 @@ def _normal(
         "cited_relevant_share": sum(cited) / len(cited) if cited else None,
         "dropped_citations": out.dropped_citations,
         "no_answer": out.no_answer,
+        "supported_share": out.supported_share,
+        "invented_specifics": out.invented,
         "answer_tokens": len(tokens(out.text)),
         "timings_ms": dict(found.timings_ms) | {"generation": out.generation_ms},
         "first_delta_ms": out.first_delta_ms,
@@ -295,6 +314,7 @@ def _withheld(
         "sources": len(sources),
         "withheld": len(found.hits) - len(kept),
         "no_answer": out.no_answer,
+        "invented_specifics": out.invented,
         "cited": [s.number for s in out.citations],
         "generation_ms": out.generation_ms,
         "first_delta_ms": out.first_delta_ms,
@@ -378,11 +398,26 @@ def _shares(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
         "no_sources": _mean(float(n["sources"] == 0) for n in normal),
         "false_no_answer": _mean(float(n["no_answer"]) for n in normal),
         "withheld_no_answer": _mean(float(r["withheld"]["no_answer"]) for r in rows),
+        "supported_share": _mean(
+            n["supported_share"] for n in normal if n["supported_share"] is not None
+        ),
+        "invented_share": _mean(float(_invented(r) > 0) for r in rows),
+        "invented_specifics": float(
+            sum(
+                r["normal"]["invented_specifics"] + r["withheld"]["invented_specifics"]
+                for r in rows
+            )
+        ),
         "f1": _mean(n["f1"] for n in scored),
         "precision": _mean(n["precision"] for n in scored),
         "recall": _mean(n["recall"] for n in scored),
         "f1_n": float(len(scored)),
     }
+
+
+def _invented(row: Mapping[str, Any]) -> int:
+    """Invented specifics shown in a query's two answers (normal and withheld)."""
+    return int(row["normal"]["invented_specifics"] + row["withheld"]["invented_specifics"])
 
 
 def _mean(values: Iterable[float]) -> float:

@@ -12,7 +12,7 @@ from evals.metrics import METRICS
 
 STAGES = ("embed", "index", "rerank", "generation", "total")
 ANSWERS_ROW = "answers (hybrid+rerank → generator)"
-ANSWER_COLUMNS = {  # metric -> column heading, in table order
+ANSWER_COLUMNS = {  # metric -> column heading, in table order (per mode)
     "citation_correct": "citation correct",
     "cited_relevant_share": "cited relevant share",
     "uncited": "uncited",
@@ -24,6 +24,13 @@ ANSWER_COLUMNS = {  # metric -> column heading, in table order
     "recall": "token R",
 }
 ANSWER_CHART = ("citation_correct", "cited_relevant_share", "withheld_no_answer", "f1")
+GROUNDING_COLUMNS = {  # the trust metrics by answer mode (issue 13's table)
+    "citation_correct": "citation correct",
+    "supported_share": "supported claims",
+    "invented_specifics": "invented specifics shown",
+    "withheld_no_answer": "abstention (withheld)",
+    "false_no_answer": "false abstention",
+}
 
 
 def write(
@@ -82,8 +89,8 @@ def latency_table(summary: dict[str, Any], answers: dict[str, Any] | None = None
     """p50 / p95 per stage and arm; the answer sample (when it ran) as one more row."""
     stages = _stages(answers)
     rows = [(arm, result["latency_ms"]) for arm, result in summary.items()]
-    if answers is not None:
-        rows.append((ANSWERS_ROW, answers["latency_ms"]))
+    for mode, run in (answers or {}).items():
+        rows.append((f"{ANSWERS_ROW}, {mode}", run["latency_ms"]))
     return _table(
         ["arm", *(f"{s} p50 / p95 (ms)" for s in stages)],
         (
@@ -114,12 +121,43 @@ def answers_table(answers: dict[str, Any]) -> list[str]:
     )
 
 
-def answers_section(answers: dict[str, Any], setup: dict[str, Any]) -> list[str]:
-    plan = setup["answers"]
+def grounding_table(answers: dict[str, Any]) -> list[str]:
+    """The trust metrics and first-text latency, one row per answer mode."""
+    return [
+        "## Grounded answers by mode",
+        "",
+        *_table(
+            ["mode", "n", *GROUNDING_COLUMNS.values(), "first text p50 / p95 (ms)"],
+            (
+                [
+                    mode,
+                    str(int(run["metrics"]["all"]["n"])),
+                    *(_fmt(run["metrics"]["all"][m]) for m in GROUNDING_COLUMNS),
+                    _p50_p95_text(run["first_delta_ms"]),
+                ]
+                for mode, run in answers.items()
+            ),
+        ),
+        "",
+        "- extractive: the sources' own sentences, each cited with its span; both: that first, "
+        "then the generator's answer verified claim by claim (only supported claims shown); "
+        "generator: the verified generator answer alone. Abstention is decided before either, "
+        "on the calibrated extractive strength (`serving.abstain`).",
+        "- supported claims: the product's verifier, mean over answers with a checked claim; "
+        "invented specifics: numbers, codes and identifiers in the text shown (normal and "
+        "withheld answers) found in none of the sources given (`evals.grounding`, independent "
+        "of the verifier), a total count; abstention (withheld): no answer when every chunk "
+        "holding the labelled passage is withheld; false abstention: no answer when it is not.",
+        "",
+    ]
+
+
+def answers_section(answers: dict[str, Any], setup: dict[str, Any], mode: str) -> list[str]:
+    plan = setup["answers"][mode]
     every = answers["metrics"]["all"]
     ms = _p50_p95_text
     lines = [
-        "## Answer quality (sample)",
+        f"## Answer quality (sample), mode {mode}",
         "",
         f"{plan['n']} queries (seeded, kinds balanced), generator `{setup['generator']}`, "
         f"temperature {plan['temperature']:g}, max_tokens {plan['max_tokens']}. Normal: the "
@@ -204,7 +242,12 @@ def markdown(
         "",
         *metrics_table(summary),
         "",
-        *(answers_section(answers, setup) if answers is not None else []),
+        *(grounding_table(answers) if answers else []),
+        *(
+            line
+            for mode, run in (answers or {}).items()
+            for line in answers_section(run, setup, mode)
+        ),
         "## Latency per stage (`SearchResult.timings_ms`)",
         "",
         *latency_table(summary, answers),
@@ -261,8 +304,8 @@ def write_charts(
     names.append("metrics_by_arm.png")
 
     latency = {arm: summary[arm]["latency_ms"] for arm in arms}
-    if answers is not None:
-        latency["answers"] = answers["latency_ms"]
+    for mode, run in (answers or {}).items():
+        latency[f"answers, {mode}"] = run["latency_ms"]
     stages = _stages(answers)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
     for ax, q in zip(axes, ("p50", "p95"), strict=True):
@@ -283,11 +326,14 @@ def write_charts(
     plt.close(fig)
     names.append("latency_by_stage.png")
 
-    if answers is not None:
-        kinds = [k for k in ("exact", "semantic", "all") if k in answers["metrics"]]
+    if answers:
+        modes = list(answers)
         fig, ax = plt.subplots(figsize=(8, 4.5))
         _grouped_bars(
-            ax, kinds, ANSWER_CHART, lambda kind, m: answers["metrics"][kind].get(m, math.nan)
+            ax,
+            modes,
+            ANSWER_CHART,
+            lambda mode, m: answers[mode]["metrics"]["all"].get(m, math.nan),
         )
         ax.set_ylim(0, 1.05)
         ax.set_ylabel("share / mean over answers")
@@ -297,7 +343,8 @@ def write_charts(
             loc="upper left",
             bbox_to_anchor=(1.01, 1),
         )
-        fig.suptitle(f"Answer quality ({int(answers['metrics']['all']['n'])} queries)")
+        n = int(answers[modes[0]]["metrics"]["all"]["n"])
+        fig.suptitle(f"Answer quality by mode ({n} queries)")
         fig.tight_layout()
         fig.savefig(out / "answer_quality.png", dpi=110)
         plt.close(fig)

@@ -9,6 +9,7 @@ import tempfile
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ class EvalOptions:
     name: str | None = None  # report name under evals/reports/ when `out` is not given
     command: str | None = None  # recorded in the report; default: this process's argv
     answers: int = 0  # answer-quality sample size (evals/answers.py); 0: no answers generated
+    answer_modes: tuple[str, ...] = ("extractive", "both")  # each mode answers the sample
 
 
 def evaluate(options: EvalOptions, *, console: Console | None = None) -> dict[str, Any]:
@@ -67,28 +69,28 @@ def evaluate(options: EvalOptions, *, console: Console | None = None) -> dict[st
             f"{len(ingestion.failed)} failed" + (" (reused)" if ingestion.reused else "")
         )
         asked = sample(data.queries, options.answers, seed=options.seed)
-        plan = AnswerPlan.of(runtime, len(asked))
-        answer_rows: list[dict[str, Any]] = []
+        plans = [AnswerPlan.of(runtime, len(asked), mode) for mode in options.answer_modes]
+        answer_rows: dict[str, list[dict[str, Any]]] = {}
         with _progress(console) as progress:
             task = progress.add_task(f"{len(ARMS)} arms", total=len(data.queries))
             results = run_arms(
                 runtime, data.queries, ingestion, advance=lambda: progress.advance(task)
             )
-            if asked:
+            for plan in plans if asked else []:
                 answering = progress.add_task(
-                    f"{len(asked)} answers (normal + withheld)", total=2 * len(asked)
+                    f"{len(asked)} answers, {plan.mode} (normal + withheld)", total=2 * len(asked)
                 )
-                answer_rows = run_answers(
+                answer_rows[plan.mode] = run_answers(
                     runtime,
                     asked,
                     collection_id=ingestion.collection_id,
                     filenames=ingestion.filenames,
                     plan=plan,
-                    advance=lambda: progress.advance(answering),
+                    advance=partial(progress.advance, answering),
                 )
         setup = setup_of(runtime, data, ingestion)
         setup["generator"] = runtime.generator.name if asked else None
-        setup["answers"] = asdict(plan) if asked else None
+        setup["answers"] = {p.mode: asdict(p) for p in plans} if asked else None
     setup |= {
         "command": options.command or _command_line(),
         "started_at": started_at,
@@ -98,7 +100,9 @@ def evaluate(options: EvalOptions, *, console: Console | None = None) -> dict[st
     summary = summarise(results)
     per_query = {r.arm.name: r.per_query for r in results}
     out = options.out or REPORTS / (options.name or data.name)
-    answers = summarise_answers(answer_rows) | {"per_query": answer_rows} if asked else None
+    answers = {
+        mode: summarise_answers(rows) | {"per_query": rows} for mode, rows in answer_rows.items()
+    } or None
     report.write(out, summary=summary, setup=setup, per_query=per_query, answers=answers)
     console.print(f"report: {out / 'report.md'}")
     return {"setup": setup, "arms": summary, "answers": answers, "out": str(out)}

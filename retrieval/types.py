@@ -75,6 +75,11 @@ class Chunk:
     generation: str = ""  # the ingestion run that wrote it (a job id); "" for none
     places: tuple[Place, ...] = ()  # empty for chunks indexed before places were recorded
 
+    def place_at(self, offset: int) -> Place | None:
+        """Where character `offset` of the text lies; None for chunks without places."""
+        before = [p for p in self.places if p.offset <= offset]
+        return before[-1] if before else None
+
     @property
     def pages(self) -> tuple[int, int] | None:
         """The first and last page its text is on (None where the format has no pages)."""

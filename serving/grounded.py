@@ -15,7 +15,9 @@
    share) or the extractive one, the extractive verification in mode ``both``, the abstention
    and `no_answer` (abstained, or nothing supported: then the no-answer sentence was shown).
 
-`as_answer_events` turns these events into the answer path's `Delta`s and one `VerifiedDone`
+`as_answer_events` turns these events into the answer path's `Delta`s, a `Verdict` per checked
+claim (after the `Delta` that shows it; a flagged claim has no `Delta`), the `Pending`
+heartbeats, and one `VerifiedDone`
 (a `serving.answer.Done` that also carries the verification), for faces that render those.
 """
 
@@ -53,6 +55,7 @@ class Shown:
 
     text: str
     claim: CheckedClaim | None
+    part: Literal["extractive", "generator"] = "generator"
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,12 @@ class Flagged:
     """An unsupported claim of the generator: reported, never shown as answer text."""
 
     claim: CheckedClaim
+
+
+@dataclass(frozen=True)
+class Pending:
+    """The generator produced text that completes no claim yet: a heartbeat, so that a reader
+    of the stream (a time budget, a keep-alive) sees progress while claims are buffered."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +87,7 @@ class Finished:
         return self.verification.no_answer and (self.extracted is None or self.extracted.no_answer)
 
 
-GroundedEvent = Extracted | Shown | Flagged | Finished
+GroundedEvent = Extracted | Shown | Flagged | Pending | Finished
 
 
 def grounded_answer(
@@ -107,7 +116,8 @@ def grounded_answer(
     extracted = extractive.verification()
     if mode == "extractive" or generator is None:
         yield from (
-            Shown(("\n" if i else "") + render(c), c) for i, c in enumerate(extracted.claims)
+            Shown(("\n" if i else "") + render(c), c, "extractive")
+            for i, c in enumerate(extracted.claims)
         )
         yield Finished(mode, extracted, abstention, "extractive")
         return
@@ -131,9 +141,10 @@ def grounded_answer(
 
 def verified(
     events: Iterator[Delta | Done], verifier: Verifier
-) -> abc.Generator[Shown | Flagged, None, tuple[Verification, int]]:
+) -> abc.Generator[Shown | Flagged | Pending, None, tuple[Verification, int]]:
     """Verify a generator's answer claim by claim as it streams: yield each claim `Shown` or
-    `Flagged`; return the verification and the count of dropped citation numbers."""
+    `Flagged` (`Pending` for text that completes none); return the verification and the count
+    of dropped citation numbers."""
     stream = ClaimStream()
     checked: list[CheckedClaim] = []
     declined = False
@@ -142,6 +153,8 @@ def verified(
         if isinstance(event, Done):
             dropped = event.dropped_citations
         claims = stream.feed(event.text) if isinstance(event, Delta) else stream.finish()
+        if not claims:
+            yield Pending()
         for claim in claims:
             declined = declined or claim.declines
             yield from _verdict(verifier, claim, checked, shown_before=bool(_shown(checked)))
@@ -152,8 +165,9 @@ def _verdict(
     verifier: Verifier, claim: Claim, checked: list[CheckedClaim], *, shown_before: bool
 ) -> Iterator[Shown | Flagged]:
     """Check one streamed claim: `Shown` (with a leading space after earlier text) or
-    `Flagged`; content-free claims and the no-answer sentence yield nothing."""
-    if not claim.has_content or claim.declines:
+    `Flagged`; content-free claims, the no-answer sentence and a repeat of an earlier claim
+    (a small model looping) yield nothing."""
+    if not claim.has_content or claim.declines or _repeats(claim, checked):
         return
     result = verifier.check(claim)
     checked.append(result)
@@ -163,12 +177,26 @@ def _verdict(
         yield Flagged(result)
 
 
+def _repeats(claim: Claim, checked: Sequence[CheckedClaim]) -> bool:
+    said = " ".join(claim.text.split()).casefold()
+    return any(" ".join(c.claim.text.split()).casefold() == said for c in checked)
+
+
 def _shown(checked: Sequence[CheckedClaim]) -> list[CheckedClaim]:
     return [c for c in checked if c.supported]
 
 
 def _name(generator: Generator | None, mode: AnswerMode) -> str:
     return "extractive" if generator is None or mode == "extractive" else generator.name
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A checked claim, for faces that mark what is supported: `part` says whether it belongs to
+    the extractive answer or the generator's; an unsupported claim was not shown."""
+
+    claim: CheckedClaim
+    part: Literal["extractive", "generator"]
 
 
 @dataclass(frozen=True)
@@ -189,10 +217,10 @@ class VerifiedDone(Done):
 
 def as_answer_events(
     events: Iterable[GroundedEvent], sources: Sequence[Source]
-) -> Iterator[Delta | VerifiedDone]:
+) -> Iterator[Delta | Verdict | Pending | VerifiedDone]:
     """The grounded events as the answer path's `Delta`s (the shown text: in mode ``both`` the
-    extractive answer, then the generator's supported claims after a blank line) and one
-    `VerifiedDone`. Closing this iterator closes `events` (and so the generation)."""
+    extractive answer, then the generator's supported claims after a blank line), `Verdict`s
+    and one `VerifiedDone`. Closing this iterator closes `events` (and so the generation)."""
     by_number = {s.number: s for s in sources}
     extracted: ExtractiveAnswer | None = None
     gap = ""
@@ -201,10 +229,18 @@ def as_answer_events(
             if isinstance(event, Extracted):
                 extracted = event.answer
                 gap = "\n\n"
-                yield Delta(event.answer.text)
+                for i, claim in enumerate(event.verification.claims):
+                    yield Delta(("\n" if i else "") + render(claim))
+                    yield Verdict(claim, "extractive")
             elif isinstance(event, Shown):
                 yield Delta(gap + event.text)
                 gap = ""
+                if event.claim is not None:
+                    yield Verdict(event.claim, event.part)
+            elif isinstance(event, Flagged):
+                yield Verdict(event.claim, "generator")
+            elif isinstance(event, Pending):
+                yield event
             elif isinstance(event, Finished):
                 yield _done(event, extracted, by_number)
     finally:

@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 # Every list and string a caller sends has a maximum (issue 17); the OpenAPI schema shows them.
 MAX_COLLECTIONS = 100  # collections named in one request
 MAX_QUESTION = 4000  # characters of a query or question
+MAX_TURNS = 100  # earlier turns of a conversation sent with a question
+MAX_TURN = 16_000  # characters of one earlier turn
 CollectionRef = Annotated[str, Field(min_length=1, max_length=100, description="An id or name.")]
 
 
@@ -98,8 +100,19 @@ class ChunkOut(BaseModel):
     )
 
 
+class PassageOut(BaseModel):
+    """The sentence(s) of a text that matched: ``text[start:end]`` of its chunk or source."""
+
+    start: int
+    end: int
+    score: float
+
+
 class SearchHit(ChunkOut):
     score: float
+    passage: PassageOut | None = Field(
+        description="The sentence(s) of the chunk that match the query (null: none shares a term)."
+    )
 
 
 class SearchResponse(BaseModel):
@@ -108,11 +121,32 @@ class SearchResponse(BaseModel):
     timings_ms: dict[str, float]
 
 
+class Turn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["user", "assistant"]
+    content: str = Field(..., max_length=MAX_TURN)
+
+
+AnswerMode = Literal["extractive", "generator", "both"]
+
+
 class AnswerRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     question: str = Field(..., min_length=1, max_length=MAX_QUESTION)
+    history: list[Turn] = Field(
+        [],
+        max_length=MAX_TURNS,
+        description="The conversation's earlier turns, oldest first. The client holds the "
+        "conversation: Enclave stores none of it.",
+    )
     collections: list[CollectionRef] | None = Field(None, max_length=MAX_COLLECTIONS)
     k: int | None = Field(None, ge=1, le=10, description="Sources given to the generator.")
+    mode: AnswerMode | None = Field(
+        None,
+        description="extractive: the sources' own sentences; generator: the model's answer, "
+        "verified claim by claim; both: the extractive answer, then the verified model answer. "
+        "Default: the server's setting.",
+    )
     stream: bool = False
 
 
@@ -124,14 +158,63 @@ class SourceOut(BaseModel):
     section: str
     page: int | None
     text: str
+    passage: PassageOut | None = Field(
+        description="The sentence(s) of the source that match the question."
+    )
+
+
+class SupportOut(BaseModel):
+    """The passage ``sources[source].text[start:end]`` that supports a claim (or, for an
+    unsupported claim, the closest one found)."""
+
+    source: int
+    start: int
+    end: int
+    score: float
+
+
+class ClaimOut(BaseModel):
+    text: str
+    supported: bool = Field(description="False: no source supports it; it is not in `answer`.")
+    part: Literal["extractive", "generator"]
+    citations: list[int] = Field(description="The sources shown with it (empty if unsupported).")
+    added: bool = Field(description="The verifier attached the citation (the model gave none).")
+    rejected: list[int] = Field(description="Sources the model cited that do not support it.")
+    support: SupportOut | None
+    missing: list[str] = Field(description="Numbers, codes and names the passage lacks.")
+
+
+class Abstention(BaseModel):
+    abstained: bool = Field(description="Retrieval found nothing that answers the question.")
+    strength: float = Field(description="How much of the question the best passage covers.")
+    threshold: float
+
+
+class StandaloneOut(BaseModel):
+    text: str | None = Field(
+        description="The standalone question retrieval used, when it differs from the question "
+        "(a follow-up rewritten from the conversation); null when unchanged."
+    )
+    method: Literal["unchanged", "rule", "generator"]
 
 
 class AnswerResponse(BaseModel):
-    answer: str
+    answer: str = Field(
+        description="Supported claims with their citations, or the no-answer "
+        "sentence. Unsupported claims are never part of it: see `claims`."
+    )
     citations: list[int] = Field(description="Numbers of the sources the answer cites, in order.")
     sources: list[SourceOut]
+    claims: list[ClaimOut] = Field(description="Every checked claim, shown or flagged, in order.")
+    supported_share: float | None = Field(
+        description="Supported / checked claims of the answer (the generator's in modes "
+        "generator and both); null when no claim was checked."
+    )
+    mode: AnswerMode
+    no_answer: bool = Field(description="The sources do not contain the answer.")
+    abstention: Abstention
+    question: StandaloneOut
     dropped_citations: int = Field(description="Citations to sources the model was not given.")
-    no_answer: bool = Field(description="The model said the sources do not contain the answer.")
     model: str
     reranker: str
     timings_ms: dict[str, float]

@@ -3,20 +3,22 @@
 `AnswerService` is built once by the runtime (`Runtime.answers`) with the deployment's defaults;
 the REST, OpenAI-compatible, CLI and eval faces call it and only render what it yields.
 
-An answer is a stream of `AnswerEvent`s, always in this order: one `Retrieved` (the sources
-the generator is given, and how they were found), the `Delta`s of the answer text (citations
-already validated and normalised to ``[n]``), one `Done` (the sources actually cited, the
-dropped citations, no-answer, the model). `collect` folds a stream into one `Answer`.
-
-A step that checks the answer (e.g. per-claim verification) belongs in `stream_from`, between
-the generation and the faces: it sees every delta and the final `Done`, and extends `Done` with
-what it found; every face then renders it from the same event.
+An answer is grounded (`serving.grounded`): nothing is shown that a passage of the sources
+does not support. A question with earlier turns (the client holds the history; nothing is
+stored) is first made standalone for retrieval (`serving.conversation`). The answer is a stream
+of `AnswerEvent`s, always in this order: one `Retrieved` (the sources, how they were found and
+the question retrieval used), then the `Delta`s of the text that may be shown (supported claims
+with their citations, or the no-answer sentence) interleaved with a `Verdict` per checked claim
+(after the `Delta` that shows it; an unsupported claim is only a `Verdict`) and `Pending`
+heartbeats while the generator's text completes no claim, then one
+`VerifiedDone` (mode, verification, abstention, the sources cited). `collect` folds a stream
+into one `Answer`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,8 +28,21 @@ from app.settings import Settings
 from retrieval.protocols import VectorStore
 from retrieval.search import Mode, Retriever, SearchResult
 from retrieval.types import Chunk, Hit, Scope
-from serving.answer import Delta, Done, stream_answer
-from serving.protocols import Generator, Source
+from serving.abstain import ABSTAIN_BELOW
+from serving.answer import Delta
+from serving.conversation import Standalone, rewrite, rewrite_with_generator
+from serving.extractive import Passage, best_passage
+from serving.grounded import (
+    AnswerMode,
+    Pending,
+    Verdict,
+    VerifiedDone,
+    as_answer_events,
+    grounded_answer,
+)
+from serving.protocols import Generator, Message, Source
+from serving.support import SUPPORT_THRESHOLD, SupportFinder
+from serving.verify import Verifier
 
 
 def search(
@@ -56,6 +71,11 @@ def get_chunk(
     return live[0].chunk
 
 
+def passage(query: str, hit: Hit) -> Passage | None:
+    """The sentence(s) of a hit that match the query (offsets into its chunk's text)."""
+    return best_passage(query, hit.chunk.text)
+
+
 def as_sources(hits: Sequence[Hit]) -> list[Source]:
     """Number the hits [1..n] in rank order."""
     return [
@@ -80,13 +100,22 @@ class Retrieved:
     sources: list[Source]  # `hits`, numbered [1..n]
     reranker: str
     timings_ms: dict[str, float]
+    question: Standalone = field(default=Standalone("", "unchanged"))  # what retrieval used
 
     @classmethod
-    def of(cls, hits: Sequence[Hit], *, reranker: str, timings_ms: dict[str, float]) -> Retrieved:
-        return cls(list(hits), as_sources(hits), reranker, timings_ms)
+    def of(
+        cls,
+        hits: Sequence[Hit],
+        *,
+        reranker: str,
+        timings_ms: dict[str, float],
+        question: Standalone | None = None,
+    ) -> Retrieved:
+        asked = question or Standalone("", "unchanged")
+        return cls(list(hits), as_sources(hits), reranker, timings_ms, asked)
 
 
-AnswerEvent = Retrieved | Delta | Done
+AnswerEvent = Retrieved | Delta | Verdict | Pending | VerifiedDone
 
 
 @dataclass(frozen=True)
@@ -94,8 +123,14 @@ class Answer:
     """A whole answer, collected from its events."""
 
     retrieved: Retrieved
-    text: str
-    done: Done
+    text: str  # what may be shown: supported claims with their citations, or no-answer
+    done: VerifiedDone
+    verdicts: list[Verdict]  # every checked claim, shown or flagged, in order
+
+    @property
+    def flagged(self) -> list[Verdict]:
+        """The claims no source supports: reported, never part of `text`."""
+        return [v for v in self.verdicts if not v.claim.supported]
 
 
 def collect(
@@ -104,6 +139,7 @@ def collect(
     """The answer the `events` make up; `on_text` sees each piece of text as it arrives."""
     retrieved: Retrieved | None = None
     parts: list[str] = []
+    verdicts: list[Verdict] = []
     for event in events:
         match event:
             case Retrieved():
@@ -112,8 +148,10 @@ def collect(
                 parts.append(text)
                 if on_text is not None:
                     on_text(text)
-            case Done() if retrieved is not None:
-                return Answer(retrieved=retrieved, text="".join(parts), done=event)
+            case Verdict():
+                verdicts.append(event)
+            case VerifiedDone() if retrieved is not None:
+                return Answer(retrieved, "".join(parts), event, verdicts)
     raise RuntimeError("the answer stream ended without a result")
 
 
@@ -125,15 +163,25 @@ class AnswerDefaults:
     max_tokens: int
     temperature: float
     context_tokens: int
+    mode: AnswerMode = "both"
+    abstain_below: float = ABSTAIN_BELOW
+    support_threshold: float = SUPPORT_THRESHOLD
+    focus_sources: bool = True
+    generator_rewrites: bool = False
 
     @classmethod
     def of(cls, settings: Settings) -> AnswerDefaults:
-        g = settings.generator
+        g, a = settings.generator, settings.answer
         return cls(
             k=settings.retrieval.answer_k,
             max_tokens=g.max_tokens,
             temperature=g.temperature,
             context_tokens=g.context_tokens,
+            mode=a.mode,
+            abstain_below=a.abstain_below,
+            support_threshold=a.support_threshold,
+            focus_sources=a.focus_sources,
+            generator_rewrites=a.generator_rewrites,
         )
 
 
@@ -158,16 +206,30 @@ class AnswerService:
         *,
         scope: Scope,
         question: str,
+        history: Sequence[Message] = (),
         k: int | None = None,
         max_tokens: int | None = None,
         temperature: float | None = None,
+        mode: AnswerMode | None = None,
     ) -> Iterator[AnswerEvent]:
-        """Retrieve the top `k` sources in `scope`, then stream the answer from them (lazily:
-        nothing runs before the first event is asked for)."""
-        retrieved = self.retrieve(scope=scope, question=question, k=k)
+        """Make `question` standalone from the earlier turns `history`, retrieve the top `k`
+        sources in `scope` for it, then stream the grounded answer (lazily: nothing runs before
+        the first event is asked for)."""
+        asked = self.standalone(question, history)
+        retrieved = self.retrieve(scope=scope, question=asked.text, k=k)
         yield from self.stream_from(
-            retrieved, question=question, max_tokens=max_tokens, temperature=temperature
+            replace(retrieved, question=asked),
+            question=asked.text,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            mode=mode,
         )
+
+    def standalone(self, question: str, history: Sequence[Message]) -> Standalone:
+        """The question retrieval uses: rewritten from the conversation when it refers back."""
+        if history and self.defaults.generator_rewrites:
+            return rewrite_with_generator(self.generator, question, history)
+        return rewrite(question, history)
 
     def retrieve(self, *, scope: Scope, question: str, k: int | None = None) -> Retrieved:
         """The top `k` live hits in `scope` (hybrid, reranked), as numbered sources."""
@@ -178,7 +240,12 @@ class AnswerService:
             query=question,
             k=self.defaults.k if k is None else k,
         )
-        return Retrieved.of(found.hits, reranker=found.reranker, timings_ms=found.timings_ms)
+        return Retrieved.of(
+            found.hits,
+            reranker=found.reranker,
+            timings_ms=found.timings_ms,
+            question=Standalone(question, "unchanged"),
+        )
 
     def stream_from(
         self,
@@ -187,16 +254,24 @@ class AnswerService:
         question: str,
         max_tokens: int | None = None,
         temperature: float | None = None,
+        mode: AnswerMode | None = None,
     ) -> Iterator[AnswerEvent]:
-        """`retrieved`, then the answer's `Delta`s from its sources, then `Done`. Closing the
-        stream closes the generation (a disconnected client stops it)."""
+        """`retrieved`, then the grounded answer's events from its sources (see the module
+        docstring). Closing the stream closes the generation (a disconnected client stops it)."""
         d = self.defaults
+        sources = retrieved.sources
         yield retrieved
-        yield from stream_answer(
-            self.generator,
+        finder = SupportFinder(sources, threshold=d.support_threshold)
+        events = grounded_answer(
             question,
-            retrieved.sources,
+            sources,
+            mode=mode or d.mode,
+            generator=self.generator,
             max_tokens=d.max_tokens if max_tokens is None else max_tokens,
             temperature=d.temperature if temperature is None else temperature,
             context_tokens=d.context_tokens,
+            abstain_below=d.abstain_below,
+            focus=d.focus_sources,
+            verifier=Verifier(sources, finder=finder),
         )
+        yield from as_answer_events(events, sources)

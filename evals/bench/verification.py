@@ -200,7 +200,9 @@ def generated(
 def recorded_generation_p50() -> float | None:
     try:
         report = json.loads(RECORDED.read_text())
-        return float(report["answers"]["latency_ms"]["generation"]["p50"])
+        answers = report["answers"]
+        run = answers if "latency_ms" in answers else answers["both"]  # before/after answer modes
+        return float(run["latency_ms"]["generation"]["p50"])
     except (OSError, KeyError, TypeError, ValueError):
         return None
 

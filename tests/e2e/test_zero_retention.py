@@ -96,6 +96,20 @@ def test_a_full_session_leaves_no_trace_of_questions_and_erasure_removes_the_doc
                 json={"model": "enclave", "messages": [{"role": "user", "content": question}]},
             )
             assert chat.status_code == 200, chat.text
+            # conversations: the client sends the earlier turns (canaries in each); none is kept
+            history = [
+                {"role": "user", "content": f"Tell me about {question_canary}-XJ-220"},
+                {"role": "assistant", "content": f"The {question_canary}-XJ-220 is a pump."},
+            ]
+            follow_up = {"question": "Is that model allergic?", "history": history}
+            turned = http.post("/v1/answer", json=follow_up)
+            assert turned.status_code == 200, turned.text
+            assert turned.json()["question"]["method"] == "rule"  # positive control: rewritten
+            with http.stream("POST", "/v1/answer", json={**follow_up, "stream": True}) as again:
+                assert "event: done" in "".join(again.iter_text())
+            messages = [*history, {"role": "user", "content": "Which patient is it?"}]
+            chat = http.post("/v1/chat/completions", json={"messages": messages, "stream": True})
+            assert chat.status_code == 200, chat.text
             # requests failing on purpose, the canary in each
             too_long = http.post("/v1/search", json={"query": question * 200})
             assert too_long.status_code == 422

@@ -1,5 +1,7 @@
-"""The retrieval quality gate: the quick pydocs subset through the real pipeline, with the
-embedded default (MiniLM + BM25 + qdrant-edge), must stay at or above `evals/floors.json`.
+"""The quality gate: the quick pydocs subset through the real pipeline, with the embedded
+default (MiniLM + BM25 + qdrant-edge + SmolLM2), must stay at or above the floors of
+`evals/floors.json` (retrieval by arm, answers by mode) and at or below its answer ceilings
+(invented specifics shown: none; false abstention).
 
 Run: HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 .venv/bin/pytest -m eval tests/eval
 """
@@ -45,6 +47,7 @@ def run(floors: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dic
             limit_docs=subset["limit_docs"],
             seed=subset["seed"],
             answers=subset["answers"],
+            answer_modes=tuple(subset["answer_modes"]),
             command="pytest -m eval tests/eval",
         )
     )
@@ -68,12 +71,32 @@ def test_metrics_at_or_above_floors(run: dict[str, Any], floors: dict[str, Any])
         if run["arms"][arm]["metrics"][kind][metric] < floor
     ]
     below += [
-        f"answers/{kind} {metric}: {run['answers']['metrics'][kind][metric]:.3f} < {floor}"
-        for kind, metrics in floors["answer_floors"].items()
-        for metric, floor in metrics.items()
-        if run["answers"]["metrics"][kind][metric] < floor
+        f"answers {mode}/{kind} {metric}: {got:.3f} < {floor}"
+        for mode, kind, metric, floor, got in _answer_bounds(run, floors["answer_floors"])
+        if got < floor
     ]
     assert not below, "quality below the floors:\n" + "\n".join(below)
+
+
+def test_answers_at_or_below_ceilings(run: dict[str, Any], floors: dict[str, Any]) -> None:
+    above = [
+        f"answers {mode}/{kind} {metric}: {got:.3f} > {ceiling}"
+        for mode, kind, metric, ceiling, got in _answer_bounds(run, floors["answer_ceilings"])
+        if got > ceiling
+    ]
+    assert not above, "answers above their ceilings:\n" + "\n".join(above)
+
+
+def _answer_bounds(
+    run: dict[str, Any], bounds: dict[str, Any]
+) -> list[tuple[str, str, str, float, float]]:
+    """(mode, kind, metric, bound, measured) for each bound of the answer sample."""
+    return [
+        (mode, kind, metric, bound, run["answers"][mode]["metrics"][kind][metric])
+        for mode, kinds in bounds.items()
+        for kind, metrics in kinds.items()
+        for metric, bound in metrics.items()
+    ]
 
 
 def test_hybrid_rerank_beats_each_single_leg_on_ndcg(run: dict[str, Any]) -> None:

@@ -95,6 +95,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
                 out=base / "report",
                 data_dir=base / "data",
                 answers=4,
+                answer_modes=("extractive", "generator"),
                 command="pytest",
             )
         )
@@ -103,9 +104,11 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def test_report_has_the_answer_section_and_generation_latency(run: dict) -> None:
     out = Path(run["out"])
     report = (out / "report.md").read_text()
-    assert "## Answer quality (sample)" in report
+    assert "## Grounded answers by mode" in report
+    assert "## Answer quality (sample), mode extractive" in report
+    assert "## Answer quality (sample), mode generator" in report
     assert "generator `echo`" in report
-    assert "| answers (hybrid+rerank → generator) |" in report
+    assert "| answers (hybrid+rerank → generator), generator |" in report
     assert "generation p50 / p95 (ms)" in report
     assert {p.name for p in out.glob("*.png")} == {
         "metrics_by_arm.png",
@@ -117,29 +120,37 @@ def test_report_has_the_answer_section_and_generation_latency(run: dict) -> None
 def test_metrics_json_has_the_answer_fields(run: dict) -> None:
     metrics = json.loads((Path(run["out"]) / "metrics.json").read_text())
     assert metrics["setup"]["generator"] == "echo"
-    assert metrics["setup"]["answers"]["n"] == 4
-    assert metrics["setup"]["answers"]["temperature"] == 0.0
-    answers = metrics["answers"]
-    assert set(answers["metrics"]) == {"exact", "semantic", "all"}
-    every = answers["metrics"]["all"]
-    assert every["n"] == 4
-    assert every["f1_n"] == 4  # every reference passage found
-    for key in ("citation_correct", "uncited", "false_no_answer", "withheld_no_answer", "f1"):
-        assert 0.0 <= every[key] <= 1.0
-    assert every["uncited"] == 0.0  # echo cites every source it quotes
-    assert every["false_no_answer"] == 0.0
-    assert every["withheld_no_answer"] == 0.0  # echo never declines while it has sources
-    assert every["f1"] > 0.0  # echo quotes the start of each source, some of the passage
-    assert {"embed", "index", "rerank", "generation", "total"} <= set(answers["latency_ms"])
-    assert answers["first_delta_ms"]["n"] == 4
-    assert [r["id"] for r in answers["per_query"]] == sorted(q[0] for q in QUERIES)
-    for row in answers["per_query"]:
-        normal, withheld = row["normal"], row["withheld"]
-        assert normal["sources"] == 3
-        assert withheld["sources"] == 3
-        if normal["relevant_sources"]:
-            assert withheld["withheld"] >= 1
-        assert all(file != "?" for file, _ in withheld["top"])
+    assert (
+        set(metrics["setup"]["answers"]) == set(metrics["answers"]) == {"extractive", "generator"}
+    )
+    for mode, answers in metrics["answers"].items():
+        assert metrics["setup"]["answers"][mode]["n"] == 4
+        assert metrics["setup"]["answers"][mode]["mode"] == mode
+        assert metrics["setup"]["answers"][mode]["temperature"] == 0.0
+        assert set(answers["metrics"]) == {"exact", "semantic", "all"}
+        every = answers["metrics"]["all"]
+        assert every["n"] == 4
+        assert every["f1_n"] == 4  # every reference passage found
+        for key in ("citation_correct", "uncited", "false_no_answer", "withheld_no_answer", "f1"):
+            assert 0.0 <= every[key] <= 1.0
+        assert every["invented_specifics"] == 0.0  # nothing shown that the sources lack
+        assert every["supported_share"] == 1.0  # extracts, and echo's quotes, all hold
+        assert every["withheld_no_answer"] == 1.0  # abstains without the passage
+        assert every["uncited"] == every["false_no_answer"]  # an answer shown is cited
+        assert {"embed", "index", "rerank", "generation", "total"} <= set(answers["latency_ms"])
+        assert answers["first_delta_ms"]["n"] == 4
+        assert [r["id"] for r in answers["per_query"]] == sorted(q[0] for q in QUERIES)
+        for row in answers["per_query"]:
+            _check_row(row)
+
+
+def _check_row(row: dict) -> None:
+    normal, withheld = row["normal"], row["withheld"]
+    assert normal["sources"] == 3
+    assert withheld["sources"] == 3
+    if normal["relevant_sources"]:
+        assert withheld["withheld"] >= 1
+    assert all(file != "?" for file, _ in withheld["top"])
 
 
 def test_metrics_json_holds_no_query_answer_or_chunk_text(run: dict) -> None:
@@ -203,6 +214,7 @@ def test_a_model_that_declines_without_the_passage(
 ) -> None:
     for var, value in FAST.items():
         monkeypatch.setenv(var, value)
+    monkeypatch.setenv("ENCLAVE_ANSWER__ABSTAIN_BELOW", "0")  # the model alone decides
     monkeypatch.setattr("app.runtime.make_generator", lambda _settings: Oracle())
     result = evaluate(
         EvalOptions(
@@ -210,11 +222,13 @@ def test_a_model_that_declines_without_the_passage(
             out=tmp_path / "oracle",
             data_dir=Path(run["setup"]["data_dir"]),  # the index of `run`, reused
             answers=4,
+            answer_modes=("generator",),
             command="pytest",
         )
     )
     assert result["setup"]["ingestion_reused"]
-    every = result["answers"]["metrics"]["all"]
+    every = result["answers"]["generator"]["metrics"]["all"]
+    assert every["supported_share"] == 1.0  # the verifier finds each answer in its source
     assert every["citation_correct"] == every["sources_relevant"] == 1.0
     assert every["cited_relevant_share"] == 1.0
     assert every["false_no_answer"] == 0.0

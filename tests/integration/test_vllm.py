@@ -19,7 +19,7 @@ import pytest
 
 from serving.openai_client import OpenAIChatGenerator
 from serving.protocols import Message
-from serving.settings import GeneratorSettings
+from serving.settings import AnswerSettings, GeneratorSettings
 from tests.support import fast_settings, free_port, live_server, sign_in, wait_indexed
 from tests.tiny_models import TINY_LLAMA_CONTEXT, build_tiny_llama
 from tests.vllm_server import ROOT, VllmServer, vllm_python
@@ -62,7 +62,11 @@ def enclave(vllm: VllmServer, tmp_path_factory: pytest.TempPathFactory) -> Itera
     generator = GeneratorSettings(
         kind="openai", base_url=vllm.base_url, api_key=API_KEY, max_tokens=64, timeout_s=60
     )
-    settings = fast_settings(tmp_path_factory.mktemp("enclave") / "data", generator=generator)
+    # The tiny random model answers nonsense: abstention off, so that every question reaches it.
+    answer = AnswerSettings(abstain_below=0.0)
+    settings = fast_settings(
+        tmp_path_factory.mktemp("enclave") / "data", generator=generator, answer=answer
+    )
     with live_server(settings) as base, httpx.Client(base_url=base, timeout=120) as http:
         sign_in(http, settings)
         assert http.post("/v1/collections", json={"name": "icu"}).status_code == 201
@@ -113,10 +117,18 @@ def test_streamed_answer_and_openai_endpoint_through_vllm(enclave: httpx.Client)
     # refuses a prompt that does not fit with a 400, which would end the stream with an error).
     assert sum(len(s["text"]) for s in sources) > TINY_LLAMA_CONTEXT * 4
     assert events[-1][1]["model"] == MODEL
+    # every claim of the model was verified: its random text is flagged, never shown
+    shown = "".join(data["text"] for name, data in events if name == "delta")
+    flagged = [data for name, data in events if name == "claim" and not data["supported"]]
+    assert all(c["citations"] == [] and c["text"] not in shown for c in flagged)
 
-    answered = enclave.post("/v1/answer", json={"question": QUESTION})
+    answered = enclave.post("/v1/answer", json={"question": QUESTION, "mode": "generator"})
     assert answered.status_code == 200, answered.text
-    assert answered.json()["model"] == MODEL
+    body = answered.json()
+    assert body["model"] == MODEL
+    assert body["mode"] == "generator"
+    shown = [c["text"] for c in body["claims"] if c["supported"]]
+    assert all(text in body["answer"] for text in shown)
 
     chat = {"model": "enclave:icu", "messages": [{"role": "user", "content": QUESTION}]}
     completion = enclave.post("/v1/chat/completions", json=chat)
@@ -138,10 +150,19 @@ def test_vllm_down_is_503_with_retry_after_then_recovers_without_restart(
     assert ready.status_code == 503
     assert ready.json()["checks"]["generator"]["status"] == "down"
     for stream in (False, True):
-        down = enclave.post("/v1/answer", json={"question": QUESTION, "stream": stream})
+        asked = {"question": QUESTION, "stream": stream, "mode": "generator"}
+        down = enclave.post("/v1/answer", json=asked)
         assert down.status_code == 503, down.text
         assert down.json()["error"]["code"] == "upstream_unavailable"
         assert int(down.headers["retry-after"]) > 0
+    # mode both: the extractive answer is streamed, then the stream says the model is down
+    with enclave.stream("POST", "/v1/answer", json={"question": QUESTION, "stream": True}) as r:
+        assert r.status_code == 200
+        events = sse_events(r)
+    assert [n for n, _ in events][:2] == ["sources", "delta"]
+    assert events[-1][0] == "error"
+    assert events[-1][1]["code"] == "upstream_unavailable"
+    assert enclave.post("/v1/answer", json={"question": QUESTION}).status_code == 503
     chat = {"model": "enclave", "messages": [{"role": "user", "content": QUESTION}]}
     assert enclave.post("/v1/chat/completions", json=chat).status_code == 503
 

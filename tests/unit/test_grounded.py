@@ -14,6 +14,7 @@ from serving.grounded import (
     Extracted,
     Finished,
     Flagged,
+    Pending,
     Shown,
     VerifiedDone,
     as_answer_events,
@@ -94,7 +95,7 @@ def test_nothing_supported_shows_the_no_answer_sentence():
     shown, events, finished = _run(mode="generator", generator=generator)
     assert shown == NO_ANSWER
     assert finished.no_answer
-    assert [type(e) for e in events] == [Flagged, Shown, Finished]
+    assert [type(e) for e in events if not isinstance(e, Pending)] == [Flagged, Shown, Finished]
 
 
 def test_both_mode_gives_the_extractive_answer_first():

@@ -1,8 +1,11 @@
 """An OpenAI-compatible face over Enclave's answers, for internal apps built on OpenAI SDKs.
 
-The last user message is the question; retrieval runs inside the caller's scope (narrowed by
-`model="enclave:<collection>"`), and the answer carries an `enclave` object with its sources
-and citations. Earlier turns are not sent to the generator: each answer stands on its sources.
+The last user message is the question and the user and assistant messages before it are the
+conversation: a follow-up is made standalone for retrieval from them (nothing is stored).
+Retrieval runs inside the caller's scope (narrowed by `model="enclave:<collection>"`); the
+content is the grounded answer (only supported claims, with their citations), and an `enclave`
+object carries the sources, every checked claim (unsupported ones flagged), the mode and the
+abstention.
 """
 
 from __future__ import annotations
@@ -15,15 +18,18 @@ from collections.abc import Iterator
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
+from app.api.answer_views import claim_out, sources_out, summary
 from app.api.budget import closing, within
 from app.api.deps import RuntimeDep, ScopeDep, SessionDep
-from app.api.openai_protocol import ChatCompletionRequest, ModelCard, ModelList
+from app.api.openai_protocol import ChatCompletionRequest, ChatMessage, ModelCard, ModelList
 from app.api.ratelimit import throttle
-from app.api.routes.search import narrowed, source_out
+from app.api.routes.search import narrowed
 from app.api.streaming import started
 from app.errors import InvalidRequest, translate
 from app.services import answers, collections
-from serving.answer import Delta, Done
+from serving.answer import Delta
+from serving.grounded import Verdict, VerifiedDone
+from serving.protocols import Message
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 
@@ -46,14 +52,11 @@ def chat_completions(  # type: ignore[no-untyped-def]
     model, colon, collection = body.model.partition(":")
     if model != "enclave" or (colon and not collection):  # "enclave:" names no collection
         raise InvalidRequest('model must be "enclave" or "enclave:<collection>"')
-    question = next(
-        (m.content for m in reversed(body.messages) if m.role == "user" and m.content), None
-    )
-    if not question:
-        raise InvalidRequest("messages must contain a user message with content")
+    question, history = conversation(body.messages)
     events = runtime.answers.stream(
         scope=narrowed(db, scope, [collection] if collection else None),
         question=question,
+        history=history,
         max_tokens=body.max_tokens,
         temperature=body.temperature,
     )
@@ -68,14 +71,25 @@ def chat_completions(  # type: ignore[no-untyped-def]
     return completion(events, completion_id, body.model)
 
 
-def enclave_meta(retrieved: answers.Retrieved | None, done: Done) -> dict:
-    return {
-        "citations": [s.number for s in done.citations],
-        "dropped_citations": done.dropped_citations,
-        "no_answer": done.no_answer,
-        "generator": done.model,
-        "reranker": retrieved.reranker if retrieved else "none",
-        "sources": [source_out(s).model_dump() for s in retrieved.sources] if retrieved else [],
+def conversation(messages: list[ChatMessage]) -> tuple[str, list[Message]]:
+    """The last user message with content, and the user and assistant turns before it."""
+    last = next((i for i in reversed(range(len(messages))) if messages[i].role == "user"), None)
+    if last is None or not messages[last].content:
+        raise InvalidRequest("messages must end with a user message with content")
+    history = [
+        Message(role=m.role, content=m.content)  # type: ignore[arg-type]
+        for m in messages[:last]
+        if m.role in ("user", "assistant") and m.content
+    ]
+    return messages[last].content or "", history
+
+
+def enclave_meta(retrieved: answers.Retrieved, done: VerifiedDone, verdicts: list[Verdict]) -> dict:
+    meta = summary(retrieved, done)
+    meta["generator"] = meta.pop("model")
+    return meta | {
+        "claims": [claim_out(v).model_dump() for v in verdicts],
+        "sources": [s.model_dump() for s in sources_out(retrieved)],
     }
 
 
@@ -93,7 +107,7 @@ def completion(events: Iterator[answers.AnswerEvent], completion_id: str, model:
                 "finish_reason": "stop",
             }
         ],
-        "enclave": enclave_meta(answer.retrieved, answer.done),
+        "enclave": enclave_meta(answer.retrieved, answer.done, answer.verdicts),
     }
 
 
@@ -114,6 +128,7 @@ def stream_chunks(
         return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
     retrieved: answers.Retrieved | None = None
+    verdicts: list[Verdict] = []
     try:
         yield chunk({"role": "assistant", "content": ""})
         for event in events:
@@ -122,8 +137,11 @@ def stream_chunks(
                     retrieved = event
                 case Delta():
                     yield chunk({"content": event.text})
-                case Done():
-                    yield chunk({}, "stop", enclave=enclave_meta(retrieved, event))
+                case Verdict():
+                    verdicts.append(event)
+                case VerifiedDone() if retrieved is not None:
+                    meta = enclave_meta(retrieved, event, verdicts)
+                    yield chunk({}, "stop", enclave=meta)
     except Exception as exc:  # noqa: BLE001 - the stream has started: report in-band
         err = translate(exc)
         body = {"error": {"message": str(err), "type": err.code, "param": None, "code": err.code}}

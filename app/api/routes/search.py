@@ -8,6 +8,14 @@ from collections.abc import Iterator
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
+from app.api.answer_views import (
+    answer_response,
+    claim_out,
+    passage_out,
+    question_out,
+    sources_out,
+    summary,
+)
 from app.api.budget import closing, within
 from app.api.deps import RuntimeDep, ScopeDep, SessionDep
 from app.api.protocol import (
@@ -17,15 +25,15 @@ from app.api.protocol import (
     SearchHit,
     SearchRequest,
     SearchResponse,
-    SourceOut,
 )
 from app.api.ratelimit import throttle
 from app.api.streaming import started
 from app.errors import translate
 from app.services import answers, collections
 from retrieval.types import Chunk, Scope
-from serving.answer import Delta, Done
-from serving.protocols import Source
+from serving.answer import Delta
+from serving.grounded import Pending, Verdict, VerifiedDone
+from serving.protocols import Message
 
 router = APIRouter(prefix="/v1", tags=["search"])
 
@@ -55,18 +63,6 @@ def chunk_out(chunk: Chunk) -> dict:
     }
 
 
-def source_out(source: Source) -> SourceOut:
-    return SourceOut(
-        number=source.number,
-        chunk_id=source.chunk_id,
-        document_id=source.document,
-        title=source.title,
-        section=source.section,
-        page=source.page,
-        text=source.text,
-    )
-
-
 @router.post("/search", response_model=SearchResponse, dependencies=[throttle("search")])
 def search(
     body: SearchRequest, db: SessionDep, scope: ScopeDep, runtime: RuntimeDep
@@ -81,7 +77,14 @@ def search(
         rerank=body.rerank,
     )
     return SearchResponse(
-        hits=[SearchHit(**chunk_out(h.chunk), score=h.score) for h in result.hits],
+        hits=[
+            SearchHit(
+                **chunk_out(h.chunk),
+                score=h.score,
+                passage=passage_out(answers.passage(body.query, h)),
+            )
+            for h in result.hits
+        ],
         reranker=result.reranker,
         timings_ms=result.timings_ms,
     )
@@ -102,10 +105,17 @@ def get_chunk(chunk_id: str, scope: ScopeDep, runtime: RuntimeDep) -> ChunkOut:
     responses={200: {"content": {"text/event-stream": {}}, "description": "With stream=true."}},
 )
 def answer(body: AnswerRequest, db: SessionDep, scope: ScopeDep, runtime: RuntimeDep):  # type: ignore[no-untyped-def]
-    """Answer from the top sources. `stream: true` sends Server-Sent Events:
-    `sources`, then `delta`s, then `done` (or `error`)."""
+    """A grounded answer from the top sources: only claims a passage supports are shown, each
+    with its citation; unsupported claims are returned flagged in `claims`. With `history`, a
+    follow-up is made standalone for retrieval. `stream: true` sends Server-Sent Events:
+    `sources`, then `delta`s (text to show) and `claim`s (each checked claim), then `done`
+    (or `error`)."""
     events = runtime.answers.stream(
-        scope=narrowed(db, scope, body.collections), question=body.question, k=body.k
+        scope=narrowed(db, scope, body.collections),
+        question=body.question,
+        history=[Message(role=t.role, content=t.content) for t in body.history],
+        k=body.k,
+        mode=body.mode,
     )
     events = within(events, runtime.settings.limits.budget_s)
     if body.stream:
@@ -117,45 +127,30 @@ def answer(body: AnswerRequest, db: SessionDep, scope: ScopeDep, runtime: Runtim
     return answer_response(answers.collect(events))
 
 
-def answer_response(answer: answers.Answer) -> AnswerResponse:
-    retrieved, done = answer.retrieved, answer.done
-    return AnswerResponse(
-        answer=answer.text,
-        citations=[s.number for s in done.citations],
-        sources=[source_out(s) for s in retrieved.sources],
-        dropped_citations=done.dropped_citations,
-        no_answer=done.no_answer,
-        model=done.model,
-        reranker=retrieved.reranker,
-        timings_ms=retrieved.timings_ms,
-    )
-
-
 def sse(events: Iterator[answers.AnswerEvent]) -> Iterator[str]:
     def frame(name: str, data: object) -> str:
         return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
-    reranker = "none"
+    retrieved: answers.Retrieved | None = None
     try:
         for event in events:
             match event:
                 case answers.Retrieved():
-                    reranker = event.reranker
-                    sources = [source_out(s).model_dump() for s in event.sources]
-                    yield frame("sources", {"sources": sources, "timings_ms": event.timings_ms})
+                    retrieved = event
+                    sources = [s.model_dump() for s in sources_out(event)]
+                    asked = question_out(event).model_dump()
+                    timings = event.timings_ms
+                    yield frame(
+                        "sources", {"sources": sources, "question": asked, "timings_ms": timings}
+                    )
                 case Delta():
                     yield frame("delta", {"text": event.text})
-                case Done():
-                    yield frame(
-                        "done",
-                        {
-                            "citations": [s.number for s in event.citations],
-                            "dropped_citations": event.dropped_citations,
-                            "no_answer": event.no_answer,
-                            "model": event.model,
-                            "reranker": reranker,
-                        },
-                    )
+                case Verdict():
+                    yield frame("claim", claim_out(event).model_dump())
+                case Pending():
+                    yield ": pending\n\n"  # a comment: the stream is alive, no claim yet
+                case VerifiedDone() if retrieved is not None:
+                    yield frame("done", summary(retrieved, event))
     except Exception as exc:  # noqa: BLE001 - the stream has started: report in-band
         err = translate(exc)
         yield frame("error", {"message": str(err), "code": err.code})
