@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from evals.bench import documents
 from retrieval.stores.edge import EdgeVectorStore
 from tests.support import free_port
 
@@ -138,3 +139,22 @@ def test_a_held_index_is_said_before_the_models_load(env: dict[str, str], tmp_pa
     assert done.returncode == 1
     assert "in use by another Enclave process" in done.stderr
     assert "Stop `enclave serve` first" in done.stderr
+
+
+def test_search_gives_the_page_and_section_of_the_matching_passage(
+    env: dict[str, str], tmp_path: Path
+):
+    manual = tmp_path / "pump-manual.pdf"
+    manual.write_bytes(
+        documents.pdf(
+            [
+                documents.Page("Safety rules", ("Wear gloves when handling the pump.",)),
+                documents.Page("Maintenance", ("Tighten the XJ-220 mounting bolts to 42 Nm.",)),
+            ]
+        )
+    )
+    wide = {**env, "COLUMNS": "200"}
+    assert enclave(wide, "ingest", str(manual), "-c", "manuals").returncode == 0
+    found = enclave(wide, "search", "mounting bolts torque", "-c", "manuals", "-k", "1")
+    assert found.returncode == 0, found.stderr
+    assert "pump-manual › Maintenance (p. 2)" in found.stdout  # the passage, not the chunk's start
