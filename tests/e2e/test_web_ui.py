@@ -106,8 +106,8 @@ def test_ask_an_uploaded_document_and_open_a_citation(ui: UI) -> None:
 def test_the_citation_panel_says_on_which_page_and_in_which_section_a_passage_is(
     ui: UI,
 ) -> None:
-    """A 2-page PDF is one chunk: the panel gives its pages and sections, and marks where
-    page 2 begins, before the passage the answer rests on."""
+    """A 2-page PDF is one chunk: the panel highlights the passage that supports the claim and
+    gives its page and section, and marks where page 2 begins."""
     page = ui.page
     create_collection(page, "pages-probe")
     manual = documents.pdf(
@@ -120,14 +120,17 @@ def test_the_citation_panel_says_on_which_page_and_in_which_section_a_passage_is
     expect(page.locator(".doc .badge")).to_have_text("indexed", timeout=60_000)
     page.get_by_role("checkbox", name="Ask pages-probe").check()
     ask(page, "What torque for the XJ-220 mounting bolts?")
-    page.locator(".answer").last.locator(".cite").first.click()
+    answer = page.locator(".answer").last
+    expect(answer).to_contain_text("42 Nm")
+    answer.get_by_role("button", name=re.compile("the passage that supports this")).first.click()
     meta = page.locator("#source-meta")
-    expect(meta).to_contain_text("Pages1–2")
-    expect(meta).to_contain_text("SectionsSafety rules, Maintenance")
+    expect(meta).to_contain_text("SectionMaintenance")
+    expect(meta).to_contain_text("Page2")
     text = page.locator("#source-text")
+    expect(text.locator("mark")).to_contain_text("42 Nm")
     expect(text.locator(".page-mark")).to_have_text("Page 2")
     before, after = (text.text_content() or "").split("Page 2", 1)
-    assert "Wear gloves" in before
+    assert "Wear gloves" in before  # the neighbouring text, for context
     assert "42 Nm" in after
     page.screenshot(path="/tmp/enclave-ui-pages.png")
     assert ui.errors == []
