@@ -312,6 +312,14 @@ def test_at_phone_size_nothing_scrolls_sideways(ui: UI) -> None:
     page.set_viewport_size({"width": 390, "height": 844})
     sideways = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
     assert page.evaluate(sideways) == 0
+    expect(page.get_by_label("Your question")).to_be_visible()  # the chat has the screen
+    expect(page.locator("#sidebar")).to_be_hidden()
+    page.get_by_role("button", name="Collections").click()
+    expect(page.locator(".collection-name").filter(has_text="phone-probe")).to_be_visible()
+    expect(page.get_by_label("Your question")).to_be_hidden()
+    assert page.evaluate(sideways) == 0
+    page.get_by_role("button", name="Chat").click()
+    expect(page.get_by_label("Your question")).to_be_focused()
     page.get_by_role("button", name="Compliance").click()
     page.get_by_role("button", name="Find documents").click()
     expect(page.locator("#results-note")).not_to_be_empty()

@@ -285,6 +285,14 @@ function wireDropzone() {
   });
 }
 
+// Narrow screens show the chat or the sidebar; the header's button switches between them.
+function toggleSidebar() {
+  const open = document.body.classList.toggle("show-sidebar");
+  $("sidebar-toggle").setAttribute("aria-expanded", String(open));
+  $("sidebar-toggle").textContent = open ? "Chat" : "Collections";
+  (open ? $("collections-h") : $("question")).focus();
+}
+
 // --- start -----------------------------------------------------------------------------------
 
 async function main() {
@@ -295,6 +303,7 @@ async function main() {
   wireKeys(() => state.active);
   wireMembers(() => state.active, refreshAccess);
   wireDropzone();
+  $("sidebar-toggle").addEventListener("click", toggleSidebar);
   wireChat(() => (state.chosen.size ? [...state.chosen] : null));
   try {
     await loadMe();
