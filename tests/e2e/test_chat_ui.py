@@ -141,6 +141,10 @@ def test_a_streamed_answer_is_cited_and_an_unsupported_claim_flagged(
     expect(page.locator("#source-meta")).to_contain_text("Pressure ratings")
     expect(page.locator("#source-text table")).to_have_count(1)  # the table as a table
     expect(page.locator("#source-text th").first).to_have_text("Model")
+    with page.expect_download() as got:
+        page.get_by_role("link", name="Download the original document").click()
+    assert got.value.suggested_filename == "valves.md"
+    assert Path(got.value.path()).read_text() == VALVE_MD
     shot(page, "cited")
     page.keyboard.press("Escape")
 

@@ -21,6 +21,7 @@ export async function openSource(source, chip, span = null) {
   chip.classList.add("is-open");
   $("source-number").textContent = String(source.number);
   $("source-title").textContent = source.title || "Untitled";
+  $("source-original").href = `/v1/documents/${encodeURIComponent(source.document_id)}/original`;
   show(source, span);
   $("source-panel").hidden = false;
   document.body.classList.add("has-source");
