@@ -75,7 +75,8 @@ def test_uvicorn_logs_its_process_and_bind_address_as_fields():
 
     collect = Collect()
     logger = logging.getLogger("uvicorn.error")
-    level, logger.level = logger.level, logging.INFO
+    level = logger.level
+    logger.setLevel(logging.INFO)  # (setLevel, not .level: it clears the enabled-for cache)
     logger.addHandler(collect)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="off")
@@ -91,7 +92,7 @@ def test_uvicorn_logs_its_process_and_bind_address_as_fields():
         thread.join(timeout=30)
     finally:
         logger.removeHandler(collect)
-        logger.level = level
+        logger.setLevel(level)
     events = {line["event"]: line for line in collect.lines}
     assert events["server.listening"] == {
         **events["server.listening"],
