@@ -17,9 +17,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from app import cli_erasure, cli_migrate
+from app import cli_deploy, cli_erasure, cli_migrate
 from app.auth import users
-from app.cli_support import CollectionOpt, err, fail, local_runtime, out
+from app.cli_support import CollectionOpt, check_models, err, fail, local_runtime, out
 from app.db.models import Document
 from app.db.session import transaction
 from app.errors import KNOWN_ERRORS
@@ -34,6 +34,7 @@ log = logging.getLogger("enclave.cli")
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 cli.add_typer(cli_erasure.commands)  # erase, verify-receipt, receipt-key, backup, restore
 cli.add_typer(cli_migrate.commands)  # migrate
+cli.add_typer(cli_deploy.commands)  # bundle, doctor
 
 
 def scope_of(runtime: Runtime, collection: str) -> Scope:
@@ -68,6 +69,7 @@ def serve(
     port = sock.getsockname()[1]
     server = settings.server.model_copy(update={"host": host, "port": port})
     settings = settings.model_copy(update={"server": server})
+    check_models(settings)
     log.info("server.listening", extra={"url": server.url, "host": host, "port": port})
     err.print(f"Enclave ({settings.mode}) on {server.url}  —  API docs at /docs", highlight=False)
     options = http_server.uvicorn_options(settings)
@@ -155,6 +157,7 @@ def worker() -> None:
 
     settings = Settings()
     configure_logging(settings.log_level)
+    check_models(settings)
     runtime = build_runtime(settings)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -26,6 +26,7 @@ def migrate_command(
 ) -> None:
     """Migrate the metadata database (ENCLAVE_DATABASE__URL) and print its revision."""
     settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # the embedded database lives there
     engine = make_engine(settings.database_url)
     try:
         before = current_revision(engine)

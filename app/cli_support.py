@@ -10,6 +10,7 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 
+from app import model_check
 from app.errors import KNOWN_ERRORS, translate
 from app.logs import configure_logging
 from app.runtime import Runtime, build_runtime
@@ -39,6 +40,15 @@ def local_runtime(*, open_index: bool = True) -> Iterator[Runtime]:
         fail(exc)
     finally:
         runtime.close()
+
+
+def check_models(settings: Settings) -> None:
+    """Before a server or worker starts: every model it will load matches the checksum
+    manifest (`app.model_check`), or the process exits with the reason in one line."""
+    try:
+        model_check.verify(settings)
+    except KNOWN_ERRORS as exc:
+        fail(exc)
 
 
 def fail(exc: BaseException) -> NoReturn:

@@ -10,6 +10,7 @@ from functools import cached_property
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import model_check
 from app.db.session import make_engine, make_session_factory, migrate
 from app.jobs import DatabaseJobQueue
 from app.metrics import MeteredGenerator, MeteredRetriever, Metrics
@@ -48,6 +49,7 @@ class Runtime:
 
     @cached_property
     def embedder(self) -> Embedder:
+        model_check.verify(self.settings, ("embedder",))
         return make_embedder(self.settings.embedder)
 
     @cached_property
@@ -69,6 +71,7 @@ class Runtime:
 
     @cached_property
     def reranker(self) -> Reranker:
+        model_check.verify(self.settings, ("reranker",))
         return make_reranker(self.settings.reranker)
 
     @cached_property
@@ -87,6 +90,7 @@ class Runtime:
     @cached_property
     def generator(self) -> Generator:
         with self._lock:
+            model_check.verify(self.settings, ("generator",))
             return MeteredGenerator(make_generator(self.settings.generator), self.metrics)
 
     @cached_property

@@ -112,6 +112,16 @@ class MetricsSettings(BaseModel):
         return self
 
 
+class ModelSettings(BaseModel):
+    """Model checksums (`app.model_check`): every model file a process loads is first checked
+    against `manifest` (default: the manifest of the bundle Enclave was installed from,
+    <venv>/share/enclave/manifest.json). Without one, a model is loaded unverified unless
+    `require_manifest` (default: in production), which refuses to start."""
+
+    manifest: Path | None = None
+    require_manifest: bool | None = None
+
+
 class Settings(BaseSettings):
     """Everything one Enclave process needs. `mode=embedded` is the one-command default."""
 
@@ -139,6 +149,7 @@ class Settings(BaseSettings):
     ingestion: IngestionSettings = IngestionSettings()
     erasure: ErasureSettings = ErasureSettings()
     metrics: MetricsSettings = MetricsSettings()
+    models: ModelSettings = ModelSettings()
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
@@ -148,6 +159,12 @@ class Settings(BaseSettings):
             raise ValueError(
                 "production mode needs an OIDC provider (ENCLAVE_AUTH__ISSUER) or the local "
                 "admin enabled explicitly (ENCLAVE_AUTH__LOCAL_ADMIN=true)"
+            )
+        store = self.vector_store
+        if self.mode == "production" and store.kind == "qdrant" and store.url in (None, ":memory:"):
+            raise ValueError(
+                "production mode needs a Qdrant server (ENCLAVE_VECTOR_STORE__URL=http://...): "
+                "qdrant-client's local mode is for tests (slow, and its deletes are not purged)"
             )
         return self
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 
 
 class EmbedderSettings(BaseModel):
@@ -24,8 +24,58 @@ class EmbedderSettings(BaseModel):
         return "bge-m3" if self.model_path else "minilm"
 
 
-class VectorStoreSettings(BaseModel):
-    """`edge`: qdrant-edge in-process (embedded default). `qdrant`: a server via qdrant-client."""
+class HnswSettings(BaseModel):
+    """The HNSW graph of the dense vectors (Qdrant server); None keeps Qdrant's default."""
+
+    m: int | None = Field(None, ge=0)  # links per node (Qdrant: 16)
+    ef_construct: int | None = Field(None, ge=4)  # beam while building (Qdrant: 100)
+    on_disk: bool | None = None  # read the graph from disk (Qdrant: in RAM)
+    ef: int | None = Field(None, ge=1)  # beam at query time, `hnsw_ef` (Qdrant: ef_construct)
+
+
+class QuantizationSettings(BaseModel):
+    """`scalar`: an int8 copy of the dense vectors is searched first, then (`rescore`) the
+    `oversampling` x limit best candidates are re-scored with the original vectors."""
+
+    kind: Literal["none", "scalar"] = "none"
+    quantile: float | None = Field(None, ge=0.5, le=1.0)  # clip outliers (Qdrant: whole range)
+    always_ram: bool = True  # keep the int8 copy in RAM when the originals are on disk
+    rescore: bool = True
+    oversampling: float | None = Field(None, ge=1.0)  # (Qdrant: 1.0)
+
+
+class QdrantCollectionOptions(BaseModel):
+    """How Enclave creates the Qdrant server collection, and the dense leg's search params.
+
+    The storage and cluster options apply when Enclave creates the collection; an existing
+    collection keeps its own (change them with Qdrant's update-collection API). `hnsw.ef` and
+    the quantization's `rescore` / `oversampling` apply to every query. None keeps Qdrant's
+    default. qdrant-client's local mode (tests) ignores all of them but the vector options.
+    """
+
+    shard_number: int | None = Field(None, ge=1)
+    replication_factor: int | None = Field(None, ge=1)
+    write_consistency_factor: int | None = Field(None, ge=1)
+    on_disk_vectors: bool | None = None  # the original dense vectors (Qdrant: in RAM)
+    on_disk_payload: bool | None = None  # payloads, chunk text included (Qdrant: on disk)
+    wal_capacity_mb: int | None = Field(None, ge=1)  # one WAL segment (Qdrant: 32)
+    hnsw: HnswSettings = HnswSettings()
+    quantization: QuantizationSettings = QuantizationSettings()
+
+    @model_validator(mode="after")
+    def _writes_can_succeed(self) -> QdrantCollectionOptions:
+        copies = self.replication_factor or 1
+        if self.write_consistency_factor is not None and self.write_consistency_factor > copies:
+            raise ValueError(
+                f"write_consistency_factor ({self.write_consistency_factor}) exceeds "
+                f"replication_factor ({copies}): no write could succeed"
+            )
+        return self
+
+
+class VectorStoreSettings(QdrantCollectionOptions):
+    """`edge`: qdrant-edge in-process (embedded default). `qdrant`: a server via qdrant-client,
+    with the collection options inherited from `QdrantCollectionOptions`."""
 
     kind: Literal["edge", "qdrant"] = "edge"
     path: Path | None = None  # edge: the shard directory (default: <data_dir>/index)

@@ -7,13 +7,15 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 SCARF_NO_ANALYTICS=true DO_NOT_TR
 # From Debian (nothing downloads its own binaries here): the browser for the web UI's
 # end-to-end tests, tesseract + poppler for the OCR path of scanned PDFs, and the PostgreSQL
 # server whose throwaway clusters the `postgres` tests start (initdb and pg_ctl live under
-# /usr/lib/postgresql/<version>/bin, off the PATH).
+# /usr/lib/postgresql/<version>/bin, off the PATH), and buildah + debootstrap, which build the
+# container image in the `slow` run (deploy/container/build.sh).
 have_pg() { command -v initdb >/dev/null || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; }
 if [ ! -x /usr/bin/chromium ] || ! command -v tesseract >/dev/null || ! command -v pdftoppm >/dev/null \
-   || ! have_pg; then
+   || ! have_pg || ! command -v buildah >/dev/null || ! command -v debootstrap >/dev/null; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq chromium tesseract-ocr poppler-utils postgresql >/dev/null
+  $SUDO apt-get install -y -qq chromium tesseract-ocr poppler-utils postgresql buildah debootstrap \
+    >/dev/null
 fi
 
 .venv/bin/python scripts/check_install.py   # the venv holds exactly the lock; pip check

@@ -63,9 +63,21 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def _run(engine: Engine, step, revision: str) -> None:  # type: ignore[no-untyped-def]
+def head_revision() -> str | None:
+    """The newest revision this Enclave migrates to."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_config()).get_current_head()
+
+
+def _config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def _run(engine: Engine, step, revision: str) -> None:  # type: ignore[no-untyped-def]
+    config = _config()
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})

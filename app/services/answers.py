@@ -163,7 +163,7 @@ class AnswerDefaults:
     max_tokens: int
     temperature: float
     context_tokens: int
-    mode: AnswerMode = "both"
+    mode: AnswerMode = "extractive"
     abstain_below: float = ABSTAIN_BELOW
     support_threshold: float = SUPPORT_THRESHOLD
     focus_sources: bool = True

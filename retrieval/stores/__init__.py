@@ -37,6 +37,7 @@ def make_vector_store(
         path=settings.path,
         api_key=settings.api_key.get_secret_value() if settings.api_key else None,
         timeout_s=settings.timeout_s,
+        options=settings,  # its QdrantCollectionOptions part: the collection's creation options
     )
 
 

@@ -1,7 +1,10 @@
 """`QdrantClientStore`: the index on a Qdrant server (or cluster) through qdrant-client.
 
 Also runs qdrant-client's local mode (`url=":memory:"` or `path=`), which speaks the same API in
-process; it is for tests: slow, and it ignores payload indexes and optimizers.
+process; it is for tests: slow, an exact search that ignores HNSW, quantization, payload indexes,
+optimizers and the cluster options, and `purge()` does nothing there.
+
+The collection's options and the dense leg's search params: `qdrant_collection.py`.
 
 Threads: the HTTP client is thread-safe, so server calls take no Python lock. Local mode is plain
 Python over dicts and arrays, so there every call is serialised. Writes are always serialised so
@@ -24,6 +27,7 @@ from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from retrieval.errors import StoreUnavailable
+from retrieval.settings import QdrantCollectionOptions
 from retrieval.stores._schema import (
     COLLECTION_FIELD,
     DENSE_VECTOR,
@@ -40,6 +44,7 @@ from retrieval.stores._schema import (
     to_chunk,
     to_payload,
 )
+from retrieval.stores.qdrant_collection import ensure_collection, search_params
 from retrieval.types import Chunk, Hit, IndexPoint, Scope, SparseVector
 
 # purge(): vacuum any segment with a deleted point. The server refuses fewer than 100 vectors.
@@ -58,17 +63,26 @@ class QdrantClientStore:
         path: Path | str | None = None,
         api_key: str | None = None,
         timeout_s: float = 10.0,
+        options: QdrantCollectionOptions | None = None,
     ) -> None:
         self.collection = collection
         self.dense_dim = dense_dim
+        self.options = options or QdrantCollectionOptions()
+        self._dense_params = search_params(self.options)
         self.where = url or str(path)
         self._local = url is None or url == ":memory:"
         self._write_lock = threading.RLock()
         self._call_lock = threading.RLock() if self._local else contextlib.nullcontext()
         self._client: QdrantClient | None = _client(url, path, api_key, timeout_s)
         try:
-            with self._calling():
-                self._ensure_collection()
+            with self._calling() as client:
+                ensure_collection(
+                    client,
+                    collection,
+                    dense_dim=dense_dim,
+                    options=self.options,
+                    indexes=not self._local,  # local mode ignores payload indexes (and warns)
+                )
         except BaseException:
             self.close()
             raise
@@ -99,10 +113,16 @@ class QdrantClientStore:
         args: dict[str, Any] = {"limit": limit, "query_filter": flt, "with_payload": True}
         if len(legs) == 1:
             ((name, vector),) = legs
-            args.update(query=_vector(vector), using=name)
+            args.update(query=_vector(vector), using=name, search_params=self._params(name))
         else:
             args["prefetch"] = [
-                models.Prefetch(query=_vector(v), using=name, filter=flt, limit=prefetch_limit)
+                models.Prefetch(
+                    query=_vector(v),
+                    using=name,
+                    filter=flt,
+                    limit=prefetch_limit,
+                    params=self._params(name),
+                )
                 for name, v in legs
             ]
             args["query"] = models.FusionQuery(fusion=models.Fusion.RRF)  # k: Qdrant's default
@@ -202,30 +222,9 @@ class QdrantClientStore:
             id=point_id(point.chunk.id), vector=vectors, payload=to_payload(point.chunk)
         )
 
-    def _ensure_collection(self) -> None:
-        client = self._client
-        assert client is not None
-        if client.collection_exists(self.collection):
-            _check_dim(client, self.collection, self.dense_dim)
-            return
-        client.create_collection(
-            self.collection,
-            vectors_config={
-                DENSE_VECTOR: models.VectorParams(
-                    size=self.dense_dim, distance=models.Distance.COSINE
-                )
-            },
-            sparse_vectors_config={
-                SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)
-            },
-        )
-        if self._local:
-            return  # local mode ignores payload indexes (and warns about them)
-        keyword = models.KeywordIndexType.KEYWORD
-        fields = ((COLLECTION_FIELD, True), (DOCUMENT_FIELD, None), (GENERATION_FIELD, None))
-        for field, tenant in fields:
-            schema = models.KeywordIndexParams(type=keyword, is_tenant=tenant)
-            client.create_payload_index(self.collection, field, field_schema=schema, wait=True)
+    def _params(self, vector_name: str) -> models.SearchParams | None:
+        """The search params of a leg: the dense one's (HNSW beam, quantization); none for BM25."""
+        return self._dense_params if vector_name == DENSE_VECTOR else None
 
 
 def _scope_filter(
@@ -296,13 +295,3 @@ def _client(
     return QdrantClient(
         url=url, api_key=api_key, timeout=max(1, math.ceil(timeout_s)), check_compatibility=False
     )
-
-
-def _check_dim(client: QdrantClient, collection: str, dense_dim: int) -> None:
-    vectors = client.get_collection(collection).config.params.vectors
-    params = vectors.get(DENSE_VECTOR) if isinstance(vectors, dict) else None
-    if params is None or params.size != dense_dim:
-        found = None if params is None else params.size
-        raise StoreUnavailable(
-            f"collection {collection!r} has dense vectors of size {found}, not {dense_dim}"
-        )

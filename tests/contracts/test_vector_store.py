@@ -1,5 +1,9 @@
 """The `VectorStore` contract, run against every implementation, plus a congruence test that
-puts the same points in both and diffs the rankings (as qdrant-client does with its local twin).
+puts the same points in each and diffs the rankings (as qdrant-client does with its local twin).
+
+The server store runs twice: on qdrant-client's local mode, and over real HTTP (qdrant-client's
+REST client) against `tests/qdrant_front.py`, a loopback stand-in answering from local mode, so
+its server-only branches (payload indexes, purge's vacuum request, no local lock) run too.
 
 Vectors are deterministic: sha256-seeded unit vectors and hand-made sparse vectors, no models.
 """
@@ -22,12 +26,15 @@ from retrieval.protocols import VectorStore
 from retrieval.settings import VectorStoreSettings
 from retrieval.stores import EdgeVectorStore, QdrantClientStore, make_vector_store
 from retrieval.types import Chunk, Hit, IndexPoint, Place, Scope, SparseVector
+from tests.qdrant_front import QdrantFront
 
 DIM = 16
 A, B = Scope.of(["A"]), Scope.of(["B"])
 QUERY = "query"
-KINDS = ["edge", "qdrant"]
-ENGINE_ATTR = {"edge": "_shard", "qdrant": "_client"}  # the handle every engine call goes through
+KINDS = ["edge", "qdrant", "qdrant-http"]
+SERVER_KINDS = ["qdrant", "qdrant-http"]
+# the handle every engine call goes through
+ENGINE_ATTR = {"edge": "_shard", "qdrant": "_client", "qdrant-http": "_client"}
 
 
 # -- deterministic vectors and chunks ---------------------------------------------------------
@@ -72,10 +79,19 @@ def point(
 # -- the stores ------------------------------------------------------------------------------
 
 
-def open_store(kind: str, tmp_path: Path) -> VectorStore:
+def open_store(kind: str, tmp_path: Path, front: QdrantFront) -> VectorStore:
     if kind == "edge":
         return EdgeVectorStore(tmp_path / "index", dense_dim=DIM)
+    if kind == "qdrant-http":  # a fresh collection on the shared front
+        return QdrantClientStore(url=front.url, collection=f"t{uuid.uuid4().hex}", dense_dim=DIM)
     return QdrantClientStore(url=":memory:", collection="enclave_test", dense_dim=DIM)
+
+
+@pytest.fixture(scope="module")
+def front() -> Iterator[QdrantFront]:
+    f = QdrantFront()
+    yield f
+    f.stop()
 
 
 @pytest.fixture(params=KINDS)
@@ -84,8 +100,8 @@ def kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def store(kind: str, tmp_path: Path) -> Iterator[VectorStore]:
-    s = open_store(kind, tmp_path)
+def store(kind: str, tmp_path: Path, front: QdrantFront) -> Iterator[VectorStore]:
+    s = open_store(kind, tmp_path, front)
     yield s
     s.close()
 
@@ -311,8 +327,10 @@ def test_delete_one_generation_of_a_document(store: VectorStore) -> None:
     assert store.delete_document(scope=B, document="doc", generation="g2") == 0
 
 
-def test_close_is_idempotent_and_a_closed_store_refuses(kind: str, tmp_path: Path) -> None:
-    with open_store(kind, tmp_path) as s:
+def test_close_is_idempotent_and_a_closed_store_refuses(
+    kind: str, tmp_path: Path, front: QdrantFront
+) -> None:
+    with open_store(kind, tmp_path, front) as s:
         s.upsert([point(chunk("A", "d"))])
     s.close()
     with pytest.raises(StoreUnavailable, match="closed"):
@@ -436,7 +454,8 @@ def test_importing_the_package_loads_no_engine() -> None:
 # -- congruence: the same points, the same queries, the same rankings -------------------------
 
 
-def test_edge_and_qdrant_client_rank_alike(tmp_path: Path) -> None:
+@pytest.mark.parametrize("server", SERVER_KINDS)
+def test_edge_and_qdrant_client_rank_alike(tmp_path: Path, front: QdrantFront, server: str) -> None:
     rng = np.random.default_rng(7)
     points = []
     for i in range(60):
@@ -444,7 +463,7 @@ def test_edge_and_qdrant_client_rank_alike(tmp_path: Path) -> None:
             int(t): float(rng.uniform(0.2, 2.0)) for t in rng.choice(40, size=4, replace=False)
         }
         points.append(point(chunk("AB"[i % 2], f"doc{i % 7}", i), terms=terms))
-    stores = [open_store(kind, tmp_path) for kind in KINDS]
+    stores = [open_store(kind, tmp_path, front) for kind in ("edge", server)]
     try:
         for s in stores:
             s.upsert(points)

@@ -19,6 +19,7 @@ from playwright.sync_api import expect
 
 from app.runtime import build_runtime
 from serving.protocols import Message
+from serving.settings import AnswerSettings
 from tests.e2e.conftest import STORED, Server
 from tests.e2e.test_grounded_answers import FIRST, FOLLOW_UP, VALVE_MD
 from tests.support import fast_settings, live_server, sign_in, wait_indexed
@@ -62,7 +63,8 @@ def generator() -> Scripted:
 def ui_server(tmp_path_factory: pytest.TempPathFactory, generator: Scripted) -> Iterator[Server]:
     """The real app whose generator says what each test scripts; the valve manual indexed.
     Overrides conftest's `ui_server` (the `ui` fixture signs the local admin in here)."""
-    settings = fast_settings(tmp_path_factory.mktemp("chat-ui"))
+    # mode both: the extractive answer, then the model's answer checked claim by claim
+    settings = fast_settings(tmp_path_factory.mktemp("chat-ui"), answer=AnswerSettings(mode="both"))
     runtime = build_runtime(settings)
     runtime.generator = generator  # type: ignore[misc]
     runtime.start_worker()

@@ -81,5 +81,5 @@ def test_search_and_ask_print_ranked_chunks_and_a_cited_answer(env: Settings):
     assert asked.exit_code == 0, asked.output
     assert "*[1] note" in asked.stdout  # the cited source, marked
     summary = " ".join(asked.stdout.split())
-    assert "mode: both · model: echo · reranker: overlap · supported claims: 100%" in summary
+    assert "mode: extractive · model: extractive · reranker: overlap" in summary
     assert "The badge office opens at 8 am [1]." in asked.stdout  # the extract, cited

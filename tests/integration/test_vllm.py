@@ -63,7 +63,7 @@ def enclave(vllm: VllmServer, tmp_path_factory: pytest.TempPathFactory) -> Itera
         kind="openai", base_url=vllm.base_url, api_key=API_KEY, max_tokens=64, timeout_s=60
     )
     # The tiny random model answers nonsense: abstention off, so that every question reaches it.
-    answer = AnswerSettings(abstain_below=0.0)
+    answer = AnswerSettings(mode="both", abstain_below=0.0)
     settings = fast_settings(
         tmp_path_factory.mktemp("enclave") / "data", generator=generator, answer=answer
     )

@@ -157,6 +157,8 @@ def _row(
     no_answer: bool,
     withheld_no: bool,
     f1: float | None,
+    supported: float | None = 1.0,
+    invented: int = 0,
 ) -> dict:
     share = relevant / len(cited) if cited else None
     scores = {} if f1 is None else {"f1": f1, "precision": f1, "recall": f1}
@@ -174,18 +176,27 @@ def _row(
             "reference_found": f1 is not None,
             "timings_ms": {"embed": 1.0, "index": 2.0, "rerank": 3.0, "generation": 100.0},
             "first_delta_ms": 10.0,
+            "supported_share": supported,
+            "invented_specifics": invented,
             **scores,
         },
-        "withheld": {"no_answer": withheld_no, "generation_ms": 50.0, "first_delta_ms": None},
+        "withheld": {
+            "no_answer": withheld_no,
+            "generation_ms": 50.0,
+            "first_delta_ms": None,
+            "invented_specifics": 0,
+        },
     }
 
 
 def test_summary_shares_by_kind() -> None:
     rows = [
         _row("exact", cited=[1, 2], relevant=1, no_answer=False, withheld_no=True, f1=0.5),
-        _row("exact", cited=[], relevant=0, no_answer=True, withheld_no=True, f1=0.0),
-        _row("semantic", cited=[2], relevant=0, no_answer=False, withheld_no=False, f1=None),
-    ]
+        _row("exact", cited=[], relevant=0, no_answer=True, withheld_no=True, f1=0.0,
+             supported=None),
+        _row("semantic", cited=[2], relevant=0, no_answer=False, withheld_no=False, f1=None,
+             supported=0.5, invented=2),
+    ]  # fmt: skip
     summary = summarise_answers(rows)
     exact, every = summary["metrics"]["exact"], summary["metrics"]["all"]
     assert exact["n"] == 2
@@ -197,6 +208,10 @@ def test_summary_shares_by_kind() -> None:
     assert exact["f1"] == 0.25
     assert every["cited_relevant_share"] == pytest.approx(0.25)
     assert every["f1_n"] == 2  # the semantic one has no reference passage
+    assert exact["supported_share"] == 1.0  # over the answers with a checked claim
+    assert every["supported_share"] == 0.75
+    assert every["invented_specifics"] == 2  # a total count
+    assert every["invented_share"] == pytest.approx(1 / 3)
     assert summary["metrics"]["semantic"]["f1_n"] == 0
     assert math.isnan(summary["metrics"]["semantic"]["f1"])
     assert summary["latency_ms"]["generation"]["p50"] == 100.0
@@ -215,8 +230,8 @@ def test_latency_table_shows_generation_only_with_an_answer_sample() -> None:
     answers = summarise_answers(
         [_row("exact", cited=[1], relevant=1, no_answer=False, withheld_no=True, f1=1.0)]
     )
-    table = latency_table(summary, answers)
+    table = latency_table(summary, {"both": answers})
     assert "generation p50 / p95 (ms)" in table[0]
-    assert table[-1].startswith(f"| {ANSWERS_ROW} | 1.0 / 1.0 |")
+    assert table[-1].startswith(f"| {ANSWERS_ROW}, both | 1.0 / 1.0 |")
     assert "| 100.0 / 100.0 | 106.0 / 106.0 |" in table[-1]
     assert "| – |" in table[2]  # the arm has no generation

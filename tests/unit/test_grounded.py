@@ -141,7 +141,7 @@ def test_focus_keeps_every_source_numbered():
 
 def test_answer_settings_default_to_the_calibrated_values():
     settings = AnswerSettings()
-    assert settings.mode == "both"
+    assert settings.mode == "extractive"  # SmolLM2 had no supported claim: not asked
     assert settings.abstain_below == ABSTAIN_BELOW
     assert settings.support_threshold == SUPPORT_THRESHOLD
     with pytest.raises(ValueError, match="mode"):
