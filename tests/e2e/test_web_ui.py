@@ -67,7 +67,7 @@ def test_ask_an_uploaded_document_and_open_a_citation(ui: UI) -> None:
     expect(answer).to_contain_text("27 days")
     expect(answer).not_to_have_attribute("aria-busy", "true")
     meta = page.locator(".meta").last
-    expect(meta).to_contain_text("echo")
+    expect(meta).to_contain_text("quoted from the sources, no model")  # the extractive default
     expect(meta).to_contain_text("overlap")
     expect(page.locator(".sources h3").first).to_have_text("Cited sources")
 
@@ -147,7 +147,7 @@ def test_answers_render_model_output_as_text_never_markup(ui: UI) -> None:
 
     ask(page, "Who do I escalate to?")
     answer = page.locator(".answer").last
-    expect(answer).to_contain_text("<img")  # shown literally (the echo generator quotes it)
+    expect(answer).to_contain_text("<img")  # shown literally (the extract quotes it)
     expect(answer.locator("img, b")).to_have_count(0)
     answer.locator(".cite").first.click()
     expect(page.locator("#source-text")).to_contain_text("<b>duty</b>")

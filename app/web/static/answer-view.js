@@ -126,7 +126,8 @@ export function renderDone(turn, done) {
   renderSources(turn, new Set(done.citations), done.no_answer);
   const share = done.supported_share;
   const dropped = done.dropped_citations;
-  turn.view.meta.textContent = [done.model, done.reranker && `reranker: ${done.reranker}`,
+  const by = done.mode === "extractive" ? "quoted from the sources, no model" : `model: ${done.model}`;
+  turn.view.meta.textContent = [by, done.reranker && `reranker: ${done.reranker}`,
     share !== null && share < 1 ? `${Math.round(share * 100)} % of the model's claims supported`
       : null,
     dropped && `${dropped} invalid citation(s) removed`].filter(Boolean).join(" · ");
