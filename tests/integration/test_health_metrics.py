@@ -13,8 +13,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
 from app.settings import MetricsSettings, ServerSettings
-from serving.settings import GeneratorSettings
+from serving.settings import AnswerSettings, GeneratorSettings
 from tests.support import fast_settings, live_server, sign_in, wait_indexed
+
+ASK_THE_GENERATOR = AnswerSettings(mode="both")  # the default (extractive) never calls it
 
 TOKEN = "scrape-token-0123456789abcdef"
 NO_WORKER = ServerSettings(run_worker=False)  # starts in ~1 s (no parser process)
@@ -40,7 +42,9 @@ def closed_port() -> int:
 
 
 def test_ready_then_metrics_count_routes_stages_and_states(tmp_path: Path) -> None:
-    settings = fast_settings(tmp_path / "data", metrics=MetricsSettings(token=TOKEN))
+    settings = fast_settings(
+        tmp_path / "data", metrics=MetricsSettings(token=TOKEN), answer=ASK_THE_GENERATOR
+    )
     with live_server(settings) as base, httpx.Client(base_url=base, timeout=30) as http:
         assert http.get("/healthz").json() == {"status": "ok"}
         ready = http.get("/readyz")
@@ -91,7 +95,7 @@ def test_ready_then_metrics_count_routes_stages_and_states(tmp_path: Path) -> No
 def test_generator_down_is_not_ready_and_counted(tmp_path: Path) -> None:
     port = closed_port()
     generator = GeneratorSettings(kind="openai", base_url=f"http://127.0.0.1:{port}/v1", model="m")
-    settings = fast_settings(tmp_path / "data", generator=generator)
+    settings = fast_settings(tmp_path / "data", generator=generator, answer=ASK_THE_GENERATOR)
     with live_server(settings) as base, httpx.Client(base_url=base, timeout=30) as http:
         ready = http.get("/readyz")
         assert ready.status_code == 503

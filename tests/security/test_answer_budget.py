@@ -19,6 +19,7 @@ import pytest
 from app.runtime import build_runtime
 from app.settings import LimitSettings
 from serving.protocols import Message
+from serving.settings import AnswerSettings
 from tests.support import create_api_key, fast_settings, live_server, sign_in, wait_indexed
 
 BUDGET_S = 1.0
@@ -53,7 +54,9 @@ def served(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[httpx.Client, SlowGenerator]]:
     settings = fast_settings(
-        Path(tmp_path_factory.mktemp("budget")), limits=LimitSettings(budget_s=BUDGET_S)
+        Path(tmp_path_factory.mktemp("budget")),
+        limits=LimitSettings(budget_s=BUDGET_S),
+        answer=AnswerSettings(mode="both"),  # the generator answers after the extract
     )
     runtime = build_runtime(settings)
     generator = SlowGenerator()
