@@ -55,8 +55,10 @@ def serve(
     import uvicorn
 
     from app import http_server
+    from app.allocator import limit_arenas
     from app.main import create_app
 
+    limit_arenas()  # before the request threads start
     settings = Settings()
     configure_logging(settings.log_level)
     host = settings.server.host if host is None else host

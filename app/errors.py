@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from ingestion.errors import IngestionError, InvalidDocument
+from ingestion.errors import IngestionError, InvalidDocument, out_of_space
 from retrieval.errors import RetrievalError
 from serving.errors import GeneratorUnavailable, ServingError
 
@@ -65,6 +67,16 @@ class UpstreamUnavailable(EnclaveError):
         self.retry_after_s = retry_after_s
 
 
+class InsufficientStorage(EnclaveError):
+    """The data directory's disk is full, or below the space Enclave keeps free (`min_free_mb`)."""
+
+    status_code = 507
+    code = "insufficient_storage"
+
+
+DISK_FULL = "the server's disk is full; try again once space is freed"
+
+
 class RateLimited(EnclaveError):
     status_code = 429
     code = "rate_limited"
@@ -81,8 +93,23 @@ class BudgetExceeded(EnclaveError):
     code = "time_budget_exceeded"
 
 
+# The metadata database cannot be reached or used now (down, restarting, connection cut, SQLite
+# busy): the service is unavailable, not broken. The driver's message (which can name the
+# server and user) is never shown.
+DATABASE_DOWN = (OperationalError, InterfaceError, DisconnectionError)
+DATABASE_RETRY_AFTER_S = 5  # as /readyz tells a load balancer
+
+
+def disk_full(exc: BaseException) -> bool:
+    """A write failed for want of disk space (`out_of_space`), or SQLite's "database or disk
+    is full"."""
+    if isinstance(exc, OperationalError) and isinstance(exc.orig, sqlite3.Error):
+        return getattr(exc.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+    return out_of_space(exc)
+
+
 # Errors with a message for the caller; anything else is a bug ("internal error", logged).
-KNOWN_ERRORS = (EnclaveError, IngestionError, RetrievalError, ServingError)
+KNOWN_ERRORS = (EnclaveError, IngestionError, RetrievalError, ServingError, *DATABASE_DOWN)
 
 
 def translate(exc: BaseException) -> EnclaveError:
@@ -94,8 +121,16 @@ def translate(exc: BaseException) -> EnclaveError:
         return InvalidRequest(str(exc))
     if isinstance(exc, GeneratorUnavailable):
         return UpstreamUnavailable(str(exc), retry_after_s=exc.retry_after_s)
+    if disk_full(exc):
+        log.warning("disk.full", extra={"error": type(exc).__name__})
+        return InsufficientStorage(DISK_FULL)
     if isinstance(exc, PoolTimeout):  # every database connection busy: saturated, not broken
         return UpstreamUnavailable("the service is busy; retry shortly", retry_after_s=1)
+    if isinstance(exc, DATABASE_DOWN):
+        log.warning("database.unavailable", extra={"error": type(exc).__name__})
+        return UpstreamUnavailable(
+            "the database is unavailable; retry shortly", retry_after_s=DATABASE_RETRY_AFTER_S
+        )
     if isinstance(exc, IngestionError | RetrievalError | ServingError):
         return UpstreamUnavailable(str(exc))
     log.error("internal_error", exc_info=exc)

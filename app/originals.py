@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
 from typing import Protocol
 
-from app.errors import PayloadTooLarge
+from app.errors import DISK_FULL, InsufficientStorage, PayloadTooLarge
 
 _BLOCK = 1024 * 1024
 PARTIAL_PREFIX = ".upload-"  # an upload streaming in (`receive`)
@@ -38,13 +39,15 @@ def too_large(max_bytes: int) -> PayloadTooLarge:
 
 
 class Originals:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, min_free_bytes: int = 0) -> None:
         self.root = root
+        self.min_free_bytes = min_free_bytes
 
     def receive(self, stream: Readable, *, max_bytes: int) -> tuple[Path, str, int]:
         """Copy `stream` to a temp file beside the originals, hashing it; raise `TooLarge` past
-        `max_bytes` (`PayloadTooLarge`). Returns (temp path, sha256 hex, size); `put` it or
-        `discard` it."""
+        `max_bytes` (`PayloadTooLarge`), `InsufficientStorage` where a block would leave less
+        than `min_free_bytes` free on the disk. Returns (temp path, sha256 hex, size); `put` it
+        or `discard` it."""
         self.root.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
         size = 0
@@ -56,6 +59,8 @@ class Originals:
                     size += len(block)
                     if size > max_bytes:
                         raise too_large(max_bytes)
+                    if shutil.disk_usage(self.root).free - len(block) < self.min_free_bytes:
+                        raise InsufficientStorage(DISK_FULL)
                     digest.update(block)
                     out.write(block)
                 out.flush()

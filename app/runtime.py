@@ -62,6 +62,7 @@ class Runtime:
             self.settings.vector_store,
             dense_dim=self.embedder.dim,
             default_path=self.settings.index_path,
+            min_free_bytes=self.settings.min_free_bytes,
         )
 
     @cached_property
@@ -105,7 +106,7 @@ class Runtime:
 
     @cached_property
     def originals(self) -> Originals:
-        return Originals(self.settings.originals_dir)
+        return Originals(self.settings.originals_dir, min_free_bytes=self.settings.min_free_bytes)
 
     @cached_property
     def jobs(self) -> DatabaseJobQueue:

@@ -133,6 +133,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     secret_key: SecretStr = SecretStr("embedded-default-not-secret")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Uploads and writes to the embedded index are refused while the disk under them has less
+    # than this free: a document fails with the reason, the service stays up and searchable.
+    min_free_mb: int = Field(512, ge=0)
 
     auth: AuthSettings = Field(default_factory=AuthSettings)
     database: DatabaseSettings = DatabaseSettings()
@@ -188,6 +191,10 @@ class Settings(BaseSettings):
     @property
     def pool_size(self) -> int:
         return self.database.pool_size or self.server.threads + self.server.upload_threads + 4
+
+    @property
+    def min_free_bytes(self) -> int:
+        return self.min_free_mb * 2**20
 
     @property
     def index_path(self) -> Path:

@@ -20,8 +20,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
 
-from ingestion.errors import InvalidDocument
+from ingestion.errors import InvalidDocument, out_of_space
 from ingestion.pipeline import DocumentRef, IngestionPipeline, IngestResult, Stage
+from retrieval.errors import IndexFull
 from retrieval.types import Scope
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,8 @@ class Worker:
         self.beat_s = lease_s / 4  # heartbeats and sweeps: three may fail before a lease ends
         self.retire_grace = timedelta(seconds=retire_grace_s)
         self.name = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"[:64]
+        self._purge_pending = False  # a purge the full disk put off
+        self._disk_full = False  # the last sweep was put off for want of space
 
     def run_once(self) -> bool:
         """Process one job if there is one; returns whether one was processed."""
@@ -141,9 +144,7 @@ class Worker:
             self.queue.fail(job, str(exc), permanent=True)
         except Exception as exc:  # noqa: BLE001 - any other failure is retried
             log.warning("job.failed", exc_info=True, extra=extra)
-            self.queue.fail(
-                job, f"internal error ({type(exc).__name__}); will retry", permanent=False
-            )
+            self.queue.fail(job, _reason(exc), permanent=False)
         else:
             self.queue.complete(job, result)
             log.info("job.indexed", extra={**extra, "chunks": result.chunks})
@@ -178,19 +179,32 @@ class Worker:
         return released
 
     def sweep(self, *, grace: timedelta | None = None) -> int:
-        """Delete retired generations' points once their grace period is over; returns how many
-        generations were swept."""
+        """Delete retired generations' points once their grace period is over, then vacuum;
+        returns how many generations were swept. On a full disk (`IndexFull`) both wait for a
+        later sweep."""
         swept = 0
-        for retired in self.queue.retired(older_than=self.retire_grace if grace is None else grace):
-            self.pipeline.store.delete_document(
-                scope=Scope.of([retired.collection]),
-                document=retired.document,
-                generation=retired.generation,
-            )
-            self.queue.forget(retired)
-            swept += 1
-        if swept:  # a replaced version leaves no more behind than an erased document
-            self.pipeline.store.purge()
+        try:
+            for retired in self.queue.retired(
+                older_than=self.retire_grace if grace is None else grace
+            ):
+                self.pipeline.store.delete_document(
+                    scope=Scope.of([retired.collection]),
+                    document=retired.document,
+                    generation=retired.generation,
+                )
+                self.queue.forget(retired)
+                swept += 1
+            if swept or self._purge_pending:  # a replaced version leaves no more than an erased one
+                self._purge_pending = True
+                self.pipeline.store.purge()
+                self._purge_pending = False
+        except IndexFull:  # the points stay hidden; a later sweep finds room
+            if not self._disk_full:
+                log.warning("worker.sweep_deferred", extra={"reason": "disk_full"})
+            self._disk_full = True
+        else:
+            self._disk_full = False
+        if swept:
             log.info("worker.swept", extra={"count": swept})
         return swept
 
@@ -221,3 +235,13 @@ class Worker:
                 log.exception("worker.loop_error")
                 stop.wait(self.poll_interval_s * 5)
             wake.clear()
+
+
+def _reason(exc: Exception) -> str:
+    """What a document's status says of a failure that is retried (and, after the last attempt,
+    that ended it): a full disk in words, anything else by its type only."""
+    if isinstance(exc, IndexFull):
+        return str(exc)
+    if out_of_space(exc):
+        return "the server's disk is full (no space left on device)"
+    return f"internal error ({type(exc).__name__}); will retry"

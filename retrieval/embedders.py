@@ -8,10 +8,12 @@ lazily, and never allowed to download: every model comes from a local path.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -58,7 +60,8 @@ class _TokenizedEmbedder:
     """Shared logic of the model-backed embedders: prompts, token counts, long-document windows.
 
     Subclasses set `name`, `dim`, `max_tokens` (content tokens per window, special tokens
-    excluded), `_tokenizer` (a Hugging Face tokenizer) and implement `_encode`.
+    excluded), `_tokenizer` (the model's Hugging Face tokenizer), call `_own_counter()` and
+    implement `_encode`.
     """
 
     name: str
@@ -70,11 +73,22 @@ class _TokenizedEmbedder:
     def _encode(self, texts: list[str], *, kind: EmbedKind) -> np.ndarray:
         raise NotImplementedError
 
+    def _own_counter(self) -> None:
+        """Token counts and windows (no truncation) get a copy of the tokenizer, used one call
+        at a time. A fast tokenizer switches its truncation setting on every call that asks for
+        another one, and a switch while another thread encodes with it raises "Already
+        borrowed": the worker counting tokens failed the API's query embeddings."""
+        self._counter = copy.deepcopy(self._tokenizer)
+        self._counter_lock = threading.Lock()
+
+    def _count(self, texts: str | list[str], **options: object) -> Any:
+        with self._counter_lock:
+            return self._counter(texts, add_special_tokens=False, verbose=False, **options)
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:
             return []
-        ids = self._tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
-        return [len(i) for i in ids]
+        return [len(i) for i in self._count(list(texts))["input_ids"]]
 
     def embed(self, texts: Sequence[str], *, kind: EmbedKind) -> np.ndarray:
         if not texts:
@@ -97,10 +111,7 @@ class _TokenizedEmbedder:
 
     def _windows(self, text: str) -> list[str]:
         """The text itself when it fits, else overlapping slices cut at token boundaries."""
-        enc = self._tokenizer(
-            text, add_special_tokens=False, return_offsets_mapping=True, verbose=False
-        )
-        offsets = enc["offset_mapping"]
+        offsets = self._count(text, return_offsets_mapping=True)["offset_mapping"]
         if len(offsets) <= self.max_tokens:
             return [text]
         spans = window_spans(len(offsets), self.max_tokens)
@@ -145,6 +156,7 @@ class SentenceTransformerEmbedder(_TokenizedEmbedder):
 
         self._model = SentenceTransformer(str(path), device=device, local_files_only=True)
         self._tokenizer = self._model.tokenizer
+        self._own_counter()
         self.batch_size = batch_size
         self.prompts = dict(prompts or {})
         self.name = MINILM_NAME if model_path is None else path.name
@@ -189,6 +201,7 @@ class BGEM3Embedder(_TokenizedEmbedder):
             batch_size=batch_size,
         )
         self._tokenizer = self._model.tokenizer
+        self._own_counter()
         self.max_length = min(max_length, int(self._tokenizer.model_max_length))
         self.max_tokens = _content_tokens(self._tokenizer, self.max_length)
         self.batch_size = batch_size

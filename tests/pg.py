@@ -22,6 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL
+from sqlalchemy.pool import NullPool
 
 MISSING = (
     "PostgreSQL server binaries (initdb, pg_ctl) not found: `apt-get install -y postgresql` "
@@ -53,6 +54,7 @@ class Cluster:
     port: int
     user: str
     password: str
+    control: _Control | None = None  # stops and starts the server (fault tests)
 
     def url(self, database: str = "postgres") -> str:
         return URL.create(
@@ -68,7 +70,8 @@ class Cluster:
     def database(self) -> Iterator[str]:
         """A fresh, empty database; dropped afterwards (connections still open are cut)."""
         name = f"t_{secrets.token_hex(6)}"
-        admin = create_engine(self.url(), isolation_level="AUTOCOMMIT")
+        # A fresh connection each time: the server may have been restarted meanwhile.
+        admin = create_engine(self.url(), isolation_level="AUTOCOMMIT", poolclass=NullPool)
         try:
             with admin.connect() as conn:
                 conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -77,6 +80,58 @@ class Cluster:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         finally:
             admin.dispose()
+
+    def stop(self) -> None:
+        """Stop the server at once (`-m immediate`: like a crash; clients are cut off)."""
+        assert self.control is not None
+        self.control.stop()
+
+    def start(self) -> None:
+        """Start the server again on the same port, with the same data."""
+        assert self.control is not None
+        self.control.start(self.port)
+
+
+@dataclass(frozen=True)
+class _Control:
+    """Runs the cluster's binaries as the server's user."""
+
+    bin_dir: Path
+    root: Path
+    as_user: dict[str, object]
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    def run(self, *args: str) -> None:
+        done = subprocess.run(
+            [str(self.bin_dir / args[0]), *args[1:]],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "LC_ALL": "C", "TZ": "UTC"},
+            cwd=self.root,
+            check=False,
+            **self.as_user,  # type: ignore[arg-type]
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{args[0]} failed ({done.returncode}): {done.stderr[-2000:]}")
+
+    def stop(self) -> None:
+        """Stop the server if it runs (`pg_ctl status` exits 3 when none does)."""
+        status = subprocess.run(
+            [str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "status"],
+            capture_output=True,
+            check=False,
+            **self.as_user,  # type: ignore[arg-type]
+        )
+        if status.returncode != 3:
+            self.run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def start(self, port: int) -> None:
+        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {self.root} -c fsync=off"
+        self.run("pg_ctl", "-D", str(self.data), "-w", "-t", "60", "-l",
+                 str(self.root / "log"), "-o", options, "start")  # fmt: skip
 
 
 def _server_user() -> dict[str, object]:
@@ -104,37 +159,22 @@ def cluster() -> Iterator[Cluster]:
     bin_dir = find_bin_dir()
     as_user = _server_user()
     root = Path(tempfile.mkdtemp(prefix="enclave-pg-"))
-    data, pwfile, password = root / "data", root / "pw", secrets.token_urlsafe(16)
+    pwfile, password = root / "pw", secrets.token_urlsafe(16)
     pwfile.write_text(password)
     for path in (root, pwfile) if as_user else ():
         os.chown(path, as_user["user"], as_user["group"])  # type: ignore[arg-type]
-    env = {**os.environ, "LC_ALL": "C", "TZ": "UTC"}
-
-    def run(*args: str) -> None:
-        done = subprocess.run(
-            [str(bin_dir / args[0]), *args[1:]],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=root,
-            check=False,
-            **as_user,  # type: ignore[arg-type]
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"{args[0]} failed ({done.returncode}): {done.stderr[-2000:]}")
-
+    control = _Control(bin_dir, root, as_user)
     watchdog = _watchdog(bin_dir, root, as_user)
     try:
-        run("initdb", "-D", str(data), "-U", "enclave", "-A", "scram-sha-256",
-            f"--pwfile={pwfile}", "--no-sync", "-E", "UTF8")  # fmt: skip
+        control.run("initdb", "-D", str(control.data), "-U", "enclave", "-A", "scram-sha-256",
+                    f"--pwfile={pwfile}", "--no-sync", "-E", "UTF8")  # fmt: skip
         port = _free_port()
-        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off"
-        run("pg_ctl", "-D", str(data), "-w", "-t", "60", "-l", str(root / "log"),
-            "-o", options, "start")  # fmt: skip
+        control.start(port)
+        running = Cluster("127.0.0.1", port, "enclave", password, control)
         try:
-            yield Cluster(host="127.0.0.1", port=port, user="enclave", password=password)
+            yield running
         finally:
-            run("pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop")
+            control.stop()
     finally:
         watchdog.kill()
         watchdog.wait()

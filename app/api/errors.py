@@ -43,7 +43,8 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         return error_response(exc.status_code, str(exc.detail), code="http_error")
 
-    for cls in (*KNOWN_ERRORS, PoolTimeout, Exception):
+    # OSError: a full disk is a 507 (`translate`); any other is still a 500, logged.
+    for cls in (*KNOWN_ERRORS, PoolTimeout, OSError, Exception):
         app.add_exception_handler(cls, enclave_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)

@@ -160,23 +160,32 @@ def free_port() -> int:
 class Server:
     url: str
     startup_s: float  # launch until /healthz answered (models loaded, index open)
+    pid: int  # the server process (its memory can be sampled: evals.bench.soak)
 
 
 @contextmanager
 def enclave_server(
-    data_dir: Path, *, env: dict[str, str] | None = None, timeout_s: float = 300
+    data_dir: Path,
+    *,
+    env: dict[str, str] | None = None,
+    timeout_s: float = 300,
+    wrapper: Sequence[str] = (),
+    log_path: Path | None = None,
 ) -> Iterator[Server]:
     """`enclave serve` in a subprocess on a free loopback port with `data_dir`, until /healthz
-    answers; stopped (SIGTERM) on exit. Its log goes to `data_dir/server.log` (no content)."""
+    answers; stopped (SIGTERM) on exit. `wrapper` runs it through a command that execs its
+    arguments (e.g. `unshare` for a fault test). Its log goes to `log_path` (default
+    `data_dir/server.log`; no content)."""
     import httpx
 
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     variables = {**os.environ, "ENCLAVE_DATA_DIR": str(data_dir), "ENCLAVE_LOG_LEVEL": "WARNING"}
-    log = (data_dir / "server.log").open("wb")
+    log_path = log_path or data_dir / "server.log"
+    log = log_path.open("wb")
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [*enclave_command(), "serve", "--port", str(port)],
+        [*wrapper, *enclave_command(), "serve", "--port", str(port)],
         env={**variables, **(env or {})},
         cwd=ROOT,
         stdout=log,
@@ -186,14 +195,14 @@ def enclave_server(
     try:
         while True:
             if proc.poll() is not None or time.perf_counter() - started > timeout_s:
-                tail = (data_dir / "server.log").read_text(errors="replace")[-2000:]
+                tail = log_path.read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"enclave serve did not start (rc={proc.returncode}):\n{tail}")
             try:
                 if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
-        yield Server(url=url, startup_s=time.perf_counter() - started)
+        yield Server(url=url, startup_s=time.perf_counter() - started, pid=proc.pid)
     finally:
         proc.terminate()
         try:

@@ -72,8 +72,11 @@ def sign_in(client: httpx.Client, data_dir: Path) -> None:
     client.headers["X-CSRF-Token"] = client.get("/auth/me").json()["csrf_token"]
 
 
-def set_up(url: str, data_dir: Path, docs: list[Path]) -> dict[str, Any]:
-    """Collection, documents (indexed by the server's worker) and a read-only API key."""
+def set_up(
+    url: str, data_dir: Path, docs: list[Path], permissions: tuple[str, ...] = ("read",)
+) -> dict[str, Any]:
+    """Collection, documents (indexed by the server's worker) and an API key (read-only unless
+    `permissions` says otherwise)."""
     with httpx.Client(base_url=url, timeout=60) as admin:
         sign_in(admin, data_dir)
         admin.post("/v1/collections", json={"name": COLLECTION}).raise_for_status()
@@ -90,7 +93,7 @@ def set_up(url: str, data_dir: Path, docs: list[Path]) -> dict[str, Any]:
         ingest_s = time.perf_counter() - started
         created = admin.post(
             "/v1/api-keys",
-            json={"name": "bench", "collections": [COLLECTION], "permissions": ["read"]},
+            json={"name": "bench", "collections": [COLLECTION], "permissions": list(permissions)},
         )
         created.raise_for_status()
     return {"key": created.json()["key"], "documents": len(ids), "chunks": chunks,

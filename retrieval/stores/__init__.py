@@ -20,14 +20,16 @@ __all__ = ["RRF_K", "EdgeVectorStore", "QdrantClientStore", "make_vector_store"]
 
 
 def make_vector_store(
-    settings: VectorStoreSettings, *, dense_dim: int, default_path: Path
+    settings: VectorStoreSettings, *, dense_dim: int, default_path: Path, min_free_bytes: int = 0
 ) -> VectorStore:
-    """The store the settings name: `edge` at `settings.path or default_path`, or `qdrant`
-    at `settings.url` (":memory:" or a `path` without url: qdrant-client's local mode)."""
+    """The store the settings name: `edge` at `settings.path or default_path` (refusing writes
+    while its disk has less than `min_free_bytes` free), or `qdrant` at `settings.url` (":memory:"
+    or a `path` without url: qdrant-client's local mode)."""
     if settings.kind == "edge":
         from retrieval.stores.edge import EdgeVectorStore
 
-        return EdgeVectorStore(settings.path or default_path, dense_dim=dense_dim)
+        path = settings.path or default_path
+        return EdgeVectorStore(path, dense_dim=dense_dim, min_free_bytes=min_free_bytes)
     from retrieval.stores.qdrant import QdrantClientStore
 
     return QdrantClientStore(

@@ -10,6 +10,13 @@ Locking: without a WAL the engine takes no directory lock, so the store holds an
 `flock` on `<path>/.enclave.lock` while open: a second store on the directory, in this process or
 another, gets `StoreUnavailable`. The kernel drops the lock if the process dies.
 
+Disk space: the engine writes through memory-mapped files, and a write into a page the full disk
+cannot back kills the process (SIGBUS) rather than failing (seen on tmpfs and on ext4). So
+upserts and purges are refused with `IndexFull` while the disk has less than `min_free_bytes`
+free; a purge also needs room for a copy of the largest segment it rewrites. Deletes are not
+refused: they write little (on a full ext4 they succeeded; on a full tmpfs their flush failed
+with an error and the process went on), and an erasure's delete must go through.
+
 Threads: the engine synchronises reads and writes itself (concurrent queries while upserting were
 tested); the store only serialises its own writes, so `delete_document` counts exactly what it
 deletes. Queries take no Python lock.
@@ -18,6 +25,7 @@ deletes. Queries take no Python lock.
 from __future__ import annotations
 
 import fcntl
+import shutil
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,7 +35,7 @@ from typing import IO, Any
 import numpy as np
 import qdrant_edge as qe
 
-from retrieval.errors import StoreUnavailable
+from retrieval.errors import IndexFull, StoreUnavailable
 from retrieval.stores._schema import (
     COLLECTION_FIELD,
     DENSE_VECTOR,
@@ -54,9 +62,10 @@ _CONFIG_FILE = "edge_config.json"  # written by qdrant-edge when it creates a sh
 class EdgeVectorStore:
     """The `VectorStore` on a qdrant-edge shard at `path` (created on first use)."""
 
-    def __init__(self, path: Path | str, *, dense_dim: int) -> None:
+    def __init__(self, path: Path | str, *, dense_dim: int, min_free_bytes: int = 0) -> None:
         self.path = Path(path)
         self.dense_dim = dense_dim
+        self.min_free_bytes = min_free_bytes
         self._write_lock = threading.Lock()
         self._lock_handle: IO[str] | None = _lock_directory(self.path)
         self._shard: qe.EdgeShard | None = None
@@ -74,6 +83,7 @@ class EdgeVectorStore:
         batch = [self._point(p) for p in points]
         with self._write_lock:
             shard = self._open()
+            self._check_space()
             shard.update(qe.UpdateOperation.upsert_points(batch))
             shard.flush()
 
@@ -149,6 +159,7 @@ class EdgeVectorStore:
         """Rewrite every segment holding deleted points (vacuum) and drop the old files."""
         with self._write_lock:
             shard = self._open()
+            self._check_space(extra=_largest_segment(self.path))  # rewritten beside the old one
             shard.optimize()  # the shard's vacuum thresholds are 0: any deleted point qualifies
             shard.flush()  # the replaced segment directories are removed here
 
@@ -179,6 +190,14 @@ class EdgeVectorStore:
         if shard is None:
             raise StoreUnavailable(f"the index at {self.path} is closed")
         return shard
+
+    def _check_space(self, *, extra: int = 0) -> None:
+        free = shutil.disk_usage(self.path).free
+        if free < self.min_free_bytes + extra:
+            raise IndexFull(
+                f"the index's disk is full: {free // 2**20} MB free, "
+                f"{(self.min_free_bytes + extra) // 2**20} MB needed"
+            )
 
     def _point(self, point: IndexPoint) -> qe.Point:
         vectors: dict[str, Any] = {
@@ -261,6 +280,15 @@ def check_free(path: Path) -> None:
     """Raise `StoreUnavailable` now if another store holds `path`: a cheap check, for callers
     that load models (seconds) before they can open one."""
     _unlock(_lock_directory(path))
+
+
+def _largest_segment(path: Path) -> int:
+    """Bytes the shard's largest segment occupies on disk (sparse files count what they use)."""
+    sizes = [
+        sum(f.lstat().st_blocks * 512 for f in segment.rglob("*") if f.is_file())
+        for segment in (path / "segments").glob("*")
+    ]
+    return max(sizes, default=0)
 
 
 def _lock_directory(path: Path) -> IO[str]:

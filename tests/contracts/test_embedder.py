@@ -8,6 +8,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
@@ -137,3 +141,36 @@ def test_blank_and_odd_texts_still_give_unit_rows(embedder: Embedder, kind: Embe
     odd = ["", "   ", "\n\t", "🙂", "[1] — §"]
     _assert_unit_rows(embedder.embed(odd, kind=kind), len(odd), embedder.dim)
     assert embedder.count_tokens(["", " \n "]) == [0, 0]
+
+
+def test_queries_embed_while_another_thread_counts_and_windows(embedder: Embedder) -> None:
+    """The API embeds questions on request threads while the ingestion worker counts tokens
+    and embeds long documents on its own: no call may fail (a Hugging Face fast tokenizer shared
+    by both used to raise "Already borrowed": 500s under load)."""
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def guarded(work: Callable[[], object]) -> None:
+        try:
+            while not stop.is_set():
+                work()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=guarded, args=(lambda: embedder.count_tokens([LONG_TEXT]),)),
+        threading.Thread(
+            target=guarded, args=(lambda: embedder.embed([LONG_TEXT], kind="document"),)
+        ),
+        *(
+            threading.Thread(target=guarded, args=(lambda: embedder.embed(TEXTS, kind="query"),))
+            for _ in range(3)
+        ),
+    ]
+    for thread in threads:
+        thread.start()
+    time.sleep(3)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors

@@ -11,6 +11,7 @@ Vectors are deterministic: sha256-seeded unit vectors and hand-made sparse vecto
 from __future__ import annotations
 
 import hashlib
+import shutil
 import subprocess
 import sys
 import threading
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval.errors import StoreUnavailable
+from retrieval.errors import IndexFull, StoreUnavailable
 from retrieval.protocols import VectorStore
 from retrieval.settings import VectorStoreSettings
 from retrieval.stores import EdgeVectorStore, QdrantClientStore, make_vector_store
@@ -414,6 +415,24 @@ def test_edge_purge_removes_deleted_text_from_disk(tmp_path: Path) -> None:
     with EdgeVectorStore(tmp_path, dense_dim=DIM) as s:
         assert s.count(scope=A) == 3
     assert _files_containing(tmp_path, erased) == []
+
+
+def test_edge_refuses_writes_below_the_free_space_it_keeps(tmp_path: Path) -> None:
+    """A disk with less free than the reserve: upserts and purges are refused before the
+    engine writes anything (a full disk under its memory-mapped files would kill the process);
+    reads and deletes go on."""
+    c = chunk("A", "d")
+    with EdgeVectorStore(tmp_path, dense_dim=DIM) as s:
+        s.upsert([point(c)])
+    free = shutil.disk_usage(tmp_path).free
+    with EdgeVectorStore(tmp_path, dense_dim=DIM, min_free_bytes=free + 2**30) as s:
+        with pytest.raises(IndexFull, match=r"^the index's disk is full: \d+ MB free, \d+ MB"):
+            s.upsert([point(chunk("A", "e"))])
+        assert s.count(scope=A) == 1
+        assert s.get(scope=A, ids=[c.id]) == [c]
+        assert s.delete_document(scope=A, document="d") == 1
+        with pytest.raises(IndexFull):
+            s.purge()
 
 
 # -- qdrant-client only -----------------------------------------------------------------------

@@ -110,3 +110,32 @@ def test_load_levels_against_a_live_server(tmp_path: Path) -> None:
         assert all(r["errors"] == 0 and r["ratio_throughput"] > 0 for r in routes[route]["levels"])
     report = write_report(tmp_path / "l.json", "load", {"routes": routes})
     _no_text(report, *concurrency.QUERIES)
+
+
+@pytest.mark.slow
+def test_soak_users_against_a_live_server(tmp_path: Path) -> None:
+    import argparse
+    import os
+
+    from app.settings import LimitSettings
+    from evals.bench import soak
+    from tests.support import fast_settings, live_server
+
+    names = ("search", "answer", "upload")
+    unlimited = {f"{n}{s}": "" for n in names for s in ("", "_per_address")}
+    settings = fast_settings(tmp_path, limits=LimitSettings(**unlimited))
+    docs = sorted((ROOT / "samples").iterdir())
+    args = argparse.Namespace(
+        users=3, duration=3, upload_every=1, baseline=1, sample=0.5, drain=60, max_slope=1e9
+    )
+    with live_server(settings) as url:
+        setup = concurrency.set_up(url, tmp_path, docs, permissions=("read", "write"))
+        result = soak.soak(url, setup["key"], os.getpid(), args)  # the server runs in this process
+    assert result["soak"]["users"] == 3
+    assert result["soak"]["all"]["errors"] == result["baseline"]["all"]["errors"] == 0
+    assert result["soak"]["upload"]["requests"] > 0
+    assert set(result["uploads"]["states"]) == {"indexed"}
+    assert result["memory"]["server"]["peak_mb"] > 0
+    assert not soak.check(result, max_slope=1e9)
+    report = write_report(tmp_path / "s.json", "soak", result)
+    _no_text(report, *concurrency.QUERIES)

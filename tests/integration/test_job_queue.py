@@ -3,6 +3,7 @@ or stop, leases expire into the queue, a lost job never crashes its worker."""
 
 from __future__ import annotations
 
+import errno
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +19,7 @@ from app.jobs import MAX_ATTEMPTS, WORKER_LOST, DatabaseJobQueue
 from app.originals import Originals
 from ingestion.pipeline import DocumentRef, IngestResult
 from ingestion.worker import JobLost, Worker
+from retrieval.errors import IndexFull
 
 LEASE_S = 60.0
 DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -279,3 +281,29 @@ def test_the_heartbeat_keeps_a_long_step_s_lease(queue):
     assert sum(swept) == 0
     with queue.sessions() as db:
         assert db.scalar(select(Job.state).where(Job.attempts == 1)) == "done"
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (IndexFull("the index's disk is full: 3 MB free, 16 MB needed"), "the index's disk"),
+        (OSError(errno.ENOSPC, "No space left on device"), "the server's disk is full"),
+    ],
+)
+def test_a_full_disk_fails_the_document_with_the_reason(queue, error, reason):
+    """Retried like any failure, the document says why meanwhile and after the last attempt."""
+
+    def full(_doc: DocumentRef) -> None:
+        raise error
+
+    worker = Worker(queue, ScriptedPipeline(full), lease_s=LEASE_S)  # type: ignore[arg-type]
+    for _ in range(MAX_ATTEMPTS):
+        with transaction(queue.sessions) as db:  # no backoff wait
+            db.execute(update(Job).where(Job.state == "queued").values(run_after=utcnow()))
+        assert worker.run_once()
+        with queue.sessions() as db:
+            doc = db.scalar(select(Document).join(Job).where(Job.attempts > 0))
+            assert doc is not None
+            assert doc.error is not None
+            assert doc.error.startswith(reason), doc.error
+    assert doc.status == "failed"

@@ -85,6 +85,7 @@ class _FakeModelEmbedder(_TokenizedEmbedder):
     def __init__(self, max_tokens: int) -> None:
         self.name, self.dim, self.max_tokens = "fake", 16, max_tokens
         self._tokenizer = _WhitespaceTokenizer()
+        self._own_counter()
         self.prompts = {"query": "q: "}
         self.seen: list[str] = []
         self._hash = HashEmbedder(16)
