@@ -6,6 +6,7 @@ the collections the local admin has a role on (those it created, and any granted
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -27,8 +28,9 @@ from app.runtime import Runtime, build_runtime
 from app.services import answers, collections, documents, keys, local_admin, scopes
 from app.settings import Settings
 from retrieval.errors import StoreUnavailable
-from retrieval.types import Scope
+from retrieval.types import Chunk, Scope
 
+log = logging.getLogger("enclave.cli")
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 cli.add_typer(cli_erasure.commands)  # erase, verify-receipt, receipt-key, backup, restore
 cli.add_typer(cli_migrate.commands)  # migrate
@@ -46,44 +48,77 @@ def scope_of(runtime: Runtime, collection: str) -> Scope:
 
 @cli.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port.")] = None,
+    host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000; 0: any free one).")] = None,
 ) -> None:
     """Start the web UI and the REST API (and, embedded, the ingestion worker)."""
     import uvicorn
 
+    from app import http_server
     from app.allocator import limit_arenas
-    from app.http_server import uvicorn_options
     from app.main import create_app
 
     limit_arenas()  # before the request threads start
     settings = Settings()
     configure_logging(settings.log_level)
-    host = host or settings.server.host
-    port = port or settings.server.port
+    host = settings.server.host if host is None else host
+    port = settings.server.port if port is None else port
+    try:
+        sock = http_server.bind(host, port)  # a busy port fails now, before the models load
+    except OSError as exc:
+        err.print(f"[red]error:[/red] cannot listen on {host}:{port} ({exc.strerror})")
+        raise typer.Exit(1) from None
+    port = sock.getsockname()[1]
     server = settings.server.model_copy(update={"host": host, "port": port})
     settings = settings.model_copy(update={"server": server})
     check_models(settings)
-    err.print(f"Enclave ({settings.mode}) on http://{host}:{port}  —  API docs at /docs")
-    uvicorn.run(create_app(settings), host=host, port=port, **uvicorn_options(settings))
+    log.info("server.listening", extra={"url": server.url, "host": host, "port": port})
+    err.print(f"Enclave ({settings.mode}) on {server.url}  —  API docs at /docs", highlight=False)
+    options = http_server.uvicorn_options(settings)
+    config = uvicorn.Config(create_app(settings), host=host, port=port, **options)
+    http_server.record_url(settings.data_dir, server.url)  # for `enclave admin-link`
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        http_server.forget_url(settings.data_dir)
+        sock.close()
 
 
 @cli.command("admin-link")
-def admin_link() -> None:
-    """Print a fresh one-time sign-in link for the local admin (the previous one stops working)."""
+def admin_link(
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="The server's address as the browser reaches it (default: the "
+            "running server's, else the configured one)."
+        ),
+    ] = None,
+) -> None:
+    """Print a fresh one-time sign-in link for the local admin (the previous one stops working):
+    the link alone on standard output, one line, never wrapped."""
+    from app.http_server import running_url
+
     settings = Settings()
     if not settings.local_admin:
         err.print("[red]error:[/red] the local admin is disabled (ENCLAVE_AUTH__LOCAL_ADMIN)")
         raise typer.Exit(1)
     configure_logging("WARNING")
+    base = url or running_url(settings.data_dir)
+    if base is None:
+        base = settings.server.url
+        err.print(
+            f"No server is running on {settings.data_dir}: the link is for {base} "
+            "(give another address with --url).",
+            highlight=False,
+        )
     runtime = build_runtime(settings)
     try:
-        base = f"http://{settings.server.host}:{settings.server.port}"
         ttl = settings.auth.sign_in_link_ttl_s
         link = users.local_sign_in_link(runtime.sessions, base_url=base, ttl_s=ttl)
     finally:
         runtime.close()
-    out.print(f"One-time sign-in link (valid {ttl // 60} min):\n{link}", highlight=False)
+    err.print(f"One-time sign-in link (valid {ttl // 60} min):", highlight=False)
+    print(link, flush=True)
 
 
 @cli.command("api-key")
@@ -228,14 +263,26 @@ def search(
         table = Table("#", "score", "source", "passage", show_lines=True)
         for rank, hit in enumerate(result.hits, start=1):
             c = hit.chunk
-            where = c.title + (f" › {c.section}" if c.section else "")
-            where += f" (p. {c.page})" if c.page else ""
             found = answers.passage(query, hit)
             text = c.text[found.start : found.end] if found else c.text
             offsets = f"\n[dim]chars {found.start}-{found.end}[/dim]" if found else ""
+            where = _where(c, found.start if found else None)
             table.add_row(str(rank), f"{hit.score:.4f}", where, _short(text) + offsets)
         out.print(table)
         out.print(f"reranker: {result.reranker}", style="dim")
+
+
+def _where(c: Chunk, offset: int | None) -> str:
+    """Title › section (page) of the passage at `offset` of the chunk's text, else of the
+    whole chunk (its page range)."""
+    place = c.place_at(offset) if offset is not None else None
+    section = place.section if place else c.section
+    where = c.title + (f" › {section}" if section else "")
+    pages = (place.page, place.page) if place and place.page is not None else c.pages
+    if pages is not None:
+        first, last = pages
+        where += f" (p. {first})" if first == last else f" (pp. {first}–{last})"
+    return escape(where)
 
 
 def _short(text: str, limit: int = 400) -> str:

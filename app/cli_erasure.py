@@ -64,9 +64,10 @@ def verify_receipt(
     except (OSError, ValueError) as exc:  # InvalidReceipt and JSON errors are ValueErrors
         typer.echo(f"invalid: {exc}", err=True)
         raise typer.Exit(1) from None
+    reason = f" for {body['reason']!r}" if body.get("reason") else ""  # older ones have none
     typer.echo(
         f"valid receipt {body['request_id']}: document {body['document_id']} "
-        f"(sha256 {body['content_hash'][:12]}…) erased {body['completed_at']}, "
+        f"(sha256 {body['content_hash'][:12]}…) erased {body['completed_at']}{reason}, "
         f"signed by {body['key_id']}"
     )
 

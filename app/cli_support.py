@@ -18,7 +18,7 @@ from app.settings import Settings
 from retrieval.errors import StoreUnavailable
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # messages and paths stay on one line
 CollectionOpt = Annotated[str, typer.Option("--collection", "-c", help="Collection name.")]
 
 

@@ -5,11 +5,19 @@ connection and sends nothing, or trickles its request headers a byte at a time (
 is kept forever. `BoundedH11` closes a connection whose request headers have not all arrived
 within `limits.header_timeout_s` of its first byte (or of the connection, for the first
 request). Slow bodies are cut off by `app.api.limits` (408); h11 bounds the header size (16 KB).
+
+`enclave serve` binds its socket before anything loads (a busy port fails at once) and records
+the address it serves in the data directory while it runs, for `enclave admin-link`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import os
+import socket
+from pathlib import Path
 from typing import Any
 
 import h11
@@ -66,3 +74,55 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "timeout_keep_alive": 5,
         "h11_max_incomplete_event_size": 16 * 1024,
     }
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A socket bound to `host`:`port` (0: any free port), not yet listening: uvicorn listens
+    once the app has started, so until then a connection is refused rather than kept waiting."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+RECORD = "server.json"
+
+
+def record_url(data_dir: Path, url: str) -> None:
+    """Note that this process serves `url` (read by `running_url`)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / RECORD).write_text(json.dumps({"url": url, "pid": os.getpid()}))
+
+
+def forget_url(data_dir: Path) -> None:
+    """Remove this process's record (another server's stays)."""
+    if _read(data_dir).get("pid") == os.getpid():
+        (data_dir / RECORD).unlink(missing_ok=True)
+
+
+def running_url(data_dir: Path) -> str | None:
+    """The URL the server on `data_dir` serves, if one runs on this machine (its record's
+    process is alive); None otherwise (none started, or it ended without removing it)."""
+    found = _read(data_dir)
+    pid, url = found.get("pid"), found.get("url")
+    if not isinstance(pid, int) or not isinstance(url, str):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, another user's
+    return url
+
+
+def _read(data_dir: Path) -> dict[str, Any]:
+    with contextlib.suppress(OSError, ValueError):
+        found = json.loads((data_dir / RECORD).read_text())
+        if isinstance(found, dict):
+            return found
+    return {}

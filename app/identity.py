@@ -26,6 +26,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
 # the audit trail and handles erasure.
 PLATFORM_ADMIN = "platform_admin"
 COMPLIANCE_OFFICER = "compliance_officer"
+# The embedded default's local admin (users.subject); OIDC users are "<issuer>|<sub>".
+LOCAL_ADMIN_SUBJECT = "local|admin"
 
 
 @dataclass(frozen=True)

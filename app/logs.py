@@ -2,7 +2,9 @@
 
 Records become one JSON line each with: time, level, logger, the event (the message
 *template*, never interpolated with its arguments) and only the `extra` fields on the
-allow-list below. Exceptions are reduced to their type and code locations: exception
+allow-list below. A few library messages whose arguments are known not to be content
+(uvicorn's process id and bind address) become an event name with those arguments as
+allow-listed fields. Exceptions are reduced to their type and code locations: exception
 messages can quote user content, so they are never written. This is enforced here, once,
 not by each call site remembering.
 """
@@ -13,6 +15,7 @@ import json
 import logging
 import sys
 import traceback
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 ALLOWED_FIELDS = frozenset(
@@ -43,6 +46,7 @@ ALLOWED_FIELDS = frozenset(
         "port",
         "url",
         "mode",
+        "migration",  # an Alembic step: "upgrade 0002 -> 0003, <the revision's title>"
         # the parser sandbox (ingestion/sandbox.py, ingestion/parsers.py)
         "pid",
         "memory_mb",
@@ -57,6 +61,40 @@ ALLOWED_FIELDS = frozenset(
 _RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)))
 
 
+def _listening(scheme: object, host: object, port: object) -> dict[str, object]:
+    bracketed = f"[{host}]" if ":" in str(host) else str(host)
+    return {"url": f"{scheme}://{bracketed}:{port}", "host": host, "port": port}
+
+
+# Library messages whose arguments are never content (a process id, the bind address, a schema
+# migration step), by logger and template: the arguments become allow-listed fields under an
+# event name. Every other message stays a template.
+_LIBRARY_EVENTS: dict[tuple[str, str], tuple[str, Callable[..., dict[str, object]]]] = {
+    ("uvicorn.error", "Started server process [%d]"): ("server.started", lambda p: {"pid": p}),
+    ("uvicorn.error", "Finished server process [%d]"): ("server.finished", lambda p: {"pid": p}),
+    ("uvicorn.error", "Uvicorn running on %s://%s:%d (Press CTRL+C to quit)"): (
+        "server.listening",
+        _listening,
+    ),
+    ("uvicorn.error", "Uvicorn running on %s://[%s]:%d (Press CTRL+C to quit)"): (
+        "server.listening",
+        _listening,
+    ),
+    ("alembic.runtime.migration", "Context impl %s."): (
+        "db.migrations",
+        lambda impl: {"mode": str(impl)},
+    ),
+    ("alembic.runtime.migration", "Will assume %s DDL."): (
+        "db.migrations.ddl",
+        lambda ddl: {"mode": str(ddl)},
+    ),
+    ("alembic.runtime.migration", "Running %s"): (
+        "db.migration",
+        lambda step: {"migration": str(step)},
+    ),
+}
+
+
 class AllowListFormatter(logging.Formatter):
     """Formats a record as JSON with allow-listed fields only; drops args and exception text."""
 
@@ -67,8 +105,18 @@ class AllowListFormatter(logging.Formatter):
             "logger": record.name,
             "event": str(record.msg) if isinstance(record.msg, str) else type(record.msg).__name__,
         }
-        for key, value in vars(record).items():
-            if key in ALLOWED_FIELDS and key not in _RESERVED:
+        fields = {k: v for k, v in vars(record).items() if k not in _RESERVED}
+        known = None
+        if isinstance(record.msg, str) and record.args:
+            known = _LIBRARY_EVENTS.get((record.name, record.msg))
+        if known and isinstance(record.args, tuple):
+            entry["event"], fill = known
+            try:
+                fields.update(fill(*record.args))
+            except TypeError:  # another library version's arguments: the template alone
+                entry["event"] = record.msg
+        for key, value in fields.items():
+            if key in ALLOWED_FIELDS:
                 entry[key] = _value(value)
         if record.exc_info and record.exc_info[0] is not None:
             exc_type, _, tb = record.exc_info

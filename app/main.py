@@ -129,9 +129,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
 
 def announce_local_sign_in(runtime: Runtime, settings: Settings) -> None:
     """Print the local admin's one-time sign-in link on the console (never to the log)."""
-    base = f"http://{settings.server.host}:{settings.server.port}"
     ttl = settings.auth.sign_in_link_ttl_s
-    link = users.local_sign_in_link(runtime.sessions, base_url=base, ttl_s=ttl)
+    link = users.local_sign_in_link(runtime.sessions, base_url=settings.server.url, ttl_s=ttl)
     sys.stderr.write(
         f"\nSign in as the local admin (one-time link, valid {ttl // 60} min; "
         f"`enclave admin-link` makes another):\n  {link}\n\n"

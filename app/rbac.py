@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session
 from app.auth.settings import GLOBAL_ROLES, parse_grant
 from app.db.models import ApiKey, Collection, RoleBinding, User
 from app.errors import Conflict, InvalidRequest, NotFound
-from app.identity import PLATFORM_ADMIN, ROLE_PERMISSIONS, Principal
+from app.identity import LOCAL_ADMIN_SUBJECT, PLATFORM_ADMIN, ROLE_PERMISSIONS, Principal
+
+ADMIN_ROLES = frozenset({PLATFORM_ADMIN, "collection_admin"})
 
 
 def for_user(
@@ -87,27 +89,75 @@ def bindings(db: Session, *, collection_id: str | None) -> list[RoleBinding]:
     return list(db.scalars(select(RoleBinding).where(where).order_by(RoleBinding.created_at)))
 
 
+# A person who has not signed in yet is bound by e-mail or by IdP subject (`sub`); the binding
+# becomes theirs (a "user" binding) at their first sign-in (`claim_pending`).
+PENDING_KINDS = ("email", "subject")
+
+
 def subject_labels(db: Session, bound: Sequence[RoleBinding]) -> dict[str, str]:
-    """A readable label per binding subject: a user's name and e-mail; a group's own name."""
+    """A readable label per binding subject: a user's name and e-mail; a group's own name; the
+    e-mail or IdP subject of someone not signed in yet."""
     labels = {b.subject: b.subject for b in bound}
+    labels |= {b.subject: f"IdP subject {b.subject}" for b in bound if b.subject_kind == "subject"}
     users = {b.subject for b in bound if b.subject_kind == "user"}
     if users:
-        rows = db.execute(select(User.id, User.name, User.email).where(User.id.in_(users)))
-        for user_id, name, email in rows:
-            labels[user_id] = " · ".join(part for part in (name, email) if part) or user_id
+        labels |= {u.id: u.label for u in db.scalars(select(User).where(User.id.in_(users)))}
     return labels
 
 
-def resolve_subject(db: Session, *, kind: str, subject: str) -> str:
-    """A user binding names users.id; callers may give the user's id or e-mail."""
+def resolve_subject(db: Session, *, kind: str, subject: str) -> tuple[str, str]:
+    """The (subject_kind, subject) a binding stores. A group: its name. A user, by id, e-mail
+    or IdP subject: ("user", users.id); one not signed in yet: ("email", the e-mail in lower
+    case) when `subject` is an e-mail address, else ("subject", the IdP subject)."""
+    subject = subject.strip()
+    if not subject:
+        raise InvalidRequest("a group name is needed" if kind == "group" else "a user is needed")
     if kind == "group":
-        if not subject.strip():
-            raise InvalidRequest("a group name is needed")
-        return subject.strip()
-    user = db.scalar(select(User).where(or_(User.id == subject, User.email == subject)))
-    if user is None:
-        raise NotFound("no such user (users appear here after their first sign-in)")
-    return user.id
+        return "group", subject
+    by_sub = User.subject.endswith(f"|{subject}", autoescape=True)
+    user = db.scalar(
+        select(User).where(
+            or_(
+                User.id == subject,
+                func.lower(User.email) == subject.lower(),
+                and_(by_sub, User.subject != LOCAL_ADMIN_SUBJECT),
+            )
+        )
+    )
+    if user is not None:
+        return "user", user.id
+    if "@" in subject:
+        return "email", subject.lower()
+    return "subject", subject
+
+
+def claim_pending(db: Session, *, user: User, sub: str, email_verified: bool) -> None:
+    """Bindings made for `user` before their first sign-in, by IdP subject, or by e-mail when
+    the IdP does not say the e-mail is unverified, become the user's."""
+    pending = [and_(RoleBinding.subject_kind == "subject", RoleBinding.subject == sub)]
+    if user.email and email_verified:
+        email = user.email.lower()
+        pending.append(and_(RoleBinding.subject_kind == "email", RoleBinding.subject == email))
+    found = list(db.scalars(select(RoleBinding).where(or_(*pending))))
+    held = (
+        {
+            (b.collection_id, b.role)
+            for b in db.scalars(
+                select(RoleBinding).where(
+                    RoleBinding.subject_kind == "user", RoleBinding.subject == user.id
+                )
+            )
+        }
+        if found
+        else set()
+    )
+    for binding in found:
+        if (binding.collection_id, binding.role) in held:
+            db.delete(binding)  # granted both ways: one binding is enough
+        else:
+            binding.subject_kind, binding.subject = "user", user.id
+            held.add((binding.collection_id, binding.role))
+    db.flush()
 
 
 def grant(
@@ -122,7 +172,7 @@ def grant(
     valid = GLOBAL_ROLES if collection_id is None else set(ROLE_PERMISSIONS)
     if role not in valid:
         raise InvalidRequest(f"role must be one of {sorted(valid)}")
-    subject = resolve_subject(db, kind=kind, subject=subject)
+    kind, subject = resolve_subject(db, kind=kind, subject=subject)
     same = select(RoleBinding).where(
         RoleBinding.subject_kind == kind,
         RoleBinding.subject == subject,
@@ -145,11 +195,16 @@ def grant(
     return binding
 
 
-def revoke(db: Session, *, binding_id: str, collection_id: str | None) -> RoleBinding:
-    """Delete a binding of that collection (or a global one); NotFound otherwise."""
+def revoke(db: Session, *, binding_id: str, collection_id: str | None, by: str) -> RoleBinding:
+    """Delete a binding of that collection (or a global one); NotFound otherwise. Nobody locks
+    themselves out (user `by` cannot revoke their own admin role: another admin can), and the
+    last platform admin stays."""
     binding = db.get(RoleBinding, binding_id)
     if binding is None or binding.collection_id != collection_id:
         raise NotFound("no such role binding")
+    own = binding.subject_kind == "user" and binding.subject == by
+    if own and binding.role in ADMIN_ROLES:
+        raise Conflict(f"you cannot revoke your own {binding.role} role: another admin can")
     if binding.role == PLATFORM_ADMIN:
         admins = db.scalar(
             select(func.count()).select_from(RoleBinding).where(RoleBinding.role == PLATFORM_ADMIN)

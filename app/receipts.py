@@ -3,7 +3,8 @@
 A signed receipt is `{"receipt": {...}, "signature": "<base64>"}`; the receipt names the key
 (`key_id`: "ed25519:" + the first 16 hex digits of the public key's sha256). Anyone holding the
 deployment's public key can check it offline (`enclave verify-receipt`). Receipts carry ids,
-hashes, times and counts, never content or file names.
+hashes, times, counts and the requester's reason or reference (a case or ticket id), never
+content or file names.
 """
 
 from __future__ import annotations

@@ -54,6 +54,10 @@ class Runtime:
 
     @cached_property
     def store(self) -> VectorStore:
+        if self.settings.vector_store.kind == "edge":  # held elsewhere: say so before loading
+            from retrieval.stores.edge import check_free  # the embedder (seconds)
+
+            check_free(self.settings.index_path)
         return make_vector_store(
             self.settings.vector_store,
             dense_dim=self.embedder.dim,

@@ -47,6 +47,12 @@ class ServerSettings(BaseModel):
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 2**20
 
+    @property
+    def url(self) -> str:
+        """Where a browser on this machine reaches the server (a wildcard bind: loopback)."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+
 
 class LimitSettings(BaseModel):
     """Bounds on every request, enforced before it costs anything (README: Limits).

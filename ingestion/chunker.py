@@ -44,6 +44,11 @@ Rules.
 
 Spans. ``ParsedDocument.text`` is the blocks joined by a blank line; a chunk's text is exactly
 ``doc.text[start:end]``, overlap included: the repeated part is ``doc.text[start:own_start]``.
+
+Provenance. A chunk's ``page`` is the first page of its text and ``section`` the heading path
+where its own text starts; ``places`` maps its whole text: the page and section from each
+offset on (a new place wherever either changes), so a passage inside a chunk that spans pages
+or sections is located exactly.
 """
 
 from __future__ import annotations
@@ -57,7 +62,8 @@ from itertools import accumulate
 import numpy as np
 
 from ingestion.parsers import Block, ParsedDocument
-from ingestion.units import level, split_block, top_level
+from ingestion.units import level, places, split_block, top_level
+from retrieval.types import Place
 
 CountTokens = Callable[[Sequence[str]], list[int]]
 Similarity = Callable[[Sequence[str]], np.ndarray]
@@ -85,6 +91,7 @@ class ChunkDraft:
     section: str
     position: int
     tokens: int
+    places: tuple[Place, ...] = ()  # page and section along the text (see retrieval's Chunk)
 
 
 @dataclass(frozen=True)
@@ -299,6 +306,7 @@ class Chunker:
             bounds.append((start, own_start, units[j - 1].end, i))
         texts = [text[s:e] for s, _, e, _ in bounds]
         counts = self._count(texts)
+        ends = [e for _, e in doc.spans]
         return [
             ChunkDraft(
                 text=texts[n],
@@ -309,6 +317,7 @@ class Chunker:
                 position=n,
                 tokens=counts[n],
                 section=" > ".join(doc.blocks[units[i].block].section),
+                places=places(doc, ends, s, e),
             )
             for n, (s, o, e, i) in enumerate(bounds)
         ]

@@ -96,6 +96,7 @@ class IngestionPipeline:
                 start=draft.start,
                 end=draft.end,
                 generation=doc.generation,
+                places=draft.places,
             )
             for draft in drafts
         ]

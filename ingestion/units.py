@@ -1,14 +1,17 @@
 """How the chunker reads a block: the units it never splits (a heading, a sentence, a table
-row, a whole code block) and the heading levels that delimit sections."""
+row, a whole code block), the heading levels that delimit sections, and the page and section
+of each stretch of a chunk's text."""
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from collections import Counter
 from collections.abc import Sequence
 
-from ingestion.parsers import Block
+from ingestion.parsers import Block, ParsedDocument
+from retrieval.types import Place
 
 _SENTENCE_GAP = re.compile(r"[.!?…][\"'”’)\]]*(\s+)(?=[\"'“‘(\[]?[A-Z0-9])")
 _ABBREVIATIONS = {"e.g", "i.e", "etc", "vs", "cf", "mr", "mrs", "ms", "dr", "no", "fig", "approx"}
@@ -47,3 +50,18 @@ def top_level(blocks: Sequence[Block]) -> int:
 
 def level(block: Block) -> int | float:
     return block.level if block.level is not None else math.inf
+
+
+def places(doc: ParsedDocument, ends: list[int], start: int, end: int) -> tuple[Place, ...]:
+    """Page and section along `doc.text[start:end]` (`ends`: where each block ends): one place
+    per change, offsets relative to `start` (a block that begins before `start` at 0)."""
+    found: list[Place] = []
+    for k in range(bisect.bisect_right(ends, start), len(doc.blocks)):
+        block_start = doc.spans[k][0]
+        if block_start >= end:
+            break
+        block = doc.blocks[k]
+        place = Place(max(block_start, start) - start, block.page, " > ".join(block.section))
+        if not found or (found[-1].page, found[-1].section) != (place.page, place.section):
+            found.append(place)
+    return tuple(found)

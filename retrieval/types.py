@@ -46,8 +46,21 @@ class SparseVector:
 
 
 @dataclass(frozen=True)
+class Place:
+    """Where the text of a chunk lies in its document, from character `offset` of the chunk's
+    text up to the next place's: the page (1-based, where the format has pages) and the
+    heading path ("Chapter > Section")."""
+
+    offset: int
+    page: int | None
+    section: str
+
+
+@dataclass(frozen=True)
 class Chunk:
-    """One indexed passage of a document, with its provenance."""
+    """One indexed passage of a document, with its provenance. A chunk can span pages and
+    sections: `page` and `section` are where it starts, `places` every change along its text
+    (the first at offset 0), so a sentence inside it can be located exactly."""
 
     id: str  # a UUID string; also the point id in the index
     collection: str
@@ -60,6 +73,20 @@ class Chunk:
     start: int = 0  # character span in the document's parsed text
     end: int = 0
     generation: str = ""  # the ingestion run that wrote it (a job id); "" for none
+    places: tuple[Place, ...] = ()  # empty for chunks indexed before places were recorded
+
+    def place_at(self, offset: int) -> Place | None:
+        """Where character `offset` of the text lies; None for chunks without places."""
+        before = [p for p in self.places if p.offset <= offset]
+        return before[-1] if before else None
+
+    @property
+    def pages(self) -> tuple[int, int] | None:
+        """The first and last page its text is on (None where the format has no pages)."""
+        pages = [p.page for p in self.places if p.page is not None]
+        if not pages:
+            return None if self.page is None else (self.page, self.page)
+        return min(pages), max(pages)
 
 
 @dataclass(frozen=True)

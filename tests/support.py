@@ -52,6 +52,8 @@ def live_server(settings: Settings, *, runtime: Runtime | None = None) -> Iterat
     """Run the app with uvicorn in a thread (on `runtime`, owned by the caller, if given);
     yields its base URL; stops it afterwards."""
     port = free_port()
+    server_settings = settings.server.model_copy(update={"host": "127.0.0.1", "port": port})
+    settings = settings.model_copy(update={"server": server_settings})
     config = uvicorn.Config(
         create_app(settings, runtime=runtime),
         host="127.0.0.1",

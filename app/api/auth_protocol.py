@@ -63,7 +63,11 @@ class BindingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["user", "group"]
     subject: str = Field(
-        ..., min_length=1, max_length=255, description="A user's id or e-mail, or a group name."
+        ...,
+        min_length=1,
+        max_length=255,
+        description="A user's id, e-mail or IdP subject (someone not signed in yet: e-mail or "
+        "IdP subject), or a group name.",
     )
     role: str = Field(
         ..., min_length=1, max_length=64, examples=["reader", "contributor", "collection_admin"]
@@ -73,8 +77,10 @@ class BindingIn(BaseModel):
 class BindingOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: str
-    subject_kind: str
-    subject: str = Field(description="A user's id, or a group's name.")
+    subject_kind: str = Field(
+        description="user, group, or for someone not signed in yet: email or subject (IdP)."
+    )
+    subject: str = Field(description="A user's id, a group's name, an e-mail or IdP subject.")
     subject_label: str = Field("", description="The user's name and e-mail; the group's name.")
     role: str
     collection_id: str | None

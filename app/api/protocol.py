@@ -76,17 +76,28 @@ class SearchRequest(BaseModel):
     rerank: bool = True
 
 
+class PlaceOut(BaseModel):
+    offset: int = Field(
+        description="From this character of the chunk's text on (Unicode code points)."
+    )
+    page: int | None
+    section: str
+
+
 class ChunkOut(BaseModel):
     chunk_id: str
     document_id: str
     collection_id: str
     title: str
-    section: str
-    page: int | None
+    section: str = Field(description="The heading path where the chunk's own text starts.")
+    page: int | None = Field(description="The first page of its text.")
     position: int
     start: int
     end: int
     text: str
+    places: list[PlaceOut] = Field(
+        [], description="Page and section along the text: one entry wherever either changes."
+    )
 
 
 class PassageOut(BaseModel):
@@ -245,7 +256,8 @@ class DocumentRecord(BaseModel):
     collection_id: str
     title: str
     filename: str
-    uploaded_by: str
+    uploaded_by: str = Field(description="The uploader's user or API key id.")
+    uploaded_by_label: str = Field("", description="The uploader's name and e-mail, or key name.")
     status: str
     created_at: datetime
 

@@ -10,12 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import rbac
 from app.auth.secrets import digest
 from app.db.models import Collection, RoleBinding, User, as_utc, utcnow
 from app.db.session import transaction
-from app.identity import COMPLIANCE_OFFICER, PLATFORM_ADMIN
-
-LOCAL_ADMIN_SUBJECT = "local|admin"
+from app.identity import COMPLIANCE_OFFICER, LOCAL_ADMIN_SUBJECT, PLATFORM_ADMIN
 
 
 def subject_of(issuer: str, sub: str) -> str:
@@ -23,7 +22,8 @@ def subject_of(issuer: str, sub: str) -> str:
 
 
 def from_claims(db: Session, *, issuer: str, claims: dict) -> User:
-    """The user a verified token names (`iss` + `sub`), created on first sight."""
+    """The user a verified token names (`iss` + `sub`), created on first sight; the roles
+    granted to them before (by e-mail or IdP subject) become theirs."""
     subject = subject_of(issuer, str(claims["sub"]))
     name = _text(claims.get("name") or claims.get("preferred_username") or claims.get("email"))
     email = _text(claims.get("email"))
@@ -37,6 +37,8 @@ def from_claims(db: Session, *, issuer: str, claims: dict) -> User:
             user = db.scalars(select(User).where(User.subject == subject)).one()
     elif (name and user.name != name) or (email and user.email != email):
         user.name, user.email = name or user.name, email or user.email
+    verified = claims.get("email_verified") is not False  # many IdPs do not send it
+    rbac.claim_pending(db, user=user, sub=str(claims["sub"]), email_verified=verified)
     return user
 
 

@@ -148,6 +148,11 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(default=None)
 
+    @property
+    def label(self) -> str:
+        """How a person is shown to admins and officers: name and e-mail (else the id)."""
+        return " · ".join(part for part in (self.name, self.email) if part) or self.id
+
 
 class UserSession(Base):
     """A signed-in browser. The cookie carries a random id; only its sha256 is stored here, so

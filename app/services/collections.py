@@ -43,10 +43,15 @@ def create(
     return collection
 
 
+UNCOUNTED = ("failed", "erasing")  # the web page counts the same way (app.js)
+
+
 def list_visible(*, db: Session, scope: Scope) -> list[tuple[Collection, int]]:
-    """Collections in scope with their document counts, by name."""
+    """Collections in scope with their document counts (failed uploads and documents being
+    erased do not count), by name."""
     counts = (
         select(Document.collection_id, func.count(Document.id).label("n"))
+        .where(Document.status.not_in(UNCOUNTED))
         .group_by(Document.collection_id)
         .subquery()
     )

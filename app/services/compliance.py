@@ -5,14 +5,15 @@ never content. The identifier is a query: it is neither logged nor stored."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from app import visibility
-from app.db.models import Collection, Document, Erasure, User
+from app.db.models import ApiKey, Collection, Document, Erasure, User
 from app.errors import NotFound
 from retrieval.bm25 import BM25Encoder
 from retrieval.protocols import VectorStore
@@ -46,7 +47,7 @@ def find_documents(
     db: Session,
     *,
     title: str | None = None,
-    uploaded_by: str | None = None,  # a user id or e-mail address
+    uploaded_by: str | None = None,  # a user id, e-mail address or part of a name
     collection_id: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -62,8 +63,13 @@ def find_documents(
             )
         )
     if uploaded_by:
-        by_email = select(User.id).where(User.email == uploaded_by)
-        q = q.where(or_(Document.uploaded_by == uploaded_by, Document.uploaded_by.in_(by_email)))
+        people = select(User.id).where(
+            or_(
+                func.lower(User.email) == uploaded_by.lower(),
+                User.name.icontains(uploaded_by, autoescape=True),
+            )
+        )
+        q = q.where(or_(Document.uploaded_by == uploaded_by, Document.uploaded_by.in_(people)))
     if collection_id:
         q = q.where(Document.collection_id == collection_id)
     if since is not None:
@@ -71,6 +77,18 @@ def find_documents(
     if until is not None:
         q = q.where(Document.created_at < until)
     return list(db.scalars(q.order_by(Document.created_at.desc()).limit(limit)))
+
+
+def uploaders(db: Session, documents: Sequence[Document]) -> dict[str, str]:
+    """Who uploaded each document, as a person reads it: a user's name and e-mail, an API
+    key's name; by the uploader id (ids of people or keys since gone stay as they are)."""
+    ids = {d.uploaded_by for d in documents if d.uploaded_by}
+    labels = {i: i for i in ids}
+    if ids:
+        labels |= {u.id: u.label for u in db.scalars(select(User).where(User.id.in_(ids)))}
+        keys = db.execute(select(ApiKey.id, ApiKey.name).where(ApiKey.id.in_(ids)))
+        labels |= {key_id: f"API key {name}" for key_id, name in keys}
+    return labels
 
 
 def find_identifier(

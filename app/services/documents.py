@@ -213,6 +213,25 @@ def get(*, db: Session, scope: Scope, document_id: str) -> Document:
     return document
 
 
+def original(
+    *, db: Session, scope: Scope, originals: Originals, document_id: str
+) -> tuple[Document, Path]:
+    """A document in scope and the file it was uploaded as (its newest version not being
+    replaced or erased); NotFound for a document out of scope or being erased."""
+    document = get(db=db, scope=scope, document_id=document_id)
+    if document.status == "erasing":
+        raise NotFound(f"document {document_id!r} not found")
+    versions = db.scalars(
+        select(Job.id)
+        .where(Job.document_id == document.id, Job.index_state != "retired")
+        .order_by(Job.created_at.desc())
+    )
+    for generation in versions:
+        if originals.exists(generation):
+            return document, originals.path(generation)
+    raise NotFound(f"the original file of document {document_id!r} is not kept")
+
+
 def titles(*, db: Session, scope: Scope, ids: set[str]) -> dict[str, Document]:
     """Documents by id, in scope (for citations)."""
     rows = db.scalars(

@@ -303,6 +303,7 @@ class Eraser:
             "content_hash": target.content_hash,
             "collection_id": target.collection_id,
             "requested_by": principal.id,
+            "reason": target.reason,
             "requested_at": target.requested_at.isoformat(),
             "completed_at": utcnow().isoformat(),
             "removed": removed,

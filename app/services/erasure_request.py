@@ -27,6 +27,7 @@ class Target:
     content_hash: str
     requested_at: datetime
     generations: tuple[str, ...]
+    reason: str  # the requester's reference (a case or ticket id), signed into the receipt
 
 
 def authorise(principal: Principal, document: Document, kind: str) -> None:
@@ -123,5 +124,6 @@ def begin(
             collection_id=document.collection_id,
             content_hash=document.content_hash,
             requested_at=as_utc(erasure.requested_at),
+            reason=erasure.reason,
             generations=generations,
         )

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.types import Chunk, Scope, SparseVector
+from retrieval.types import Chunk, Place, Scope, SparseVector
 
 DENSE_VECTOR = "dense"  # cosine, dim fixed at creation
 SPARSE_VECTOR = "bm25"  # BM25 term-frequency weights; Qdrant applies IDF live (Modifier.Idf)
@@ -126,6 +126,7 @@ def to_payload(chunk: Chunk) -> dict[str, Any]:
         "start": chunk.start,
         "end": chunk.end,
         GENERATION_FIELD: chunk.generation,
+        "places": [[p.offset, p.page, p.section] for p in chunk.places],
     }
 
 
@@ -145,7 +146,13 @@ def to_chunk(pid: object, payload: Mapping[str, Any] | None) -> Chunk:
         start=int(data.get("start", 0)),
         end=int(data.get("end", 0)),
         generation=str(data.get(GENERATION_FIELD, "")),
+        places=tuple(_place(p) for p in data.get("places") or ()),
     )
+
+
+def _place(stored: Sequence[Any]) -> Place:
+    offset, page, section = stored
+    return Place(int(offset), None if page is None else int(page), str(section))
 
 
 def in_asked_order(chunks: Iterable[Chunk], ids: Sequence[str]) -> list[Chunk]:

@@ -276,6 +276,12 @@ def _open_shard(path: Path, config: qe.EdgeConfig) -> qe.EdgeShard:
         raise StoreUnavailable(f"cannot open the index at {path}: {exc}") from None
 
 
+def check_free(path: Path) -> None:
+    """Raise `StoreUnavailable` now if another store holds `path`: a cheap check, for callers
+    that load models (seconds) before they can open one."""
+    _unlock(_lock_directory(path))
+
+
 def _largest_segment(path: Path) -> int:
     """Bytes the shard's largest segment occupies on disk (sparse files count what they use)."""
     sizes = [

@@ -26,7 +26,7 @@ from retrieval.errors import IndexFull, StoreUnavailable
 from retrieval.protocols import VectorStore
 from retrieval.settings import VectorStoreSettings
 from retrieval.stores import EdgeVectorStore, QdrantClientStore, make_vector_store
-from retrieval.types import Chunk, Hit, IndexPoint, Scope, SparseVector
+from retrieval.types import Chunk, Hit, IndexPoint, Place, Scope, SparseVector
 from tests.qdrant_front import QdrantFront
 
 DIM = 16
@@ -168,12 +168,15 @@ def test_rare_term_outranks_common_term_idf(store: VectorStore) -> None:
 
 
 def test_hit_rebuilds_every_chunk_field(store: VectorStore) -> None:
+    places = (Place(0, 12, "Ch 1 > Leave"), Place(40, 13, "Ch 1 > Leave"), Place(61, 13, "Ch 2"))
     full = chunk(
-        "A", "doc-1", 4, title="Handbook", section="Ch 1 > Leave", page=12, start=5, end=90
-    )
+        "A", "doc-1", 4, title="Handbook", section="Ch 1 > Leave", page=12, start=5, end=90,
+        places=places,
+    )  # fmt: skip
     bare = chunk("A", "doc-2", 0)
     store.upsert([point(full), point(bare)])
     assert store.query(scope=A, dense=unit(full.id), limit=1)[0].chunk == full
+    assert full.pages == (12, 13)
     assert store.get(scope=A, ids=[bare.id]) == [bare]
 
 

@@ -101,13 +101,14 @@ def test_an_officer_finds_erases_and_verifies_the_receipt(
     row = page.locator(f'#results tr[data-document="{doc_id}"]')
     expect(row).to_contain_text("case-notes")
     expect(row).to_contain_text("dsar-probe")
+    expect(row).to_contain_text("Local administrator")  # the person, not a raw id
 
     # By the data subject's identifier, in every collection (case-insensitive).
     page.get_by_label("Identifier", exact=True).fill(subject.upper())
     page.get_by_role("button", name="Search all collections").click()
     expect(page.locator("#results-note")).to_have_text("1 document mentions this identifier.")
     expect(page.locator("#results tbody tr")).to_have_count(1)
-    expect(row.locator("td").nth(3)).to_have_text("1")  # passages mentioning it
+    expect(row.locator("td.num")).to_have_text("1")  # passages mentioning it
     assert secret not in page.content()
 
     # Erase: a reason and an explicit confirmation are both required.
@@ -143,6 +144,8 @@ def test_an_officer_finds_erases_and_verifies_the_receipt(
     for value in (receipt["request_id"], doc_id, receipt["content_hash"]):
         expect(facts).to_contain_text(value)
     expect(facts).to_contain_text("Passed — nothing left")
+    expect(facts).to_contain_text("DSAR-2031-0042")
+    assert receipt["reason"] == "DSAR-2031-0042"  # the reference is signed into the receipt
     expect(facts).to_contain_text(f"{receipt['removed']['index_points']} index point")
     expect(page.locator("#public-key-id")).to_have_text(f"Key id: {receipt['key_id']}")
 
@@ -184,6 +187,51 @@ def test_an_officer_finds_erases_and_verifies_the_receipt(
         "caches": 0,
     }
     assert ui.off_host() == []
+    assert ui.errors == []
+
+
+def test_an_officer_erases_several_documents_from_one_result_list(
+    ui: UI, admin: httpx.Client, tmp_path: Path
+) -> None:
+    page = ui.page
+    ids = {
+        name: add_document(admin, "bulk-probe", f"{name}.md", f"# {name}\n\nAbout {name}.\n")
+        for name in ("letter-a", "letter-b", "keep-c")
+    }
+    page.reload()
+    page.get_by_role("button", name="Compliance").click()
+    page.get_by_label("Collection", exact=True).select_option(label="bulk-probe")
+    page.get_by_role("button", name="Find documents").click()
+    expect(page.locator("#results-note")).to_have_text("3 documents found.")
+    page.get_by_label("Select letter-a").check()
+    expect(page.locator("#erase-selected")).to_be_hidden()  # one: its own Erase… button
+    page.get_by_label("Select letter-b").check()
+    page.get_by_role("button", name="Erase the 2 selected…").click()
+    expect(page.get_by_role("heading", name="Erase these 2 documents")).to_be_visible()
+    expect(page.locator("#erase-target")).to_contain_text("letter-a")
+    expect(page.locator("#erase-target")).to_contain_text("letter-b")
+    page.get_by_label("Reason or reference").fill("DSAR-2031-0077")
+    page.get_by_label("I confirm").check()
+    page.get_by_role("button", name="Erase permanently").click()
+    expect(page.locator("#receipt-summary")).to_have_text(
+        "2 documents were erased.", timeout=60_000
+    )
+    expect(page.locator("#results tbody tr")).to_have_count(1)
+    expect(page.locator("#results")).to_contain_text("keep-c")
+
+    pem = page.get_by_label("Public key (PEM)")
+    expect(pem).to_have_value(re.compile("BEGIN PUBLIC KEY"))
+    public = receipts.load_public_key(pem.input_value())
+    for name in ("letter-a", "letter-b"):
+        with page.expect_download() as got:
+            page.get_by_role("link", name=f"Download the receipt for {name}").click()
+        signed = json.loads(saved(got.value, tmp_path / f"{name}.json"))
+        body = receipts.verify(signed, public)
+        assert (body["document_id"], body["reason"]) == (ids[name], "DSAR-2031-0077")
+    left = [d["id"] for d in admin.get("/v1/collections/bulk-probe/documents").json()]
+    assert left == [ids["keep-c"]]
+    page.set_viewport_size({"width": 1280, "height": 1400})
+    page.screenshot(path="/tmp/enclave-compliance-bulk.png")
     assert ui.errors == []
 
 

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from evals.bench import documents
 from tests.e2e.conftest import STORED, upload
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ def test_ask_an_uploaded_document_and_open_a_citation(ui: UI) -> None:
     expect(answer).to_contain_text("27 days")
     expect(answer).not_to_have_attribute("aria-busy", "true")
     meta = page.locator(".meta").last
-    expect(meta).to_contain_text("echo")
+    expect(meta).to_contain_text("quoted from the sources, no model")  # the extractive default
     expect(meta).to_contain_text("overlap")
     expect(page.locator(".sources h3").first).to_have_text("Cited sources")
 
@@ -102,6 +103,39 @@ def test_ask_an_uploaded_document_and_open_a_citation(ui: UI) -> None:
     expect(page.locator("#welcome")).to_be_visible()
 
 
+def test_the_citation_panel_says_on_which_page_and_in_which_section_a_passage_is(
+    ui: UI,
+) -> None:
+    """A 2-page PDF is one chunk: the panel highlights the passage that supports the claim and
+    gives its page and section, and marks where page 2 begins."""
+    page = ui.page
+    create_collection(page, "pages-probe")
+    manual = documents.pdf(
+        [
+            documents.Page("Safety rules", ("Wear gloves when handling the pump.",)),
+            documents.Page("Maintenance", ("Tighten the XJ-220 mounting bolts to 42 Nm.",)),
+        ]
+    )
+    upload(page, "pump-manual.pdf", manual, "application/pdf")
+    expect(page.locator(".doc .badge")).to_have_text("indexed", timeout=60_000)
+    page.get_by_role("checkbox", name="Ask pages-probe").check()
+    ask(page, "What torque for the XJ-220 mounting bolts?")
+    answer = page.locator(".answer").last
+    expect(answer).to_contain_text("42 Nm")
+    answer.get_by_role("button", name=re.compile("the passage that supports this")).first.click()
+    meta = page.locator("#source-meta")
+    expect(meta).to_contain_text("SectionMaintenance")
+    expect(meta).to_contain_text("Page2")
+    text = page.locator("#source-text")
+    expect(text.locator("mark")).to_contain_text("42 Nm")
+    expect(text.locator(".page-mark")).to_have_text("Page 2")
+    before, after = (text.text_content() or "").split("Page 2", 1)
+    assert "Wear gloves" in before  # the neighbouring text, for context
+    assert "42 Nm" in after
+    page.screenshot(path="/tmp/enclave-ui-pages.png")
+    assert ui.errors == []
+
+
 def test_answers_render_model_output_as_text_never_markup(ui: UI) -> None:
     page = ui.page
     create_collection(page, "markup-probe")
@@ -113,7 +147,7 @@ def test_answers_render_model_output_as_text_never_markup(ui: UI) -> None:
 
     ask(page, "Who do I escalate to?")
     answer = page.locator(".answer").last
-    expect(answer).to_contain_text("<img")  # shown literally (the echo generator quotes it)
+    expect(answer).to_contain_text("<img")  # shown literally (the extract quotes it)
     expect(answer.locator("img, b")).to_have_count(0)
     answer.locator(".cite").first.click()
     expect(page.locator("#source-text")).to_contain_text("<b>duty</b>")
@@ -183,7 +217,7 @@ def members_api(ui: UI, collection: str) -> set[tuple[str, str, str]]:
 def grant(page: Page, kind: str, subject: str, role: str) -> None:
     page.get_by_role("button", name="Add member").click()
     page.get_by_label("An IdP group" if kind == "group" else "A user").check()
-    page.get_by_label("Group name" if kind == "group" else "E-mail or user id").fill(subject)
+    page.get_by_label("Group name" if kind == "group" else "E-mail or IdP subject").fill(subject)
     page.get_by_label("Role", exact=True).select_option(role)
     page.get_by_role("button", name="Grant", exact=True).click()
 
@@ -209,9 +243,14 @@ def test_a_collection_admin_grants_and_revokes_roles(ui: UI, ui_server: Server) 
         ("user", "Ward Nurse · nurse@example.org", "reader"),
     } <= members_api(ui, "members-probe")
 
-    grant(page, "user", "nobody@example.org", "reader")  # never signed in
-    expect(page.get_by_role("alert").filter(has_text="no such user")).to_be_visible()
+    grant(page, "user", "Newcomer@Example.org", "reader")  # never signed in: granted ahead
+    newcomer = members.filter(has_text="newcomer@example.org")
+    expect(newcomer).to_contain_text("not signed in yet · reader")
+    grant(page, "user", "newcomer@example.org", "reader")  # the same again: a sentence says so
+    expect(page.get_by_role("alert")).to_have_text("That role binding exists already.")
     page.get_by_role("button", name="Cancel").click()
+    page.get_by_role("button", name="Revoke reader from newcomer@example.org").click()
+    expect(newcomer).to_have_count(0)
 
     page.get_by_role("button", name="Revoke contributor from ward-7").click()
     expect(members.filter(has_text="ward-7")).to_have_count(0)
@@ -221,12 +260,86 @@ def test_a_collection_admin_grants_and_revokes_roles(ui: UI, ui_server: Server) 
     assert ui.errors == []
 
 
-def test_revoking_ones_own_admin_role_takes_the_panel_away(ui: UI) -> None:
+def test_an_admin_is_not_offered_to_revoke_their_own_admin_role(ui: UI) -> None:
     page = ui.page
     create_collection(page, "self-probe")
-    page.get_by_role("button", name="Revoke collection admin from Local administrator").click()
-    # a platform admin without a role on it reads nothing there: the collection is gone
-    expect(page.locator(".collection-name").filter(has_text="self-probe")).to_have_count(0)
+    own = page.locator("#members .member").filter(has_text="Local administrator")
+    expect(own).to_contain_text("user · collection admin")
+    expect(own.get_by_text("you", exact=True)).to_be_visible()
+    expect(own.get_by_role("button")).to_have_count(0)
+    # nor does the API allow it: the admin would lock themselves out
+    me = page.request.get(f"{ui.url}/auth/me").json()
+    listed = page.request.get(f"{ui.url}/v1/collections/self-probe/members").json()
+    binding = next(m["id"] for m in listed if m["subject"] == me["id"])
+    refused = page.request.delete(
+        f"{ui.url}/v1/collections/self-probe/members/{binding}",
+        headers={"X-CSRF-Token": me["csrf_token"]},
+    )
+    assert refused.status == 409
+    assert "your own collection_admin role" in refused.json()["error"]["message"]
+    page.reload()
+    expect(page.locator(".collection-name").filter(has_text="self-probe")).to_have_count(1)
+    assert ui.errors == []
+
+
+def test_the_member_form_closes_when_the_collection_changes(ui: UI) -> None:
+    page = ui.page
+    create_collection(page, "form-probe-a")
+    create_collection(page, "form-probe-b")
+    page.get_by_role("button", name="Add member").click()
+    page.get_by_label("E-mail or IdP subject").fill("half-typed@example.org")
+    page.locator(".collection-open").filter(has_text="form-probe-a").click()
+    expect(page.locator(".collection.is-active .collection-name")).to_have_text("form-probe-a")
+    expect(page.locator("#member-form")).to_be_hidden()
+    page.get_by_role("button", name="Add member").click()
+    expect(page.get_by_label("E-mail or IdP subject")).to_have_value("")
+    assert ui.errors == []
+
+
+def test_shift_tab_from_the_question_box_reaches_the_conversation(ui: UI) -> None:
+    page = ui.page
+    create_collection(page, "focus-probe")  # its members panel (with Revoke buttons) is shown
+    page.get_by_label("Your question").focus()
+    page.keyboard.press("Shift+Tab")
+    expect(page.get_by_role("log", name="Conversation")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Your question")).to_be_focused()
+
+
+def test_at_phone_size_nothing_scrolls_sideways(ui: UI) -> None:
+    page = ui.page
+    create_collection(page, "phone-probe")
+    page.set_viewport_size({"width": 390, "height": 844})
+    sideways = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    assert page.evaluate(sideways) == 0
+    expect(page.get_by_label("Your question")).to_be_visible()  # the chat has the screen
+    expect(page.locator("#sidebar")).to_be_hidden()
+    page.get_by_role("button", name="Collections").click()
+    expect(page.locator(".collection-name").filter(has_text="phone-probe")).to_be_visible()
+    expect(page.get_by_label("Your question")).to_be_hidden()
+    assert page.evaluate(sideways) == 0
+    page.get_by_role("button", name="Chat").click()
+    expect(page.get_by_label("Your question")).to_be_focused()
+    page.get_by_role("button", name="Compliance").click()
+    page.get_by_role("button", name="Find documents").click()
+    expect(page.locator("#results-note")).not_to_be_empty()
+    assert page.evaluate(sideways) == 0
+    page.screenshot(path="/tmp/enclave-ui-phone-compliance.png")
+    assert ui.errors == []
+
+
+def test_a_failed_upload_is_not_counted(ui: UI) -> None:
+    page = ui.page
+    create_collection(page, "count-probe")
+    upload(page, "broken.pdf", b"%PDF-1.7\nnot really a PDF\n", "application/pdf")
+    expect(page.locator(".doc .badge")).to_have_text("failed", timeout=60_000)
+    count = page.locator(".collection").filter(has_text="count-probe").locator(".count")
+    expect(count).to_have_text("0 documents")
+    upload(page, "leave-policy.md", LEAVE_POLICY, "text/markdown")
+    expect(page.locator(".doc .badge-indexed")).to_have_count(1, timeout=60_000)
+    expect(count).to_have_text("1 document")
+    page.reload()  # and the server counts the same way
+    expect(count).to_have_text("1 document")
     assert ui.errors == []
 
 

@@ -59,6 +59,7 @@ def test_erase_verify_backup_restore(env: Settings, tmp_path: Path) -> None:
     checked = runner.invoke(cli, ["verify-receipt", str(receipt)])
     assert checked.exit_code == 0, checked.output
     assert f"document {doc}" in checked.output
+    assert "for 'DSR-17'" in checked.output  # the reason is signed into the receipt
 
     key = tmp_path / "key.pem"
     key.write_text(runner.invoke(cli, ["receipt-key"]).stdout)

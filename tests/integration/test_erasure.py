@@ -102,6 +102,7 @@ def test_erasure_leaves_no_byte_of_the_document_and_signs_a_receipt(runtime, col
     body = receipts.verify(receipt, public)  # (c)
     assert body["document_id"] == doc
     assert body["collection_id"] == collection.id
+    assert body["reason"] == "GDPR-2026-0042"  # the request's reference, signed with the rest
     assert body["removed"]["index_points"] >= 1
     assert body["removed"]["originals"] == 1
     assert body["verification"]["index_points_remaining"] == 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import shutil
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 from evals.bench import documents
 from evals.bench.documents import saved
 from ingestion import offline, sandbox
-from ingestion.chunker import Chunker
+from ingestion.chunker import ChunkDraft, Chunker
 from ingestion.errors import InvalidDocument
 from ingestion.parsers import NO_TEXT_PDF, OcrUnavailable, ParsedDocument, parse, prepare_parser
 from ingestion.settings import IngestionSettings
@@ -443,3 +444,45 @@ def test_pydocs_pages_parse_without_boilerplate_and_chunk(name: str) -> None:
     assert "¶" not in doc.text
     chunks = Chunker(lambda ts: [len(t.split()) for t in ts]).chunk(doc)
     assert all(doc.text[c.start : c.end] == c.text for c in chunks)
+
+
+# --- provenance: the page and section of a passage inside a chunk -------------------------------
+
+
+def _words(texts: Sequence[str]) -> list[int]:
+    return [len(t.split()) for t in texts]
+
+
+def _place_of(chunk: ChunkDraft, passage: str) -> tuple[int | None, str]:
+    at = chunk.text.index(passage)
+    place = [p for p in chunk.places if p.offset <= at][-1]
+    return place.page, place.section
+
+
+def test_a_passage_on_page_2_of_a_two_page_pdf_is_located_there(tmp_path: Path) -> None:
+    pages = [
+        documents.Page("Safety rules", ("Wear gloves when handling the pump.",)),
+        documents.Page("Maintenance", ("Tighten the XJ-220 mounting bolts to 42 Nm.",)),
+    ]
+    doc = parse_bytes(tmp_path, "manual.pdf", documents.pdf(pages))
+    (chunk,) = Chunker(_words).chunk(doc)  # a short manual is one chunk
+    assert (chunk.page, chunk.section) == (1, "Safety rules")  # where the chunk starts
+    assert _place_of(chunk, "Wear gloves") == (1, "Safety rules")
+    assert _place_of(chunk, "42 Nm") == (2, "Maintenance")
+
+
+def test_a_passage_of_a_docx_is_located_in_its_section(tmp_path: Path) -> None:
+    import docx
+
+    document = docx.Document()
+    document.add_heading("Pump manual", 1)
+    document.add_paragraph("This manual covers the XJ-220.")
+    for title, body in (("Safety rules", "Wear gloves."), ("Maintenance", "Use 42 Nm.")):
+        document.add_heading(title, 2)
+        document.add_paragraph(body)
+    doc = parse_bytes(tmp_path, "manual.docx", saved(document))
+    (chunk,) = Chunker(_words).chunk(doc)
+    assert chunk.section == "Pump manual"
+    assert _place_of(chunk, "covers the XJ-220") == (None, "Pump manual")
+    assert _place_of(chunk, "Wear gloves") == (None, "Pump manual > Safety rules")
+    assert _place_of(chunk, "42 Nm") == (None, "Pump manual > Maintenance")

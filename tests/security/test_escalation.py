@@ -60,3 +60,35 @@ def test_a_binding_cannot_be_removed_through_another_collection(world: World):
     ).json()
     wrong = world.admin.delete(f"/v1/collections/oncology/members/{granted['id']}")
     assert_refused(wrong, 404)
+
+
+def test_an_admin_cannot_revoke_their_own_admin_role(world: World):
+    me = world.admin.get("/auth/me").json()
+    listed = world.admin.get("/v1/collections/cardiology/members").json()
+    (own,) = [m for m in listed if m["subject"] == me["id"] and m["role"] == "collection_admin"]
+    refused = assert_refused(
+        world.admin.delete(f"/v1/collections/cardiology/members/{own['id']}"), 409
+    )
+    assert "your own collection_admin role" in refused["message"]
+    assert own in world.admin.get("/v1/collections/cardiology/members").json()
+    assert "cardiology" in [c["name"] for c in world.admin.get("/v1/collections").json()]
+    (platform,) = [
+        b
+        for b in world.admin.get("/v1/role-bindings").json()
+        if b["subject"] == me["id"] and b["role"] == "platform_admin"
+    ]
+    assert_refused(world.admin.delete(f"/v1/role-bindings/{platform['id']}"), 409)
+
+
+def test_a_role_granted_before_the_first_sign_in_applies_at_once(world: World):
+    granted = world.admin.post(
+        "/v1/collections/oncology/members",
+        json={"kind": "user", "subject": "newcomer-7", "role": "reader"},
+    )
+    assert granted.status_code == 201, granted.text
+    assert granted.json()["subject_kind"] == "subject"  # nobody by that name has signed in yet
+    newcomer = world.user(sub="newcomer-7")
+    assert [c["name"] for c in newcomer.get("/v1/collections").json()] == ["oncology"]
+    listed = world.admin.get("/v1/collections/oncology/members").json()
+    (now,) = [m for m in listed if m["id"] == granted.json()["id"]]
+    assert now["subject_kind"] == "user"

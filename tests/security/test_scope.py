@@ -28,10 +28,23 @@ def test_reader_reads_its_own_collection(world: World, reader):
     assert CARDIO_CANARY in chunk.json()["text"]
 
 
+def test_reader_downloads_its_collections_originals_as_files_only(world: World, reader):
+    got = reader.get(f"/v1/documents/{world.documents['cardiology']}/original")
+    assert got.status_code == 200
+    assert CARDIO_CANARY in got.text  # the file as uploaded
+    assert got.headers["content-disposition"].startswith("attachment;")  # never rendered here
+    assert got.headers["content-type"] == "application/octet-stream"
+    assert got.headers["x-content-type-options"] == "nosniff"
+    assert_refused(
+        world.client().get(f"/v1/documents/{world.documents['cardiology']}/original"), 401
+    )
+
+
 def test_another_collections_document_chunk_and_citation_by_id(world: World, reader):
     onc = world.collections["oncology"]["id"]
     for path in [
         f"/v1/documents/{world.documents['oncology']}",
+        f"/v1/documents/{world.documents['oncology']}/original",
         f"/v1/chunks/{world.chunks['oncology']}",  # what a citation opens
         f"/v1/collections/{onc}/documents",
         "/v1/collections/oncology/documents",

@@ -11,6 +11,7 @@ import pytest
 from ingestion.chunker import ChunkDraft, Chunker
 from ingestion.parsers import Block, ParsedDocument
 from ingestion.units import sentence_spans
+from retrieval.types import Place
 
 TOPICS = ("pump", "valve", "torque", "wiring", "paint", "filter", "gasket", "sensor", "brake")
 
@@ -137,6 +138,27 @@ def test_chunk_page_is_the_first_page_of_its_text() -> None:
     for c in Chunker(words).chunk(doc):
         first = next(i for i, (s, e) in enumerate(doc.spans) if e > c.start)
         assert c.page == doc.blocks[first].page
+
+
+def test_places_give_the_page_of_every_part_of_a_chunk() -> None:
+    doc, _ = long_section(SIZES)
+    for c in Chunker(words).chunk(doc):
+        assert c.places[0] == Place(0, c.page, c.section)
+        for k, (start, end) in enumerate(doc.spans):
+            if start < c.end and end > c.start:
+                at = max(start, c.start) - c.start
+                assert [p for p in c.places if p.offset <= at][-1].page == doc.blocks[k].page
+
+
+def test_a_short_document_is_one_chunk_that_knows_its_pages_and_sections() -> None:
+    """The 2-page manual of the web UI's citation panel: one chunk, two pages, two sections."""
+    doc = doc_of(
+        heading("Safety rules", 1, page=1), para(paragraph("pump", 40), page=1),
+        heading("Maintenance", 1, page=2), para(paragraph("torque", 40), page=2),
+    )  # fmt: skip
+    (chunk,) = Chunker(words).chunk(doc)
+    maintenance = chunk.text.index("Maintenance")
+    assert chunk.places == (Place(0, 1, "Safety rules"), Place(maintenance, 2, "Maintenance"))
 
 
 def test_one_long_paragraph_falls_back_to_sentence_boundaries() -> None:

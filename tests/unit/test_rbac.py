@@ -105,7 +105,7 @@ def test_the_last_platform_admin_cannot_be_removed(db):
     users.ensure_local_admin(db)
     (binding,) = [b for b in rbac.bindings(db, collection_id=None) if b.role == PLATFORM_ADMIN]
     with pytest.raises(Conflict):
-        rbac.revoke(db, binding_id=binding.id, collection_id=None)
+        rbac.revoke(db, binding_id=binding.id, collection_id=None, by="another-admin")
 
 
 def test_bindings_are_validated(db):
@@ -119,9 +119,9 @@ def test_bindings_are_validated(db):
             collection_id=card.id,
             created_by="t",
         )
-    with pytest.raises(NotFound):
+    with pytest.raises(InvalidRequest):
         rbac.grant(
-            db, kind="user", subject="ghost@x", role="reader", collection_id=card.id, created_by="t"
+            db, kind="user", subject=" ", role="reader", collection_id=card.id, created_by="t"
         )
     rbac.grant(db, kind="group", subject="g", role="reader", collection_id=card.id, created_by="t")
     with pytest.raises(Conflict):
@@ -171,3 +171,66 @@ def test_one_time_sign_in_tokens_work_once(db):
     assert users.redeem_sign_in_token(db, first) is None  # superseded
     assert users.redeem_sign_in_token(db, second) is not None
     assert users.redeem_sign_in_token(db, "") is None
+
+
+def test_a_role_granted_before_the_first_sign_in_is_theirs_on_signing_in(db):
+    card = collections.create(db=db, name="cardiology")
+    onco = collections.create(db=db, name="oncology")
+    by_email = rbac.grant(
+        db, kind="user", subject="Nurse@X.org", role="reader", collection_id=card.id, created_by="t"
+    )
+    by_sub = rbac.grant(
+        db, kind="user", subject="k-123", role="contributor", collection_id=onco.id, created_by="t"
+    )
+    assert (by_email.subject_kind, by_email.subject) == ("email", "nurse@x.org")
+    assert (by_sub.subject_kind, by_sub.subject) == ("subject", "k-123")
+    assert rbac.subject_labels(db, [by_email, by_sub]) == {
+        "nurse@x.org": "nurse@x.org",
+        "k-123": "IdP subject k-123",
+    }
+    claims = {"sub": "k-123", "email": "nurse@x.org", "name": "Ward Nurse"}
+    user = users.from_claims(db, issuer="https://idp", claims=claims)
+    p = rbac.for_user(db, user=user)
+    assert p.scope().collections == {card.id, onco.id}
+    assert p.scope("write").collections == {onco.id}
+    assert {(b.subject_kind, b.subject) for b in rbac.bindings(db, collection_id=card.id)} == {
+        ("user", user.id)
+    }
+    again = rbac.grant(  # a known user is bound by id, by any of their names
+        db, kind="user", subject="k-123", role="reader", collection_id=onco.id, created_by="t"
+    )
+    assert (again.subject_kind, again.subject) == ("user", user.id)
+
+
+def test_an_unverified_email_claims_nothing(db):
+    card = collections.create(db=db, name="cardiology")
+    rbac.grant(
+        db, kind="user", subject="boss@x.org", role="reader", collection_id=card.id, created_by="t"
+    )
+    claims = {"sub": "mallory", "email": "boss@x.org", "email_verified": False}
+    mallory = users.from_claims(db, issuer="https://idp", claims=claims)
+    assert not rbac.for_user(db, user=mallory).scope()
+
+
+def test_nobody_revokes_their_own_admin_role(db):
+    card = collections.create(db=db, name="cardiology")
+    me, other = make_user(db, "me@x"), make_user(db, "other@x")
+    mine, theirs = (
+        rbac.grant(
+            db,
+            kind="user",
+            subject=u.id,
+            role="collection_admin",
+            collection_id=card.id,
+            created_by="t",
+        )
+        for u in (me, other)
+    )
+    with pytest.raises(Conflict, match="your own collection_admin role"):
+        rbac.revoke(db, binding_id=mine.id, collection_id=card.id, by=me.id)
+    assert rbac.for_user(db, user=me).can("members", card.id)
+    rbac.revoke(db, binding_id=theirs.id, collection_id=card.id, by=me.id)  # another's: fine
+    reader = rbac.grant(
+        db, kind="user", subject=me.id, role="reader", collection_id=card.id, created_by="t"
+    )
+    rbac.revoke(db, binding_id=reader.id, collection_id=card.id, by=me.id)  # no lock-out

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Request, status
+from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -131,3 +132,24 @@ def store_upload(
 @router.get("/documents/{document_id}", response_model=DocumentOut)
 def get_document(document_id: str, db: SessionDep, scope: ScopeDep) -> DocumentOut:
     return DocumentOut.model_validate(documents.get(db=db, scope=scope, document_id=document_id))
+
+
+@router.get(
+    "/documents/{document_id}/original",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def download_original(
+    document_id: str, db: SessionDep, scope: ScopeDep, runtime: RuntimeDep
+) -> FileResponse:
+    """The file as it was uploaded (readers of its collection), always as a download: never
+    rendered by the browser on Enclave's origin."""
+    document, path = documents.original(
+        db=db, scope=scope, originals=runtime.originals, document_id=document_id
+    )
+    return FileResponse(
+        path,
+        media_type="application/octet-stream",
+        filename=document.filename,
+        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+    )

@@ -83,7 +83,7 @@ def find_documents(
     until: datetime | None = None,
 ) -> list:
     """Documents in every collection by metadata (titles and ids, no content)."""
-    return compliance.find_documents(
+    found = compliance.find_documents(
         db,
         title=title,
         uploaded_by=uploaded_by,
@@ -91,6 +91,13 @@ def find_documents(
         since=since,
         until=until,
     )
+    labels = compliance.uploaders(db, found)
+    return [
+        DocumentRecord.model_validate(d).model_copy(
+            update={"uploaded_by_label": labels.get(d.uploaded_by, "")}
+        )
+        for d in found
+    ]
 
 
 @router.post("/compliance/search", response_model=list[IdentifierMatch])

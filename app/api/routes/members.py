@@ -32,8 +32,9 @@ def list_members(target: Manageable, db: SessionDep) -> list[BindingOut]:
 def add_member(
     body: BindingIn, target: Manageable, db: SessionDep, principal: PrincipalDep, context: AuditDep
 ) -> BindingOut:
-    """Grant a user (by id or e-mail) or an IdP group a role: reader, contributor or
-    collection_admin."""
+    """Grant a user (by id, e-mail or IdP subject) or an IdP group a role: reader, contributor
+    or collection_admin. Someone who has not signed in yet is granted it by e-mail or IdP
+    subject (`subject_kind` "email" or "subject"); it becomes theirs at their first sign-in."""
     binding = rbac.grant(
         db,
         kind=body.kind,
@@ -52,7 +53,7 @@ def add_member(
 def remove_member(
     binding_id: str, target: Manageable, db: SessionDep, principal: PrincipalDep, context: AuditDep
 ) -> None:
-    binding = rbac.revoke(db, binding_id=binding_id, collection_id=target.id)
+    binding = rbac.revoke(db, binding_id=binding_id, collection_id=target.id, by=principal.id)
     changed(db, "role.revoke", binding, principal, context)
 
 
@@ -82,7 +83,7 @@ def add_global_role(
 def remove_global_role(
     binding_id: str, principal: PlatformAdmin, db: SessionDep, context: AuditDep
 ) -> None:
-    binding = rbac.revoke(db, binding_id=binding_id, collection_id=None)
+    binding = rbac.revoke(db, binding_id=binding_id, collection_id=None, by=principal.id)
     changed(db, "role.revoke", binding, principal, context)
 
 

@@ -59,6 +59,7 @@ def chunk_out(chunk: Chunk) -> dict:
         "start": chunk.start,
         "end": chunk.end,
         "text": chunk.text,
+        "places": [vars(p) for p in chunk.places],
     }
 
 

@@ -1,14 +1,18 @@
-// Enclave web UI. Zero retention: questions and answers live only in this page's memory —
-// never in localStorage, sessionStorage, IndexedDB or cookies. Model output is only ever
-// inserted as text nodes (no innerHTML), so an answer cannot inject markup.
+// Enclave web UI: collections, documents, and the wiring of the page's parts (chat.js for the
+// conversation). Zero retention: questions and answers live only in this page's memory — never
+// in localStorage, sessionStorage, IndexedDB or cookies. Model output is only ever inserted as
+// text nodes or elements built from its Markdown tokens (no innerHTML), so it cannot inject
+// markup.
 
+import { wireChat } from "./chat.js";
 import { initCompliance } from "./compliance.js";
 import { $, h, say } from "./dom.js";
 import { showKeysFor, wireKeys } from "./keys.js";
 import { clearMembers, showMembersFor, wireMembers } from "./members.js";
-import { api, errorMessage, loadMe, may, send, SessionEnded, session } from "./session.js";
+import { api, errorMessage, loadMe, may, send, session } from "./session.js";
 
 const FINAL = new Set(["indexed", "failed"]);
+const UNCOUNTED = new Set(["failed", "erasing"]); // as the server counts (services/collections.py)
 const POLL_MS = 1500;
 
 const state = {
@@ -17,8 +21,6 @@ const state = {
   chosen: new Set(), // collections the chat is limited to (empty: all)
   statuses: new Map(), // document id -> last seen status, to announce changes
   poll: null,
-  controller: null, // AbortController of the answer being streamed
-  opener: null, // the citation chip that opened the source panel
   confirming: null, // id of the document whose deletion awaits confirmation
 };
 
@@ -154,8 +156,9 @@ async function loadDocuments() {
   announceChanges(docs);
   $("documents").replaceChildren(...docs.map(documentItem));
   $("documents-empty").hidden = docs.length > 0;
-  if (collection.documents !== docs.length) {
-    collection.documents = docs.length;
+  const counted = docs.filter((d) => !UNCOUNTED.has(d.status)).length;
+  if (collection.documents !== counted) {
+    collection.documents = counted;
     renderCollections();
   }
   if (docs.some((d) => !FINAL.has(d.status))) state.poll = setTimeout(loadDocuments, POLL_MS);
@@ -282,208 +285,12 @@ function wireDropzone() {
   });
 }
 
-// --- chat ------------------------------------------------------------------------------------
-
-async function* readEvents(body) {
-  // Server-Sent Events over a fetch body (EventSource cannot POST).
-  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buffer += value.replace(/\r\n/g, "\n");
-    let end;
-    while ((end = buffer.indexOf("\n\n")) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      let event = "message";
-      const data = [];
-      for (const line of block.split("\n")) {
-        const colon = line.indexOf(":");
-        if (colon <= 0) continue; // comments and malformed lines
-        const field = line.slice(0, colon);
-        const text = line.slice(colon + 1).replace(/^ /, "");
-        if (field === "event") event = text;
-        else if (field === "data") data.push(text);
-      }
-      if (data.length) yield [event, JSON.parse(data.join("\n"))];
-    }
-  }
-}
-
-function citeChip(source) {
-  const chip = h("button", { type: "button", class: "cite",
-    "aria-label": `Source ${source.number}: ${source.title}` }, String(source.number));
-  chip.addEventListener("click", () => openSource(source, chip));
-  return chip;
-}
-
-function renderAnswer(el, text, sources) {
-  // Text nodes for prose, buttons for [n] markers whose source we hold.
-  const parts = [];
-  let last = 0;
-  for (const match of text.matchAll(/\[(\d+)\]/g)) {
-    const source = sources.get(Number(match[1]));
-    if (!source) continue;
-    parts.push(document.createTextNode(text.slice(last, match.index)));
-    parts.push(citeChip(source));
-    last = match.index + match[0].length;
-  }
-  parts.push(document.createTextNode(text.slice(last)));
-  el.replaceChildren(...parts);
-}
-
-function renderSources(el, sources, cited) {
-  const row = (s) =>
-    h("li", { class: "source" }, citeChip(s),
-      h("span", { class: "source-label" },
-        h("span", { class: "source-name" }, s.title || "Untitled"),
-        h("span", { class: "source-where" }, where(s))));
-  const all = [...sources.values()];
-  const used = all.filter((s) => cited.has(s.number));
-  const other = all.filter((s) => !cited.has(s.number));
-  const parts = [];
-  if (used.length) parts.push(h("h3", {}, "Cited sources"), h("ul", {}, used.map(row)));
-  if (other.length) {
-    const title = used.length ? "Also consulted" : "Consulted";
-    parts.push(h("h3", { class: "muted" }, title), h("ul", { class: "is-muted" }, other.map(row)));
-  }
-  el.replaceChildren(...parts);
-}
-
-const where = (s) => [s.section, s.page ? `p. ${s.page}` : null].filter(Boolean).join(" · ");
-
-function addTurn(question) {
-  $("welcome")?.remove();
-  const answer = h("div", { class: "answer is-streaming", "aria-busy": "true" },
-    h("span", { class: "pending" }, "Searching your documents"));
-  const sources = h("div", { class: "sources" });
-  const meta = h("p", { class: "meta" });
-  const avatar = h("div", { class: "avatar" }, document.querySelector(".logo").cloneNode(true));
-  const turn = h("article", { class: "turn" },
-    h("div", { class: "question" }, h("p", {}, question)),
-    h("div", { class: "reply" }, avatar, h("div", { class: "reply-body" }, answer, sources, meta)));
-  $("thread").append(turn);
-  turn.scrollIntoView({ block: "start", behavior: "smooth" });
-  return { answer, sources, meta, byNumber: new Map(), text: "", finished: false };
-}
-
-function onEvent(turn, event, data) {
-  if (event === "sources") {
-    for (const s of data.sources) turn.byNumber.set(s.number, s);
-    renderSources(turn.sources, turn.byNumber, new Set());
-  } else if (event === "delta") {
-    const thread = $("thread");
-    const stick = thread.scrollHeight - thread.scrollTop - thread.clientHeight < 80;
-    turn.text += data.text;
-    renderAnswer(turn.answer, turn.text, turn.byNumber);
-    if (stick) thread.scrollTop = thread.scrollHeight;
-  } else if (event === "done") {
-    turn.finished = true;
-    const cited = new Set(data.citations);
-    renderSources(turn.sources, turn.byNumber, cited);
-    turn.answer.classList.toggle("is-no-answer", data.no_answer);
-    const dropped = data.dropped_citations;
-    turn.meta.textContent = [data.model, data.reranker && `reranker: ${data.reranker}`,
-      dropped && `${dropped} invalid citation(s) removed`].filter(Boolean).join(" · ");
-    say(`Answer ready${cited.size ? `, citing ${cited.size} source(s)` : ""}.`);
-  } else if (event === "error") {
-    throw new Error(data.message || "The answer could not be completed.");
-  }
-}
-
-function setBusy(busy) {
-  $("ask").hidden = busy;
-  $("stop").hidden = !busy;
-  if (!busy) $("question").focus();
-}
-
-async function ask(question) {
-  const turn = addTurn(question);
-  const controller = (state.controller = new AbortController());
-  setBusy(true);
-  say("Searching your documents…");
-  try {
-    const collections = state.chosen.size ? [...state.chosen] : null;
-    const res = await send("/v1/answer", {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
-      body: JSON.stringify({ question, collections, stream: true }),
-      signal: controller.signal,
-      cache: "no-store",
-    });
-    if (!res.ok) throw new Error(await errorMessage(res));
-    for await (const [event, data] of readEvents(res.body)) onEvent(turn, event, data);
-    if (!turn.finished) throw new Error("The connection closed before the answer was complete.");
-  } catch (err) {
-    const stopped = err.name === "AbortError";
-    if (err instanceof SessionEnded && !$("question").value) $("question").value = question;
-    if (!turn.text) turn.answer.replaceChildren();
-    turn.answer.append(stopped ? h("span", { class: "notice" }, "Stopped.")
-      : h("span", { class: "notice is-error", role: "alert" }, err.message));
-    say(stopped ? "Answer stopped." : "The answer failed.");
-  } finally {
-    turn.answer.classList.remove("is-streaming");
-    turn.answer.removeAttribute("aria-busy");
-    state.controller = null;
-    setBusy(false);
-  }
-}
-
-function wireComposer() {
-  const form = $("ask-form");
-  const box = $("question");
-  form.addEventListener("submit", (e) => {
-    e.preventDefault();
-    const question = box.value.trim();
-    if (!question || state.controller) return;
-    box.value = "";
-    box.style.height = "";
-    ask(question);
-  });
-  box.addEventListener("keydown", (e) => {
-    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
-      e.preventDefault();
-      form.requestSubmit();
-    }
-  });
-  box.addEventListener("input", () => {
-    box.style.height = "auto"; // grow with the text, up to the CSS max-height
-    box.style.height = `${box.scrollHeight}px`;
-  });
-  $("stop").addEventListener("click", () => state.controller?.abort());
-}
-
-// --- source panel ----------------------------------------------------------------------------
-
-async function openSource(source, opener) {
-  state.opener?.classList.remove("is-open");
-  state.opener = opener;
-  opener.classList.add("is-open");
-  $("source-number").textContent = String(source.number);
-  $("source-title").textContent = source.title || "Untitled";
-  const meta = [["Section", source.section], ["Page", source.page]].filter(([, v]) => v);
-  $("source-meta").replaceChildren(...meta.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
-  $("source-text").textContent = source.text || "Loading…";
-  $("source-panel").hidden = false;
-  document.body.classList.add("has-source");
-  $("source-title").focus();
-  if (source.text) return;
-  try { // the sources event normally carries the passage; fetch it if not
-    const chunk = await api(`/v1/chunks/${encodeURIComponent(source.chunk_id)}`);
-    if (state.opener === opener) $("source-text").textContent = chunk.text;
-  } catch (err) {
-    $("source-text").textContent = `Could not load the passage: ${err.message}`;
-  }
-}
-
-function closeSource() {
-  $("source-panel").hidden = true;
-  document.body.classList.remove("has-source");
-  const opener = state.opener;
-  state.opener = null;
-  opener?.classList.remove("is-open");
-  if (opener?.isConnected) opener.focus();
+// Narrow screens show the chat or the sidebar; the header's button switches between them.
+function toggleSidebar() {
+  const open = document.body.classList.toggle("show-sidebar");
+  $("sidebar-toggle").setAttribute("aria-expanded", String(open));
+  $("sidebar-toggle").textContent = open ? "Chat" : "Collections";
+  (open ? $("collections-h") : $("question")).focus();
 }
 
 // --- start -----------------------------------------------------------------------------------
@@ -493,14 +300,11 @@ async function main() {
   $("new-collection").addEventListener("click", () => toggleCollectionForm(form.hidden));
   $("cancel-collection").addEventListener("click", () => toggleCollectionForm(false));
   form.addEventListener("submit", createCollection);
-  $("close-source").addEventListener("click", closeSource);
   wireKeys(() => state.active);
   wireMembers(() => state.active, refreshAccess);
-  document.addEventListener("keydown", (e) => {
-    if (e.key === "Escape" && !$("source-panel").hidden) closeSource();
-  });
   wireDropzone();
-  wireComposer();
+  $("sidebar-toggle").addEventListener("click", toggleSidebar);
+  wireChat(() => (state.chosen.size ? [...state.chosen] : null));
   try {
     await loadMe();
   } catch {

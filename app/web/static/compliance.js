@@ -1,7 +1,7 @@
 // The compliance panel, for compliance officers only: find documents by metadata or by a data
-// subject's identifier (titles, ids, collections and counts — never content), erase one with a
-// reason after a confirmation, download its signed receipt, list past erasures, and get the
-// public key that verifies receipts offline.
+// subject's identifier (titles, ids, collections and counts — never content), erase one or
+// several of the documents found with a reason after a confirmation, download their signed
+// receipts, list past erasures, and get the public key that verifies receipts offline.
 //
 // Zero retention: the identifier is sent once in a POST body. It stays in its input field only
 // (no `name`, so no form can put it in a URL; autocomplete off, so the browser keeps no history
@@ -9,6 +9,9 @@
 // the identifier, the results and the receipts on show. Nothing here touches storage.
 
 import { $, h, say } from "./dom.js";
+import {
+  facts, objectUrl, receiptFacts, receiptFile, revokeUrls, saveFile, verified, when,
+} from "./receipt-view.js";
 import { api, errorMessage, send, session } from "./session.js";
 
 const OFFICER = "compliance_officer";
@@ -18,8 +21,8 @@ const state = {
   names: new Map(), // collection id -> name, for the collections this user can see
   results: [], // the documents found (metadata only)
   kind: null, // "metadata" or "identifier": which search found them
-  target: null, // the document chosen for erasure
-  urls: [], // object URLs of the downloads on offer, revoked when replaced
+  selected: new Set(), // ids of the documents ticked in the results
+  targets: [], // the documents chosen for erasure
   onChange: () => {},
 };
 
@@ -30,7 +33,7 @@ export function initCompliance(onChange) {
   if (!officer) return; // the server refuses these endpoints to anyone else anyway
   $("compliance-toggle").addEventListener("click", () => toggle(!state.open));
   document.addEventListener("keydown", (e) => {
-    if (e.key === "Escape" && state.open && state.target) chooseTarget(null);
+    if (e.key === "Escape" && state.open && state.targets.length) chooseTargets([]);
   });
 }
 
@@ -39,8 +42,9 @@ function toggle(open) {
   state.open = open;
   state.results = [];
   state.kind = null;
-  state.target = null;
-  for (const url of state.urls.splice(0)) URL.revokeObjectURL(url);
+  state.selected.clear();
+  state.targets = [];
+  revokeUrls();
   panel.replaceChildren(...(open ? [$("compliance-template").content.cloneNode(true)] : []));
   panel.hidden = !open;
   document.body.classList.toggle("is-compliance", open);
@@ -53,7 +57,9 @@ function toggle(open) {
   $("meta-form").addEventListener("submit", findByMetadata);
   $("subject-form").addEventListener("submit", findByIdentifier);
   $("erase-form").addEventListener("submit", erase);
-  $("erase-cancel").addEventListener("click", () => chooseTarget(null));
+  $("erase-cancel").addEventListener("click", () => chooseTargets([]));
+  $("erase-selected").addEventListener("click", () =>
+    chooseTargets(state.results.filter((d) => state.selected.has(d.id))));
   $("erase-confirm").addEventListener("change", () => ($("erase-error").textContent = ""));
   $("erasures-refresh").addEventListener("click", loadErasures);
   $("compliance-h").focus();
@@ -134,6 +140,7 @@ async function search(kind, request, errorId) {
     if (!state.open) return;
     state.kind = kind;
     state.results = found.map((d) => (kind === "identifier" ? { ...d, id: d.document_id } : d));
+    state.selected.clear();
   } catch (err) {
     if (!state.open) return;
     $(errorId).textContent = err.message;
@@ -158,16 +165,32 @@ function renderResults() {
   const heads = byIdentifier
     ? ["Title", "Document id", "Collection", "Passages", ""]
     : ["Title", "Document id", "Collection", "Uploaded by", "Uploaded", "Status", ""];
+  const all = rows.length > 0 && rows.every((d) => state.selected.has(d.id));
+  const selectAll = h("input", { type: "checkbox", checked: all,
+    "aria-label": "Select every document found", onchange: (e) => select(rows, e.target.checked) });
   $("results").hidden = !rows.length;
   $("results").replaceChildren(
-    h("thead", {}, h("tr", {}, heads.map((t) => h("th", { scope: "col" }, t)))),
+    h("thead", {}, h("tr", {}, h("th", { scope: "col", class: "pick" }, selectAll),
+      heads.map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", {}, rows.map((d) => resultRow(d, byIdentifier))));
+  const n = rows.filter((d) => state.selected.has(d.id)).length;
+  $("erase-selected").hidden = n < 2;
+  $("erase-selected").textContent = `Erase the ${n} selected…`;
 }
 
+function select(docs, on) {
+  for (const d of docs) state.selected[on ? "add" : "delete"](d.id);
+  renderResults();
+}
+
+const titleOf = (d) => d.title || d.filename || "Untitled";
+
 function resultRow(d, byIdentifier) {
-  const title = d.title || d.filename || "Untitled";
+  const title = titleOf(d);
   const cells = [
-    h("td", {}, h("span", { class: "cell-title" }, title),
+    h("td", { class: "pick" }, h("input", { type: "checkbox", checked: state.selected.has(d.id),
+      "aria-label": `Select ${title}`, onchange: (e) => select([d], e.target.checked) })),
+    h("td", { class: "title" }, h("span", { class: "cell-title" }, title),
       d.filename && d.filename !== title ? h("span", { class: "cell-sub" }, d.filename) : null),
     h("td", { class: "mono" }, d.id),
     h("td", {}, collectionName(d.collection_id)),
@@ -175,163 +198,138 @@ function resultRow(d, byIdentifier) {
   if (byIdentifier) {
     cells.push(h("td", { class: "num" }, String(d.passages)));
   } else {
-    cells.push(h("td", { class: "mono" }, d.uploaded_by || "—"),
+    cells.push(h("td", { title: d.uploaded_by || null }, d.uploaded_by_label || d.uploaded_by || "—"),
       h("td", {}, when(d.created_at)), h("td", {}, d.status));
   }
-  const chosen = state.target?.id === d.id;
+  const chosen = state.targets.some((t) => t.id === d.id);
   cells.push(h("td", { class: "actions" }, h("button", { type: "button",
     class: "btn btn-danger btn-sm", "aria-label": `Erase ${title}`, "aria-pressed": String(chosen),
-    onclick: () => chooseTarget(d) }, "Erase…")));
+    onclick: () => chooseTargets([d]) }, "Erase…")));
   return h("tr", { "data-document": d.id, class: chosen ? "is-chosen" : null }, cells);
-}
-
-function when(iso) {
-  if (!iso) return "—";
-  return h("time", { datetime: iso, title: iso }, new Date(iso).toLocaleString());
 }
 
 // --- erasing -----------------------------------------------------------------------------------
 
-function chooseTarget(d) {
-  state.target = d;
+function chooseTargets(docs) {
+  state.targets = docs;
   $("erase-form").reset();
   $("erase-error").textContent = "";
   $("erase-progress").textContent = "";
-  $("erase-card").hidden = !d;
+  $("erase-card").hidden = !docs.length;
   renderResults();
-  if (!d) return;
-  $("erase-target").replaceChildren(...facts([
-    ["Title", d.title || d.filename || "Untitled"],
-    ["Document id", d.id, "mono"],
-    ["Collection", collectionName(d.collection_id)],
-  ]));
+  if (!docs.length) return;
+  const one = docs.length === 1;
+  $("erase-h").textContent = one ? "Erase this document" : `Erase these ${docs.length} documents`;
+  $("erase-confirm-text").textContent = one
+    ? "I confirm: erase this document, its passages and its original file for everyone."
+    : `I confirm: erase these ${docs.length} documents, their passages and original files for everyone.`;
+  $("erase-target").replaceChildren(...(one ? facts([
+    ["Title", titleOf(docs[0])],
+    ["Document id", docs[0].id, "mono"],
+    ["Collection", collectionName(docs[0].collection_id)],
+  ]) : [h("dt", {}, "Documents"), h("dd", {}, h("ul", { class: "plain" },
+    docs.map((d) => h("li", {}, `${titleOf(d)} `,
+      h("span", { class: "muted" }, `(${collectionName(d.collection_id)})`)))))]));
   $("erase-card").scrollIntoView({ block: "nearest" });
   $("erase-reason").focus();
 }
 
-async function erase(event) {
-  event.preventDefault();
-  const target = state.target;
-  if (!target) return;
-  const reason = $("erase-reason").value.trim();
-  $("erase-error").textContent = "";
+function checkErase(reason) {
   if (!reason) {
     $("erase-error").textContent = "Give a reason or reference (a case or ticket id).";
     $("erase-reason").focus();
-    return;
+    return false;
   }
   if (!$("erase-confirm").checked) {
     $("erase-error").textContent = "Tick the box to confirm the erasure.";
     $("erase-confirm").focus();
-    return;
+    return false;
   }
+  return true;
+}
+
+async function erase(event) {
+  event.preventDefault();
+  const targets = state.targets;
+  const reason = $("erase-reason").value.trim();
+  $("erase-error").textContent = "";
+  if (!targets.length || !checkErase(reason)) return;
   const buttons = $("erase-form").querySelectorAll("button");
   buttons.forEach((b) => (b.disabled = true));
-  $("erase-progress").textContent =
-    "Erasing… this returns once every trace is removed and checked.";
-  say("Erasing the document…");
-  let signed;
-  try {
-    signed = await api("/v1/erasures", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ document_id: target.id, reason }),
-    });
-  } catch (err) {
-    if (!state.open) return;
-    $("erase-progress").textContent = "";
-    $("erase-error").textContent = `The erasure did not complete: ${err.message}`;
-    say("The erasure failed.");
-    return;
-  } finally {
-    buttons.forEach((b) => (b.disabled = false));
+  const erased = [];
+  const failed = [];
+  for (const [i, target] of targets.entries()) { // one at a time: each is a complete erasure
+    const step = targets.length > 1 ? ` ${i + 1} of ${targets.length} (${titleOf(target)})` : "";
+    if (state.open) {
+      $("erase-progress").textContent =
+        `Erasing${step}… each returns once every trace is removed and checked.`;
+    }
+    say(`Erasing${step}…`);
+    try {
+      const signed = await api("/v1/erasures", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ document_id: target.id, reason }),
+      });
+      erased.push({ target, signed });
+    } catch (err) {
+      failed.push({ target, err });
+    }
   }
-  state.onChange(); // the collection and document lists no longer hold it
-  if (!state.open) return; // closed while erasing: the receipt is under past erasures
-  state.results = state.results.filter((d) => d.id !== target.id);
-  chooseTarget(null);
-  showReceipt(signed, `${target.title || target.filename || target.id} was erased.`);
+  buttons.forEach((b) => (b.disabled = false));
+  if (erased.length) state.onChange(); // the collection and document lists no longer hold them
+  if (!state.open) return; // closed while erasing: the receipts are under past erasures
+  settle(erased, failed);
+}
+
+function settle(erased, failed) {
+  const gone = new Set(erased.map((e) => e.target.id));
+  state.results = state.results.filter((d) => !gone.has(d.id));
+  for (const id of gone) state.selected.delete(id);
+  if (failed.length) {
+    const reason = $("erase-reason").value;
+    chooseTargets(failed.map((f) => f.target)); // what is left to erase, with the same reason
+    $("erase-reason").value = reason;
+    $("erase-error").textContent = failed.map((f) =>
+      `${titleOf(f.target)} was not erased: ${f.err.message}`).join(" ");
+    say("An erasure failed.");
+  } else {
+    chooseTargets([]);
+  }
+  if (erased.length) showReceipts(erased);
   loadErasures();
 }
 
-function showReceipt(signed, summary) {
-  const r = signed.receipt;
+function showReceipts(erased) {
+  const summary = erased.length === 1 ? `${titleOf(erased[0].target)} was erased.`
+    : `${erased.length} documents were erased.`;
   $("receipt-summary").textContent = summary;
-  $("receipt-facts").replaceChildren(...facts([
-    ["Request id", r.request_id, "mono"],
-    ["Kind", r.kind],
-    ["Document id", r.document_id, "mono"],
-    ["Collection", collectionName(r.collection_id)],
-    ["Content hash", r.content_hash, "mono"],
-    ["Requested at", when(r.requested_at)],
-    ["Completed at", when(r.completed_at)],
-    ["Removed", removedText(r.removed)],
-    ["Verification", verificationText(r.verification)],
-    ["Signed by key", r.key_id, "mono"],
-  ]));
+  const one = erased.length === 1 ? erased[0].signed : null;
+  $("receipt-facts").replaceChildren(...(one ? receiptFacts(one.receipt, collectionName) : []));
+  $("receipt-facts").hidden = !one;
   const link = $("receipt-download");
-  link.href = objectUrl(signed);
-  link.download = receiptFile(r.request_id);
+  link.hidden = !one;
+  if (one) {
+    link.href = objectUrl(one);
+    link.download = receiptFile(one.receipt.request_id);
+  }
+  $("receipt-list").hidden = Boolean(one);
+  $("receipt-list").replaceChildren(...(one ? [] : erased.map(receiptItem)));
   $("receipt-card").hidden = false;
   $("receipt-h").focus();
   say(summary);
 }
 
-const LABELS = {
-  index_points: ["index point", "index points"],
-  originals: ["original file", "original files"],
-  job_rows: ["job row", "job rows"],
-  document_rows: ["document row", "document rows"],
-  document_rows_remaining: ["document row", "document rows"],
-  job_rows_remaining: ["job row", "job rows"],
-  index_points_remaining: ["index point", "index points"],
-  originals_remaining: ["original file", "original files"],
-  partial_uploads: ["interrupted upload", "interrupted uploads"],
-  partial_uploads_remaining: ["interrupted upload", "interrupted uploads"],
-  index_files_naming_document: ["index file naming it", "index files naming it"],
-};
-
-function counted(counts) {
-  return Object.entries(counts ?? {})
-    .filter(([, n]) => typeof n === "number")
-    .map(([key, n]) => {
-      const [one, many] = LABELS[key] ?? [key.replaceAll("_", " "), key.replaceAll("_", " ")];
-      return `${n} ${n === 1 ? one : many}`;
-    });
-}
-
-const removedText = (removed) => counted(removed).join(" · ") || "—";
-
-function verificationText(checks) {
-  const left = counted(checks);
-  const clean = Object.values(checks ?? {}).every((v) => typeof v !== "number" || v === 0);
-  const db = checks?.database ? ` (database: ${checks.database})` : "";
-  return `${clean ? "Passed — nothing left" : "FAILED"}: ${left.join(", ")}${db}`;
-}
-
-function facts(pairs) {
-  return pairs.flatMap(([label, value, cls]) => [
-    h("dt", {}, label),
-    h("dd", { class: cls ?? null }, value ?? "—"),
-  ]);
-}
-
-// --- downloads (made in the page: a Blob, no further request) ----------------------------------
-
-const receiptFile = (requestId) => `erasure-receipt-${requestId}.json`;
-
-function objectUrl(data, type = "application/json") {
-  const text = typeof data === "string" ? data : `${JSON.stringify(data, null, 2)}\n`;
-  const url = URL.createObjectURL(new Blob([text], { type }));
-  state.urls.push(url);
-  return url;
-}
-
-function saveFile(url, filename) {
-  const a = h("a", { href: url, download: filename, hidden: true });
-  document.body.append(a);
-  a.click();
-  a.remove();
+function receiptItem({ target, signed }) {
+  const r = signed.receipt;
+  return h("li", {},
+    h("span", { class: "cell-title" }, titleOf(target)),
+    h("span", { class: "cell-sub mono" }, `request ${r.request_id}`),
+    h("span", { class: "cell-sub" }, verified(r.verification) ? "Verified: nothing left"
+      : "Verification FAILED"),
+    h("a", { class: "btn btn-quiet btn-sm", href: objectUrl(signed),
+      download: receiptFile(r.request_id), "aria-label": `Download the receipt for ${titleOf(target)}` },
+    "Download receipt"));
 }
 
 // --- past erasures -----------------------------------------------------------------------------

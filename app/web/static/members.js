@@ -1,6 +1,7 @@
 // Members of the collection on show, for its admins: list who holds which role, grant a role to
-// a user (e-mail or id) or an IdP group, revoke. The server enforces and audits every change;
-// this panel is only shown to those it would allow.
+// a user (e-mail, id or IdP subject; someone not signed in yet gets it at their first sign-in) or
+// an IdP group, revoke — except one's own admin role (the server refuses that too). The server
+// enforces and audits every change; this panel is only shown to those it would allow.
 
 import { $, h, say } from "./dom.js";
 import { api, may, session } from "./session.js";
@@ -24,6 +25,7 @@ export function wireMembers(active, ownChange) {
 
 export function clearMembers() {
   shownFor = null;
+  toggleMemberForm(false); // a form half-filled for one collection never grants on another
   $("members").replaceChildren();
 }
 
@@ -54,15 +56,23 @@ async function loadMembers(id) {
   $("members").replaceChildren(...members.map(memberItem));
 }
 
+const PENDING = { email: "not signed in yet", subject: "not signed in yet (IdP subject)" };
+
 function memberItem(m) {
   const who = m.subject_label || m.subject;
   const role = ROLES[m.role] ?? m.role;
+  const kind = m.subject_kind === "group" ? "group" : PENDING[m.subject_kind] ?? "user";
+  const own = m.subject_kind === "user" && m.subject === session.me?.id;
+  const action = own && m.role === "collection_admin"
+    ? h("span", { class: "tag", title: "Another admin can revoke your admin role" },
+      "you")
+    : h("button", { type: "button", class: "btn btn-quiet btn-sm",
+      "aria-label": `Revoke ${role} from ${who}`, onclick: () => revoke(m, who, role) }, "Revoke");
   return h("li", { class: "doc member", "data-binding": m.id },
     h("div", { class: "doc-main" },
       h("span", { class: "doc-title", title: m.subject }, who),
-      h("span", { class: "doc-meta" }, `${m.subject_kind === "group" ? "group" : "user"} · ${role}`)),
-    h("button", { type: "button", class: "btn btn-quiet btn-sm",
-      "aria-label": `Revoke ${role} from ${who}`, onclick: () => revoke(m, who, role) }, "Revoke"));
+      h("span", { class: "doc-meta" }, `${kind} · ${role}`)),
+    action);
 }
 
 function chosenKind() {
@@ -70,11 +80,13 @@ function chosenKind() {
 }
 
 function labelSubject() {
-  $("member-subject-label").textContent = chosenKind() === "group" ? "Group name" : "E-mail or user id";
+  $("member-subject-label").textContent = chosenKind() === "group" ? "Group name"
+    : "E-mail or IdP subject";
   $("member-subject-hint").hidden = chosenKind() === "group";
 }
 
 function toggleMemberForm(open) {
+  if (!open && $("member-form").hidden) return;
   $("member-form").hidden = !open;
   $("new-member").setAttribute("aria-expanded", String(open));
   $("member-error").textContent = "";

@@ -19,11 +19,19 @@ function showSessionEnded() {
     ", then send your question again: it is still here."));
 }
 
+// The API's messages are lower-case fragments ("no such role binding"): shown as sentences.
+export function sentence(text) {
+  const trimmed = text.trim();
+  if (!trimmed) return trimmed;
+  const capital = trimmed[0].toUpperCase() + trimmed.slice(1);
+  return /[.!?…)]$/.test(capital) ? capital : `${capital}.`;
+}
+
 export async function errorMessage(res) {
   const body = await res.json().catch(() => null);
-  if (body?.error?.message) return body.error.message;
+  if (body?.error?.message) return sentence(body.error.message);
   if (res.status === 413) return "The file is too large.";
-  return `The server answered ${res.status} ${res.statusText}`.trim();
+  return `The server answered ${res.status} ${res.statusText}.`.replace(" .", ".");
 }
 
 export async function send(path, options = {}) {
