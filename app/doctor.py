@@ -42,10 +42,10 @@ class Finding:
 def reason(exc: BaseException) -> str:
     """An error in a few words: our errors' messages are written for operators; others are
     reduced to their type and the first line of their message, shortened."""
-    if isinstance(exc, KNOWN_ERRORS):
-        return str(exc)
     if isinstance(exc, DBAPIError) and exc.orig is not None:
-        exc = exc.orig
+        exc = exc.orig  # the driver's error, not SQLAlchemy's wrapper (a known error too)
+    elif isinstance(exc, KNOWN_ERRORS):
+        return str(exc)
     first = (str(exc).strip().splitlines() or [""])[0][:200]
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 

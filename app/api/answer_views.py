@@ -9,6 +9,7 @@ from app.api.protocol import (
     AnswerResponse,
     ClaimOut,
     PassageOut,
+    PlaceOut,
     SourceOut,
     StandaloneOut,
     SupportOut,
@@ -25,7 +26,7 @@ def passage_out(passage: Passage | None) -> PassageOut | None:
     return PassageOut(start=passage.start, end=passage.end, score=passage.score)
 
 
-def source_out(source: Source, question: str) -> SourceOut:
+def source_out(source: Source, question: str, places: list[PlaceOut] | None = None) -> SourceOut:
     return SourceOut(
         number=source.number,
         chunk_id=source.chunk_id,
@@ -35,6 +36,7 @@ def source_out(source: Source, question: str) -> SourceOut:
         page=source.page,
         text=source.text,
         passage=passage_out(best_passage(question, source.text)),
+        places=places or [],
     )
 
 
@@ -85,7 +87,12 @@ def question_out(retrieved: answers.Retrieved) -> StandaloneOut:
 
 
 def sources_out(retrieved: answers.Retrieved) -> list[SourceOut]:
-    return [source_out(s, retrieved.question.text) for s in retrieved.sources]
+    """The numbered sources, each with the page and section along its text (its chunk's)."""
+    asked = retrieved.question.text
+    return [
+        source_out(s, asked, [PlaceOut(**vars(p)) for p in hit.chunk.places])
+        for s, hit in zip(retrieved.sources, retrieved.hits, strict=True)
+    ]
 
 
 def answer_response(answer: answers.Answer) -> AnswerResponse:

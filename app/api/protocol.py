@@ -161,6 +161,9 @@ class SourceOut(BaseModel):
     passage: PassageOut | None = Field(
         description="The sentence(s) of the source that match the question."
     )
+    places: list[PlaceOut] = Field(
+        [], description="Page and section along the text: one entry wherever either changes."
+    )
 
 
 class SupportOut(BaseModel):
