@@ -125,7 +125,11 @@ class DatabaseJobQueue:
             )
 
     def fail(self, job: ClaimedJob, reason: str, *, permanent: bool) -> None:
+        """Record a failure: the end of the document's job when `permanent` or its last attempt,
+        else a retry after a backoff. A transient `reason` says which of the two it was."""
         final = permanent or job.attempt >= MAX_ATTEMPTS
+        if not permanent:
+            reason += "; will retry" if not final else f"; gave up after {job.attempt} attempts"
         with transaction(self.sessions) as db:
             if final:  # its points are retired; a previous version stays live
                 _update_owned(

@@ -244,4 +244,4 @@ def _reason(exc: Exception) -> str:
         return str(exc)
     if out_of_space(exc):
         return "the server's disk is full (no space left on device)"
-    return f"internal error ({type(exc).__name__}); will retry"
+    return f"internal error ({type(exc).__name__})"

@@ -138,17 +138,25 @@ def test_a_claim_passes_over_a_job_another_transaction_holds(postgres_url, tmp_p
         engine.dispose()
 
 
+def error_of(queue, job_id: str) -> str | None:
+    with queue.sessions() as db:
+        return db.get_one(Document, db.get_one(Job, job_id).document_id).error
+
+
 def test_transient_failures_retry_then_fail(queue):
     job = queue.claim("w")
-    queue.fail(job, "internal error (OSError); will retry", permanent=False)
+    queue.fail(job, "internal error (OSError)", permanent=False)
     assert state_of(queue, job.id) == ("queued", "queued")
+    assert error_of(queue, job.id) == "internal error (OSError); will retry"
     for attempt in range(2, MAX_ATTEMPTS + 1):
         with transaction(queue.sessions) as db:  # skip the backoff wait
             db.get_one(Job, job.id).run_after = db.get_one(Job, job.id).created_at
         job = next(j for j in iter(lambda: queue.claim("w"), None) if j.id == job.id)
         assert job.attempt == attempt
-        queue.fail(job, "internal error (OSError); will retry", permanent=False)
+        queue.fail(job, "internal error (OSError)", permanent=False)
     assert state_of(queue, job.id) == ("failed", "failed")
+    gave_up = f"internal error (OSError); gave up after {MAX_ATTEMPTS} attempts"
+    assert error_of(queue, job.id) == gave_up  # no promise of a retry that will not come
 
 
 def test_permanent_failure_and_completion_set_the_document_state(queue):
