@@ -34,7 +34,10 @@ def _buildah(*args: str, timeout: float = 600) -> str:
 @pytest.fixture(scope="module")
 def image() -> Iterator[str]:
     if os.geteuid() != 0 or not (shutil.which("buildah") and shutil.which("debootstrap")):
-        pytest.skip("needs root, buildah and debootstrap (scripts/test.sh installs them)")
+        pytest.fail(
+            "the image test needs root, buildah and debootstrap (scripts/test.sh installs them)",
+            pytrace=False,
+        )
     tag = f"localhost/enclave-test:{uuid.uuid4().hex[:8]}"
     done = subprocess.run(
         [str(ROOT / "deploy/container/build.sh"), tag],
