@@ -6,7 +6,7 @@ import io
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,11 +20,12 @@ from app.db.session import make_engine, make_session_factory, transaction
 from app.http_server import uvicorn_options
 from app.identity import Principal
 from app.main import create_app
-from app.runtime import Runtime
+from app.runtime import Runtime, build_runtime
 from app.services import answers, documents
 from app.settings import Settings
 from retrieval.settings import EmbedderSettings, RerankerSettings
 from retrieval.types import Scope
+from serving.protocols import Generator, Message
 from serving.settings import GeneratorSettings
 
 
@@ -74,6 +75,47 @@ def live_server(settings: Settings, *, runtime: Runtime | None = None) -> Iterat
     finally:
         server.should_exit = True
         thread.join(timeout=60)
+
+
+class Scripted:
+    """A generator that says what the test wrote (e.g. an invented number), one word per
+    delta, `pause_s` apart."""
+
+    name = "scripted"
+
+    def __init__(self) -> None:
+        self.script = ""
+        self.pause_s = 0.0
+
+    def stream(
+        self, messages: Sequence[Message], *, max_tokens: int, temperature: float
+    ) -> Iterator[str]:
+        for word in self.script.split(" "):
+            time.sleep(self.pause_s)
+            yield word + " "
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+@contextmanager
+def served_with(
+    settings: Settings, generator: Generator, *, timeout_s: float = 60
+) -> Iterator[tuple[str, httpx.Client]]:
+    """The real app on loopback (its worker running) answering with `generator` instead of the
+    configured one; yields its base URL and a client signed in as the local admin."""
+    runtime = build_runtime(settings)
+    runtime.generator = generator  # type: ignore[misc]
+    runtime.start_worker()
+    try:
+        with (
+            live_server(settings, runtime=runtime) as base,
+            httpx.Client(base_url=base, timeout=timeout_s) as http,
+        ):
+            sign_in(http, settings)
+            yield base, http
+    finally:
+        runtime.close()
 
 
 def wait_indexed(client: httpx.Client, document_id: str, timeout_s: float = 120) -> dict:

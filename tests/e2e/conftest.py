@@ -25,6 +25,8 @@ STORED = """async () => ({
   indexedDB: (await indexedDB.databases()).length,
   caches: self.caches ? (await caches.keys()).length : 0,
 })"""
+# ... and what it must hold: nothing (the session cookie is HttpOnly: no script can read it)
+EMPTY = {"local": 0, "session": 0, "cookie": "", "indexedDB": 0, "caches": 0}
 
 CHROMIUM = Path(os.environ.get("ENCLAVE_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [

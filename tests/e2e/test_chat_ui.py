@@ -8,21 +8,17 @@ from __future__ import annotations
 
 import json
 import re
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
 import pytest
 from playwright.sync_api import expect
 
-from app.runtime import build_runtime
-from serving.protocols import Message
 from serving.settings import AnswerSettings
-from tests.e2e.conftest import STORED, Server
+from tests.e2e.conftest import EMPTY, STORED, Server
 from tests.e2e.test_grounded_answers import FIRST, FOLLOW_UP, VALVE_MD
-from tests.support import fast_settings, live_server, sign_in, wait_indexed
+from tests.support import Scripted, fast_settings, served_with, wait_indexed
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -32,26 +28,6 @@ if TYPE_CHECKING:
 SCREENSHOTS = Path("/tmp/enclave-chat")
 INVENTED = "Its peak pressure rating is 96 bar [1]."
 LISTED = "Bodies by model:\n\n- brass for XJ-110 [1]\n- ductile iron for XJ-330 [1]"
-
-
-class Scripted:
-    """A generator that says what the test wrote, one word per delta, `pause_s` apart."""
-
-    name = "scripted"
-
-    def __init__(self) -> None:
-        self.script = ""
-        self.pause_s = 0.0
-
-    def stream(
-        self, messages: Sequence[Message], *, max_tokens: int, temperature: float
-    ) -> Iterator[str]:
-        for word in self.script.split(" "):
-            time.sleep(self.pause_s)
-            yield word + " "
-
-    def close(self) -> None:
-        """Nothing to release."""
 
 
 @pytest.fixture(scope="module")
@@ -65,24 +41,13 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory, generator: Scripted) -> 
     Overrides conftest's `ui_server` (the `ui` fixture signs the local admin in here)."""
     # mode both: the extractive answer, then the model's answer checked claim by claim
     settings = fast_settings(tmp_path_factory.mktemp("chat-ui"), answer=AnswerSettings(mode="both"))
-    runtime = build_runtime(settings)
-    runtime.generator = generator  # type: ignore[misc]
-    runtime.start_worker()
-    try:
-        with (
-            live_server(settings, runtime=runtime) as base,
-            httpx.Client(base_url=base, timeout=60) as http,
-        ):
-            sign_in(http, settings)
-            assert http.post("/v1/collections", json={"name": "plant"}).status_code == 201
-            up = http.post(
-                "/v1/collections/plant/documents",
-                files={"file": ("valves.md", VALVE_MD.encode())},
-            )
-            assert wait_indexed(http, up.json()["id"])["status"] == "indexed"
-            yield Server(base, settings)
-    finally:
-        runtime.close()
+    with served_with(settings, generator) as (base, http):
+        assert http.post("/v1/collections", json={"name": "plant"}).status_code == 201
+        up = http.post(
+            "/v1/collections/plant/documents", files={"file": ("valves.md", VALVE_MD.encode())}
+        )
+        assert wait_indexed(http, up.json()["id"])["status"] == "indexed"
+        yield Server(base, settings)
 
 
 def ask(page: Page, question: str) -> None:
@@ -199,13 +164,7 @@ def test_a_follow_up_is_understood_from_the_earlier_turn(ui: UI, generator: Scri
     ask(page, FOLLOW_UP)
     finished(page)
     assert sent[-1]["history"] == []
-    assert page.evaluate(STORED) == {
-        "local": 0,
-        "session": 0,
-        "cookie": "",
-        "indexedDB": 0,
-        "caches": 0,
-    }
+    assert page.evaluate(STORED) == EMPTY
     assert ui.off_host() == []
     assert ui.errors == []
 

@@ -6,16 +6,14 @@ and never shown — on the embedded stack (SQLite, qdrant-edge, the worker, uvic
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from app.runtime import build_runtime
 from serving.prompt import NO_ANSWER
-from serving.protocols import Message
-from tests.support import fast_settings, live_server, sign_in, wait_indexed
+from tests.support import Scripted, fast_settings, served_with, wait_indexed
 from tests.unit.trust_samples import KEY_SENTENCE
 
 VALVE_MD = """# XV Series Valves — Operating Manual
@@ -42,45 +40,17 @@ FIRST = "Which valve model is approved for continuous operation at 40 bar?"
 FOLLOW_UP = "What is the peak pressure rating of that model?"
 
 
-class Scripted:
-    """A generator that says what the test wrote (one word per delta), e.g. an invented number."""
-
-    name = "scripted"
-
-    def __init__(self) -> None:
-        self.script = ""
-
-    def stream(
-        self, messages: Sequence[Message], *, max_tokens: int, temperature: float
-    ) -> Iterator[str]:
-        for word in self.script.split(" "):
-            yield word + " "
-
-    def close(self) -> None:
-        """Nothing to release."""
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[httpx.Client, Scripted]]:
     settings = fast_settings(Path(tmp_path_factory.mktemp("grounded")))
-    runtime = build_runtime(settings)
     generator = Scripted()
-    runtime.generator = generator  # type: ignore[misc]
-    runtime.start_worker()
     pump = Path(__file__).parents[2] / "samples" / "pump-maintenance-manual.html"
-    try:
-        with (
-            live_server(settings, runtime=runtime) as base,
-            httpx.Client(base_url=base, timeout=60) as http,
-        ):
-            sign_in(http, settings)
-            assert http.post("/v1/collections", json={"name": "plant"}).status_code == 201
-            for name, data in (("valves.md", VALVE_MD.encode()), (pump.name, pump.read_bytes())):
-                up = http.post("/v1/collections/plant/documents", files={"file": (name, data)})
-                assert wait_indexed(http, up.json()["id"])["status"] == "indexed"
-            yield http, generator
-    finally:
-        runtime.close()
+    with served_with(settings, generator) as (_, http):
+        assert http.post("/v1/collections", json={"name": "plant"}).status_code == 201
+        for name, data in (("valves.md", VALVE_MD.encode()), (pump.name, pump.read_bytes())):
+            up = http.post("/v1/collections/plant/documents", files={"file": (name, data)})
+            assert wait_indexed(http, up.json()["id"])["status"] == "indexed"
+        yield http, generator
 
 
 def ask(http: httpx.Client, question: str, **extra: object) -> dict:

@@ -16,11 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.runtime import build_runtime
 from app.settings import LimitSettings
 from serving.protocols import Message
 from serving.settings import AnswerSettings
-from tests.support import create_api_key, fast_settings, live_server, sign_in, wait_indexed
+from tests.support import create_api_key, fast_settings, served_with, wait_indexed
 
 BUDGET_S = 1.0
 
@@ -58,26 +57,16 @@ def served(
         limits=LimitSettings(budget_s=BUDGET_S),
         answer=AnswerSettings(mode="both"),  # the generator answers after the extract
     )
-    runtime = build_runtime(settings)
     generator = SlowGenerator()
-    runtime.generator = generator  # type: ignore[misc]
-    runtime.start_worker()
-    try:
-        with (
-            live_server(settings, runtime=runtime) as base,
-            httpx.Client(base_url=base, timeout=30) as admin,
-        ):
-            sign_in(admin, settings)
-            assert admin.post("/v1/collections", json={"name": "wards"}).status_code == 201
-            text = "# Ward\n\nThe ward protocol sets the dosing table.\n"
-            up = admin.post("/v1/collections/wards/documents", files={"file": ("w.md", text)})
-            assert wait_indexed(admin, up.json()["id"])["status"] == "indexed"
-            key = create_api_key(admin, ["wards"])
-            headers = {"Authorization": f"Bearer {key}"}
-            with httpx.Client(base_url=base, headers=headers, timeout=30) as caller:
-                yield caller, generator
-    finally:
-        runtime.close()
+    with served_with(settings, generator, timeout_s=30) as (base, admin):
+        assert admin.post("/v1/collections", json={"name": "wards"}).status_code == 201
+        text = "# Ward\n\nThe ward protocol sets the dosing table.\n"
+        up = admin.post("/v1/collections/wards/documents", files={"file": ("w.md", text)})
+        assert wait_indexed(admin, up.json()["id"])["status"] == "indexed"
+        key = create_api_key(admin, ["wards"])
+        headers = {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=base, headers=headers, timeout=30) as caller:
+            yield caller, generator
 
 
 QUESTION = {"question": "What sets the dosing table?"}
