@@ -21,7 +21,7 @@ from app.http_server import uvicorn_options
 from app.identity import Principal
 from app.main import create_app
 from app.runtime import Runtime, build_runtime
-from app.services import answers, documents
+from app.services import answers, collections, documents, local_admin
 from app.settings import Settings
 from retrieval.settings import EmbedderSettings, RerankerSettings
 from retrieval.types import Scope
@@ -40,6 +40,22 @@ def fast_settings(data_dir: Path, **overrides: object) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+FAST_ENV = {  # `fast_settings` as environment variables, for tests of the CLI
+    "ENCLAVE_EMBEDDER__KIND": "hash",
+    "ENCLAVE_RERANKER__KIND": "overlap",
+    "ENCLAVE_GENERATOR__KIND": "echo",
+    "ENCLAVE_INGESTION__ISOLATE_PARSING": "false",
+    "ENCLAVE_ERASURE__QUERY_GRACE_S": "0",
+}
+
+
+def new_collection(runtime: Runtime, name: str) -> Collection:
+    """A collection created by the local admin, straight through the service."""
+    admin = local_admin.principal(sessions=runtime.sessions)
+    with transaction(runtime.sessions) as db:
+        return collections.create(db=db, name=name, description="", admin_user_id=admin.id)
 
 
 def free_port() -> int:

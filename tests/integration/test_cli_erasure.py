@@ -15,18 +15,12 @@ from app.db.models import Document
 from app.db.session import make_engine, make_session_factory
 from app.settings import Settings
 from tests.integration.test_erasure import files_containing
+from tests.support import FAST_ENV
 
 
 @pytest.fixture
 def env(tmp_path, monkeypatch) -> Settings:
-    for name, value in {
-        "ENCLAVE_DATA_DIR": str(tmp_path / "data"),
-        "ENCLAVE_EMBEDDER__KIND": "hash",
-        "ENCLAVE_RERANKER__KIND": "overlap",
-        "ENCLAVE_GENERATOR__KIND": "echo",
-        "ENCLAVE_INGESTION__ISOLATE_PARSING": "false",
-        "ENCLAVE_ERASURE__QUERY_GRACE_S": "0",
-    }.items():
+    for name, value in {"ENCLAVE_DATA_DIR": str(tmp_path / "data"), **FAST_ENV}.items():
         monkeypatch.setenv(name, value)
     return Settings()
 

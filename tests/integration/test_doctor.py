@@ -10,21 +10,14 @@ import pytest
 from typer.testing import CliRunner
 
 from app.cli import cli
-from tests.support import fast_settings, free_port, live_server
+from tests.support import FAST_ENV, fast_settings, free_port, live_server
 from tests.unit.test_model_check import model_dir, write_manifest
 
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The embedded default with doubles for the models, on a migrated data directory."""
-    for name, value in {
-        "ENCLAVE_DATA_DIR": str(tmp_path / "data"),
-        "ENCLAVE_EMBEDDER__KIND": "hash",
-        "ENCLAVE_RERANKER__KIND": "overlap",
-        "ENCLAVE_GENERATOR__KIND": "echo",
-        "ENCLAVE_INGESTION__ISOLATE_PARSING": "false",
-        "ENCLAVE_ERASURE__QUERY_GRACE_S": "0",
-    }.items():
+    for name, value in {"ENCLAVE_DATA_DIR": str(tmp_path / "data"), **FAST_ENV}.items():
         monkeypatch.setenv(name, value)
     assert CliRunner().invoke(cli, ["migrate"]).exit_code == 0
     return tmp_path

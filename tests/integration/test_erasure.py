@@ -22,7 +22,7 @@ from app.identity import Principal
 from app.runtime import Runtime, build_runtime
 from app.services import collections, local_admin
 from retrieval.types import Scope
-from tests.support import fast_settings, searched_documents, upload_text
+from tests.support import fast_settings, new_collection, searched_documents, upload_text
 
 ENCODINGS = ("utf-8", "utf-16-le", "utf-16-be")
 
@@ -50,9 +50,7 @@ def runtime(tmp_path: Path) -> Iterator[Runtime]:
 
 @pytest.fixture
 def collection(runtime: Runtime) -> Collection:
-    admin = local_admin.principal(sessions=runtime.sessions)
-    with transaction(runtime.sessions) as db:
-        return collections.create(db=db, name="records", description="", admin_user_id=admin.id)
+    return new_collection(runtime, "records")
 
 
 def person(runtime: Runtime, role: str, collection: Collection | None = None) -> Principal:

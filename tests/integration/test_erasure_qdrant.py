@@ -17,13 +17,11 @@ import pytest
 
 from app import receipts
 from app.db.models import Collection
-from app.db.session import transaction
 from app.runtime import Runtime, build_runtime
-from app.services import collections, local_admin
 from retrieval.settings import VectorStoreSettings
 from tests.integration.test_erasure import person
 from tests.qdrant_front import QdrantFront
-from tests.support import fast_settings, searched_documents, upload_text
+from tests.support import fast_settings, new_collection, searched_documents, upload_text
 
 POINTS = "/collections/enclave_chunks/points"
 
@@ -49,9 +47,7 @@ def runtime(tmp_path: Path, front: QdrantFront) -> Iterator[Runtime]:
 
 @pytest.fixture
 def collection(runtime: Runtime) -> Collection:
-    admin = local_admin.principal(sessions=runtime.sessions)
-    with transaction(runtime.sessions) as db:
-        return collections.create(db=db, name="records", description="", admin_user_id=admin.id)
+    return new_collection(runtime, "records")
 
 
 def test_erasure_deletes_by_filter_requests_the_vacuum_and_verifies_on_the_server(

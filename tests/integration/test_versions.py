@@ -13,12 +13,10 @@ from sqlalchemy import select
 
 from app import visibility
 from app.db.models import Collection, Document, Job
-from app.db.session import transaction
 from app.runtime import Runtime, build_runtime
-from app.services import collections, local_admin
 from ingestion.worker import JobLost
 from retrieval.types import Scope
-from tests.support import fast_settings, upload_text
+from tests.support import fast_settings, new_collection, upload_text
 
 V1 = "Valve XJ-220 torque is 40 Nm. " * 1500  # several chunks
 V2 = "Valve XJ-220 torque was revised to 55 Nm after the recall. " * 800
@@ -40,9 +38,7 @@ def runtime(tmp_path: Path) -> Iterator[Runtime]:
 
 @pytest.fixture
 def collection(runtime: Runtime) -> Collection:
-    admin = local_admin.principal(sessions=runtime.sessions)
-    with transaction(runtime.sessions) as db:
-        return collections.create(db=db, name="manuals", description="", admin_user_id=admin.id)
+    return new_collection(runtime, "manuals")
 
 
 def upload(runtime: Runtime, collection: Collection, text: str, name: str = "valve.txt") -> str:
