@@ -182,7 +182,6 @@ def upload_text(
     runtime: Runtime, collection: Collection, name: str, text: str, *, by: Principal | None = None
 ) -> str:
     """Upload `text` as file `name` (by the local admin unless `by`), as the API does; its id."""
-    from app.services import local_admin
 
     with transaction(runtime.sessions) as db:
         doc, _ = documents.upload(
