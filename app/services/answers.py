@@ -18,7 +18,7 @@ into one `Answer`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -92,6 +92,9 @@ def as_sources(hits: Sequence[Hit]) -> list[Source]:
     ]
 
 
+NOT_GIVEN = Standalone("", "unchanged")  # hits not found through `AnswerService.retrieve`
+
+
 @dataclass(frozen=True)
 class Retrieved:
     """The first event of an answer: what the generator is given, and how it was found."""
@@ -100,7 +103,7 @@ class Retrieved:
     sources: list[Source]  # `hits`, numbered [1..n]
     reranker: str
     timings_ms: dict[str, float]
-    question: Standalone = field(default=Standalone("", "unchanged"))  # what retrieval used
+    question: Standalone = NOT_GIVEN  # the question retrieval used
 
     @classmethod
     def of(
@@ -109,10 +112,9 @@ class Retrieved:
         *,
         reranker: str,
         timings_ms: dict[str, float],
-        question: Standalone | None = None,
+        question: Standalone = NOT_GIVEN,
     ) -> Retrieved:
-        asked = question or Standalone("", "unchanged")
-        return cls(list(hits), as_sources(hits), reranker, timings_ms, asked)
+        return cls(list(hits), as_sources(hits), reranker, timings_ms, question)
 
 
 AnswerEvent = Retrieved | Delta | Verdict | Pending | VerifiedDone
