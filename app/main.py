@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -110,13 +110,10 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/", include_in_schema=False, response_model=None)
-    def index(request: Request) -> FileResponse | RedirectResponse:
-        with request.app.state.runtime.sessions() as db:
-            signed_in = sessions.current(db, request) is not None
-        if not signed_in:
-            return RedirectResponse("/signin", status_code=303)
-        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+    for path, filename in PAGES.items():
+        app.add_api_route(
+            path, signed_in_page(filename), include_in_schema=False, response_model=None
+        )
 
     @app.get("/signin", include_in_schema=False)
     def signin() -> FileResponse:
@@ -125,6 +122,24 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     install_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+# The web UI's pages (path -> file in static/); each needs a session, and each page's script
+# shows only what the signed-in user's roles allow (the API refuses the rest anyway).
+PAGES = {"/": "index.html"}
+
+
+def signed_in_page(filename: str) -> Callable[[Request], FileResponse | RedirectResponse]:
+    """A route serving `filename` to a signed-in browser, and the sign-in page to anyone else."""
+
+    def page(request: Request) -> FileResponse | RedirectResponse:
+        with request.app.state.runtime.sessions() as db:
+            signed_in = sessions.current(db, request) is not None
+        if not signed_in:
+            return RedirectResponse("/signin", status_code=303)
+        return FileResponse(STATIC / filename, headers={"Cache-Control": "no-store"})
+
+    return page
 
 
 def announce_local_sign_in(runtime: Runtime, settings: Settings) -> None:

@@ -5,6 +5,7 @@
 // markup.
 
 import { wireChat } from "./chat.js";
+import "./nav.js";
 import { initCompliance } from "./compliance.js";
 import { $, h, say } from "./dom.js";
 import { showKeysFor, wireKeys } from "./keys.js";
@@ -305,6 +306,9 @@ async function main() {
   wireDropzone();
   $("sidebar-toggle").addEventListener("click", toggleSidebar);
   wireChat(() => (state.chosen.size ? [...state.chosen] : null));
+  document.addEventListener("enclave:me", (e) => {
+    $("new-collection").hidden = !e.detail.global_roles.includes("platform_admin");
+  });
   try {
     await loadMe();
   } catch {

@@ -62,18 +62,9 @@ export function may(permission, collectionId) {
   return Boolean(access?.permissions.includes(permission));
 }
 
+// Loads the caller; listeners of "enclave:me" (nav.js, the pages) redraw what depends on it.
 export async function loadMe() {
   const me = (session.me = await api("/auth/me"));
-  const roles = me.global_roles.map((r) => r.replace("_", " "));
-  $("user-menu").replaceChildren(
-    h("span", { class: "user-name", title: roles.join(", ") || null }, me.name),
-    h("button", { type: "button", id: "sign-out", class: "btn btn-quiet btn-sm",
-      onclick: signOut }, "Sign out"));
-  $("user-menu").hidden = false;
-  $("new-collection").hidden = !me.global_roles.includes("platform_admin");
-}
-
-async function signOut() {
-  await send("/auth/logout", { method: "POST" }).catch(() => null);
-  location.assign("/signin");
+  document.dispatchEvent(new CustomEvent("enclave:me", { detail: me }));
+  return me;
 }
