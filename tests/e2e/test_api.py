@@ -72,6 +72,28 @@ def test_search_finds_an_identifier_and_names_its_source(client, handbook):
     assert chunk["text"] == top["text"]
 
 
+@pytest.mark.parametrize(
+    ("types", "titles"),
+    [
+        (["html"], {"pump-maintenance-manual"}),
+        (["markdown"], {"infection-control-handbook"}),
+        (["markdown", "html"], {"pump-maintenance-manual", "infection-control-handbook"}),
+        (["pdf", "text"], set()),
+    ],
+)
+def test_search_narrows_to_document_types_inside_the_query(client, handbook, types, titles):
+    found = client.post("/v1/search", json={"query": "pump hand hygiene", "types": types})
+    assert found.status_code == 200, found.text
+    assert {h["title"] for h in found.json()["hits"]} == titles
+
+
+def test_an_unknown_or_empty_type_list_is_refused(client, handbook):
+    for types in (["exe"], []):
+        refused = client.post("/v1/search", json={"query": "pump", "types": types})
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"]["message"]
+
+
 def test_answer_as_json_cites_only_given_sources(client, handbook):
     answer = client.post(
         "/v1/answer", json={"question": "How is the battery replaced?", "collections": ["handbook"]}
