@@ -84,6 +84,8 @@ function result(hit, i) {
       h("h2", {}, title)),
     h("p", { class: "result-where", id: `result-${i}-where` }, where(hit)),
     h("p", { class: "result-passage" }, excerpt(Array.from(hit.text), hit.passage)),
+    hit.passage ? null : h("p", { class: "result-note" },
+      "No sentence here shares a word with your search: it was found by meaning."),
     h("a", { class: "result-original", href: original, download: "" },
       "Download the original", h("span", { class: "visually-hidden" }, ` of ${hit.title}`)));
 }
