@@ -152,7 +152,7 @@ function onKey(e) {
   const typing = TYPING.has(document.activeElement?.tagName);
   const down = e.key === "ArrowDown" || (e.key === "j" && !typing);
   const up = e.key === "ArrowUp" || (e.key === "k" && !typing);
-  if (down && (here >= 0 || inBox)) {
+  if (down && (here >= 0 || inBox || (e.key === "j" && !typing))) {
     e.preventDefault();
     titles[Math.min(here + 1, titles.length - 1)].focus();
   } else if (up && here > 0) {
