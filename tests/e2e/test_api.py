@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.main import PAGES
 from app.settings import ServerSettings, Settings
 from tests.support import create_api_key, fast_settings, live_server, sign_in, wait_indexed
 
@@ -249,9 +250,10 @@ def test_requests_without_credentials_are_refused(client, handbook):
             response = getattr(anonymous, method)(path)
             assert response.status_code == 401, (path, response.text)
             assert response.json()["error"]["code"] == "unauthenticated"
-        page = anonymous.get("/")
-        assert page.status_code == 303
-        assert page.headers["location"] == "/signin"
+        for path in PAGES:  # every page of the web UI
+            page = anonymous.get(path)
+            assert page.status_code == 303, path
+            assert page.headers["location"] == "/signin"
 
 
 def test_state_changes_with_the_cookie_need_the_csrf_token(client, handbook):
