@@ -82,7 +82,7 @@ def shot(page: Page, name: str) -> None:
     SCREENSHOTS.mkdir(exist_ok=True)
     for label, width, height in (("desktop", 1280, 800), ("phone", 390, 844), ("zoom", 320, 200)):
         page.set_viewport_size({"width": width, "height": height})
-        page.screenshot(path=SCREENSHOTS / f"{name}-{label}.png")
+        page.screenshot(path=SCREENSHOTS / f"{name}-{label}.png", full_page=True)
         assert page.evaluate("document.documentElement.scrollWidth <= innerWidth"), label
     page.set_viewport_size({"width": 1280, "height": 800})
 
