@@ -11,6 +11,8 @@ export const manages = (me) =>
 // One entry per page: its path, its label, and who sees the link.
 const PAGES = [
   { path: "/", label: "Chat", shown: () => true },
+  { path: "/search", label: "Search",
+    shown: (me) => me.collections.some((c) => c.permissions.includes("read")) },
 ];
 
 function renderNav(me) {
