@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -29,7 +29,9 @@ class Filters:
         until: datetime | None = None,
         action: str | None = Query(None, max_length=64),
         collection: str | None = Query(None, max_length=36, description="A collection id."),
-        actor: str | None = Query(None, max_length=255),
+        actor: str | None = Query(None, max_length=255, description="An actor id or e-mail."),
+        outcome: Literal["ok", "denied"] | None = None,
+        document: str | None = Query(None, max_length=36, description="A document id."),
     ) -> None:
         self.values: dict[str, Any] = {
             "since": utc(since),
@@ -37,6 +39,8 @@ class Filters:
             "action": action,
             "collection_id": collection,
             "actor": actor,
+            "outcome": outcome,
+            "document_id": document,
         }
 
     def detail(self) -> dict:
@@ -66,6 +70,12 @@ def read_events(
         detail=filters.detail(),
     )
     return [audit.as_dict(e) for e in rows]
+
+
+@router.get("/actions")
+def list_actions(_: Auditor) -> list[str]:
+    """Every action the trail records (the values of the `action` filter)."""
+    return sorted(audit.ACTIONS)
 
 
 @router.get("/export", response_class=StreamingResponse)

@@ -11,6 +11,8 @@ export const manages = (me) =>
 // One entry per page: its path, its label, and who sees the link.
 const PAGES = [
   { path: "/", label: "Chat", shown: () => true },
+  { path: "/admin", label: "Admin", shown: manages },
+  { path: "/compliance", label: "Compliance", shown: (me) => me.global_roles.includes("compliance_officer") },
 ];
 
 function renderNav(me) {
