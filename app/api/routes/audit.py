@@ -16,6 +16,7 @@ from app.api.errors import error_response
 from app.denials import audit_context
 from app.errors import EnclaveError, Forbidden, Unauthenticated
 from app.identity import COMPLIANCE_OFFICER, PLATFORM_ADMIN, Principal
+from app.services import compliance
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -59,9 +60,11 @@ def read_events(
     ),
     limit: int = Query(100, ge=1, le=1000),
 ) -> list[dict[str, Any]]:
-    """Events oldest first; page with `after` = the last id you got."""
+    """Events oldest first; page with `after` = the last id you got. `actor_label` names the
+    actor as a person reads it (name and e-mail, or the API key's name)."""
     denials.flush(runtime.sessions, request.app.state.denials)  # counts of closed windows
     rows = audit.query(db, after_id=after, limit=limit, **filters.values)
+    names = compliance.labels(db, {e.actor for e in rows if e.actor})
     audit.record(
         db,
         action="audit.read",
@@ -69,7 +72,7 @@ def read_events(
         context=audit_context(request),
         detail=filters.detail(),
     )
-    return [audit.as_dict(e) for e in rows]
+    return [{**audit.as_dict(e), "actor_label": names.get(e.actor, "")} for e in rows]
 
 
 @router.get("/actions")
