@@ -343,6 +343,8 @@ def test_an_officer_filters_pages_and_exports_the_audit_trail(
     assert page.evaluate(sideways) == 0
     page.locator("#audit-h").scroll_into_view_if_needed()
     page.screenshot(path="/tmp/enclave-compliance-audit-phone.png")
+    page.set_viewport_size({"width": 320, "height": 640})  # 1280 px wide at 400% zoom
+    assert page.evaluate(sideways) == 0
     assert page.evaluate(STORED) == EMPTY
     assert ui.off_host() == []
     assert ui.errors == []

@@ -14,6 +14,7 @@ const PLATFORM_ADMIN = "platform_admin";
 
 const state = { collections: [], chosen: null };
 
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 const managed = (id) => may("members", id) || may("keys", id);
 
 async function loadCollections() {
@@ -35,11 +36,10 @@ function renderCollections() {
   $("collections-empty").hidden = rows.length > 0;
   $("collections-empty").textContent = "No collections yet.";
   $("collections").hidden = !rows.length;
-  const heads = ["Name", "Description", "Documents", ""];
   $("collections").replaceChildren(
-    h("thead", {}, h("tr", {}, heads.map((t, i) => h("th", { scope: "col",
-      class: ["", "wide-only", "num", ""][i] || null },
-      t || h("span", { class: "visually-hidden" }, "Actions"))))),
+    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Name"),
+      h("th", { scope: "col", class: "wide-only" }, "Description"),
+      h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")))),
     h("tbody", {}, rows.map(collectionRow)));
 }
 
@@ -50,9 +50,9 @@ function collectionRow(c) {
       "aria-label": `Manage ${c.name}`, onclick: () => choose(c.id) }, chosen ? "Managing" : "Manage")
     : h("span", { class: "muted" }, "read only");
   return h("tr", { "data-collection": c.id, class: chosen ? "is-current" : null },
-    h("td", { class: "title" }, h("span", { class: "cell-title" }, c.name)),
+    h("td", { class: "title" }, h("span", { class: "cell-title" }, c.name),
+      h("span", { class: "cell-sub count-line" }, plural(c.documents, "document"))),
     h("td", { class: "wide-only" }, c.description || h("span", { class: "muted" }, "—")),
-    h("td", { class: "num" }, String(c.documents)),
     h("td", { class: "actions" }, manage));
 }
 
