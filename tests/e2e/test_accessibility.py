@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from tests.e2e.conftest import UI
 
 PHONE = {"width": 390, "height": 844}
+ZOOMED = {"width": 320, "height": 256}  # 400% zoom of a 1280×1024 screen
+TOKEN = "name => getComputedStyle(document.documentElement).getPropertyValue(name)"
+CLIPPED = "id => (e => e.scrollHeight - e.clientHeight)(document.getElementById(id))"
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +56,31 @@ def ready(page: Page) -> None:
     expect(page.locator(".collection-name").first).to_have_text("plant")
 
 
+def assert_scrolls_as_one(page: Page, box: str) -> None:
+    """At 400% zoom the page scrolls as a whole: `box` (the conversation, the compliance
+    section) shows all its content instead of scrolling inside a sliver between the header and
+    the composer."""
+    size = page.viewport_size
+    page.set_viewport_size(ZOOMED)
+    try:
+        assert page.evaluate(CLIPPED, box) <= 1, f"#{box} scrolls inside itself at 320×256"
+    finally:
+        if size:
+            page.set_viewport_size(size)
+
+
+def luminance(hex_colour: str) -> float:
+    """WCAG relative luminance of #rrggbb."""
+    rgb = [int(hex_colour.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a: str, b: str) -> float:
+    light, dark = sorted((luminance(a), luminance(b)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
 def ask(page: Page, question: str) -> None:
     page.get_by_label("Your question").fill(question)
     page.keyboard.press("Enter")
@@ -72,6 +100,11 @@ def test_the_empty_chat(ui: UI) -> None:
     ready(page)
     assert_accessible(page, "chat-empty")
     assert_reflows(page, "chat-empty")
+    # the focus ring (axe does not check it) stands out from every background: 3:1 or more
+    ring = re.search(r"#[0-9a-f]{6}", page.evaluate(TOKEN, "--focus"))
+    assert ring, "the focus ring is a solid colour"
+    for surface in ("--surface", "--bg", "--primary-soft"):
+        assert contrast(ring[0], page.evaluate(TOKEN, surface).strip()) >= 3, surface
     assert ui.errors == []
 
 
@@ -95,6 +128,7 @@ def test_a_streamed_answer_its_flagged_claim_and_its_source(ui: UI, generator: S
     expect(answer.locator(".flagged")).to_have_count(1)
     assert_accessible(page, "chat-answer")
     assert_reflows(page, "chat-answer")
+    assert_scrolls_as_one(page, "thread")
 
     answer.get_by_role("button", name=re.compile("the passage that supports this")).first.click()
     expect(page.locator("#source-text mark")).not_to_have_count(0)
@@ -102,6 +136,17 @@ def test_a_streamed_answer_its_flagged_claim_and_its_source(ui: UI, generator: S
     assert_reflows(page, "source-panel")
     page.set_viewport_size(PHONE)
     assert_accessible(page, "source-panel-phone")
+    assert ui.errors == []
+
+
+def test_a_declined_question_with_its_closest_passages(ui: UI, generator: Scripted) -> None:
+    page = ui.page
+    ready(page)
+    generator.script = "The canteen serves lasagne [1]."
+    ask(page, "Which hospital canteen serves vegetarian lunch on Fridays?")
+    expect(page.locator(".answer")).to_have_text("The sources do not contain the answer.")
+    expect(page.locator(".sources h2")).to_have_text(["Closest passages"])
+    assert_accessible(page, "chat-no-answer")
     assert ui.errors == []
 
 
@@ -114,6 +159,9 @@ def test_the_sidebar_at_phone_size(ui: UI) -> None:
     expect(page.locator("#sidebar")).to_be_visible()
     page.locator(".collection-open").filter(has_text="plant").click()  # documents, keys, members
     expect(page.locator(".doc").first).to_contain_text("valves")
+    for form in ("+ New", "Add key", "Add member"):  # every form of the sidebar open
+        page.get_by_role("button", name=form).click()
+    expect(page.get_by_label("E-mail or IdP subject")).to_be_visible()
     assert_accessible(page, "sidebar-phone")
     assert_reflows(page, "sidebar")
     assert ui.errors == []
@@ -130,6 +178,7 @@ def test_the_compliance_section(ui: UI) -> None:
     expect(page.get_by_label("Reason or reference")).to_be_focused()
     assert_accessible(page, "compliance-erase")
     assert_reflows(page, "compliance")
+    assert_scrolls_as_one(page, "compliance")
     page.set_viewport_size(PHONE)
     assert_accessible(page, "compliance-phone")
     assert ui.errors == []

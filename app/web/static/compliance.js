@@ -171,7 +171,7 @@ function renderResults() {
   $("results").hidden = !rows.length;
   $("results").replaceChildren(
     h("thead", {}, h("tr", {}, h("th", { scope: "col", class: "pick" }, selectAll),
-      heads.map((t) => h("th", { scope: "col" }, t)))),
+      heads.map(colHead))),
     h("tbody", {}, rows.map((d) => resultRow(d, byIdentifier))));
   const n = rows.filter((d) => state.selected.has(d.id)).length;
   $("erase-selected").hidden = n < 2;
@@ -349,9 +349,13 @@ async function loadErasures() {
   $("erasures").hidden = !erasures.length;
   const heads = ["Requested", "Request id", "Document id", "Collection", "Reason", "State", ""];
   $("erasures").replaceChildren(
-    h("thead", {}, h("tr", {}, heads.map((t) => h("th", { scope: "col" }, t)))),
+    h("thead", {}, h("tr", {}, heads.map(colHead))),
     h("tbody", {}, erasures.map(erasureRow)));
 }
+
+// A column's header; the buttons' column ("") is named for screen readers only.
+const colHead = (t) =>
+  h("th", { scope: "col" }, t || h("span", { class: "visually-hidden" }, "Actions"));
 
 function erasureRow(e) {
   const download = e.state === "completed"
