@@ -156,6 +156,7 @@ def axe_source() -> str:
 def assert_accessible(page: Page, name: str) -> None:
     """Check the page as it is now with axe-core and fail listing every serious or critical
     violation (rule, help, the elements' selectors); saves a screenshot to A11Y_SHOTS/name.png.
+    Call it once the page shows the state to check, e.g. `assert_accessible(ui.page, "search")`.
 
     axe is evaluated through the DevTools protocol, which the page's Content Security Policy
     does not govern: the page keeps its real, strict CSP."""
