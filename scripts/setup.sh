@@ -33,3 +33,18 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ "$lock" -nt "$stamp
   .venv/bin/python -m pip uninstall -y -q torchvision 2>&1 | quiet
   touch "$stamp"
 fi
+
+# The browser tests' JavaScript (dev only): axe-core for the accessibility checks, at the version
+# tests/e2e/package-lock.json pins (npm's own check of the lock's integrity hashes); offline after.
+if [ "$extras" = dev ]; then
+  e2e=tests/e2e
+  if [ ! -f "$e2e/node_modules/.package-lock.json" ] \
+     || [ "$e2e/package-lock.json" -nt "$e2e/node_modules/.package-lock.json" ]; then
+    if ! command -v npm >/dev/null; then
+      SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+      $SUDO apt-get update -qq
+      $SUDO apt-get install -y -qq npm >/dev/null
+    fi
+    npm ci --prefix "$e2e" --ignore-scripts --no-audit --no-fund --loglevel=error
+  fi
+fi

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -27,6 +29,11 @@ STORED = """async () => ({
 })"""
 # ... and what it must hold: nothing (the session cookie is HttpOnly: no script can read it)
 EMPTY = {"local": 0, "session": 0, "cookie": "", "indexedDB": 0, "caches": 0}
+
+# axe-core, pinned in package-lock.json beside this file; scripts/setup.sh dev installs it (npm ci).
+AXE = Path(__file__).parent / "node_modules" / "axe-core"
+A11Y_SHOTS = Path("/tmp/enclave-a11y")  # the screenshot of every page checked (test artifacts)
+SIDEWAYS = "(e => e.scrollWidth - e.clientWidth)(document.scrollingElement)"
 
 CHROMIUM = Path(os.environ.get("ENCLAVE_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -123,3 +130,58 @@ def upload(page: Page, name: str, data: bytes, mime: str) -> None:
     """Upload through the documents panel's file input, as a person choosing a file would."""
     files = {"name": name, "mimeType": mime, "buffer": data}
     page.get_by_label("Choose files to upload").set_input_files(files)
+
+
+@cache
+def axe_source() -> str:
+    """axe.min.js at the version package-lock.json pins; fails (never skips) when it is not
+    installed, or another version is."""
+    lock = json.loads((Path(__file__).parent / "package-lock.json").read_text())
+    pinned = lock["packages"]["node_modules/axe-core"]["version"]
+    try:
+        installed = json.loads((AXE / "package.json").read_text())["version"]
+        source = (AXE / "axe.min.js").read_text()
+    except FileNotFoundError:
+        installed = None
+    if installed != pinned:
+        pytest.fail(
+            f"axe-core {pinned} is not installed in {AXE.parent} (found: {installed}): the "
+            "accessibility checks need it. `./scripts/setup.sh dev` installs it (it runs "
+            "`npm ci --prefix tests/e2e`).",
+            pytrace=False,
+        )
+    return source
+
+
+def assert_accessible(page: Page, name: str) -> None:
+    """Check the page as it is now with axe-core and fail listing every serious or critical
+    violation (rule, help, the elements' selectors); saves a screenshot to A11Y_SHOTS/name.png.
+    Call it once the page shows the state to check, e.g. `assert_accessible(ui.page, "search")`.
+
+    axe is evaluated through the DevTools protocol, which the page's Content Security Policy
+    does not govern: the page keeps its real, strict CSP."""
+    A11Y_SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=A11Y_SHOTS / f"{name}.png", full_page=True)
+    if not page.evaluate("typeof window.axe === 'object'"):
+        page.evaluate(axe_source())
+    found = page.evaluate("async () => (await axe.run(document)).violations")
+    serious = [v for v in found if v["impact"] in ("serious", "critical")]
+    listed = "\n".join(
+        f"- {v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
+        for v in serious
+    )
+    assert not serious, f"axe-core found on {name} ({page.url}):\n{listed}"
+
+
+def assert_reflows(page: Page, name: str) -> None:
+    """At 400% zoom of a 1280×1024 screen (320×256 CSS pixels) nothing scrolls sideways
+    (WCAG 1.4.10); saves a screenshot to A11Y_SHOTS/name-400.png; restores the viewport."""
+    size = page.viewport_size
+    page.set_viewport_size({"width": 320, "height": 256})
+    try:
+        A11Y_SHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=A11Y_SHOTS / f"{name}-400.png", full_page=True)
+        assert page.evaluate(SIDEWAYS) <= 0, f"{name} scrolls sideways at 320×256 (400% zoom)"
+    finally:
+        if size:
+            page.set_viewport_size(size)

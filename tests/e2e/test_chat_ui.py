@@ -205,7 +205,7 @@ def test_a_question_the_sources_cannot_answer_offers_the_closest_passages(
     turn = page.locator(".turn").last
     expect(turn.locator(".answer")).to_have_text("The sources do not contain the answer.")
     expect(turn.locator(".answer")).to_have_class(re.compile("is-no-answer"))
-    expect(turn.locator(".sources h3")).to_have_text(["Closest passages"])
+    expect(turn.locator(".sources h2")).to_have_text(["Closest passages"])
     expect(turn.locator(".source")).not_to_have_count(0)
     assert ui.errors == []
 

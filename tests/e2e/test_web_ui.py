@@ -68,7 +68,7 @@ def test_ask_an_uploaded_document_and_open_a_citation(ui: UI) -> None:
     meta = page.locator(".meta").last
     expect(meta).to_contain_text("quoted from the sources, no model")  # the extractive default
     expect(meta).to_contain_text("overlap")
-    expect(page.locator(".sources h3").first).to_have_text("Cited sources")
+    expect(page.locator(".sources h2").first).to_have_text("Cited sources")
 
     chip = answer.locator(".cite").first
     chip.focus()

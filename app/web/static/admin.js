@@ -47,7 +47,7 @@ function collectionRow(c) {
   const chosen = c.id === state.chosen;
   const manage = managed(c.id)
     ? h("button", { type: "button", class: "btn btn-quiet btn-sm", "aria-pressed": String(chosen),
-      "aria-label": `Manage ${c.name}`, onclick: () => choose(c.id) }, chosen ? "Managing" : "Manage")
+      onclick: () => choose(c.id) }, "Manage", h("span", { class: "visually-hidden" }, ` ${c.name}`))
     : h("span", { class: "muted" }, "read only");
   return h("tr", { "data-collection": c.id, class: chosen ? "is-current" : null },
     h("td", { class: "title" }, h("span", { class: "cell-title" }, c.name),

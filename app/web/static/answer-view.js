@@ -109,11 +109,11 @@ export function renderSources(turn, cited = new Set(), noAnswer = false) {
   const used = all.filter((s) => cited.has(s.number));
   const other = all.filter((s) => !cited.has(s.number));
   const parts = [];
-  if (used.length) parts.push(h("h3", {}, "Cited sources"), h("ul", {}, used.map(row)));
+  if (used.length) parts.push(h("h2", {}, "Cited sources"), h("ul", {}, used.map(row)));
   if (other.length) {
     const title = noAnswer ? "Closest passages" : used.length ? "Also consulted" : "Consulted";
     const cls = noAnswer ? null : "is-muted";
-    parts.push(h("h3", { class: noAnswer ? null : "muted" }, title),
+    parts.push(h("h2", { class: noAnswer ? null : "muted" }, title),
       h("ul", { class: cls }, other.map(row)));
   }
   turn.view.sources.replaceChildren(...parts);

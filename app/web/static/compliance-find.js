@@ -5,7 +5,7 @@
 // (no `name`, so no form can put it in a URL; autocomplete off, so the browser keeps no history
 // of it); leaving the page drops it with the results. Nothing here touches storage.
 
-import { $, h, say } from "./dom.js";
+import { $, colHead, h, say } from "./dom.js";
 import { when } from "./receipt-view.js";
 import { api } from "./session.js";
 
@@ -128,7 +128,7 @@ export function renderResults() {
   $("results").hidden = !rows.length;
   $("results").replaceChildren(
     h("thead", {}, h("tr", {}, h("th", { scope: "col", class: "pick" }, selectAll),
-      heads.map((t) => h("th", { scope: "col" }, t)))),
+      heads.map(colHead))),
     h("tbody", {}, rows.map((d) => resultRow(d, byIdentifier))));
   const n = rows.filter((d) => state.selected.has(d.id)).length;
   $("erase-selected").hidden = n < 2;

@@ -1,7 +1,7 @@
 // Records on the compliance page: past erasures and deletions (each receipt downloadable
 // again), and the public key that verifies receipts offline.
 
-import { $, h, say } from "./dom.js";
+import { $, colHead, h, say } from "./dom.js";
 import { collectionName } from "./compliance-find.js";
 import { objectUrl, receiptFile, saveFile, when } from "./receipt-view.js";
 import { api, errorMessage, send } from "./session.js";
@@ -23,7 +23,7 @@ export async function loadErasures() {
   $("erasures").hidden = !erasures.length;
   const heads = ["Requested", "Request id", "Document id", "Collection", "Reason", "State", ""];
   $("erasures").replaceChildren(
-    h("thead", {}, h("tr", {}, heads.map((t) => h("th", { scope: "col" }, t)))),
+    h("thead", {}, h("tr", {}, heads.map(colHead))),
     h("tbody", {}, erasures.map(erasureRow)));
 }
 

@@ -16,3 +16,7 @@ export function h(tag, props = {}, ...children) {
 }
 
 export const say = (text) => ($("sr-status").textContent = text);
+
+// A table's column header; a column of buttons ("") is named for screen readers only.
+export const colHead = (t) =>
+  h("th", { scope: "col" }, t || h("span", { class: "visually-hidden" }, "Actions"));
