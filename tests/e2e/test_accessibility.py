@@ -1,7 +1,7 @@
 """Every page of the web UI checked with axe-core in headless Chromium (no serious or critical
 violation) and at 400% zoom (nothing scrolls sideways): sign-in, the chat empty, streaming, with
-a cited and a flagged answer, the source panel, the sidebar at phone size and the compliance
-section. Screenshots of each state land in /tmp/enclave-a11y (tests/e2e/conftest.py)."""
+a cited and a flagged answer, the source panel, the sidebar at phone size, the search, admin
+and compliance pages. Screenshots of each state land in /tmp/enclave-a11y (see conftest.py)."""
 
 from __future__ import annotations
 
@@ -176,6 +176,25 @@ def test_the_admin_page(ui: UI) -> None:
     assert_reflows(page, "admin")
     page.set_viewport_size(PHONE)
     assert_accessible(page, "admin-phone")
+    assert ui.errors == []
+
+
+def test_the_search_page(ui: UI) -> None:
+    page = ui.page
+    ready(page)
+    page.get_by_role("navigation", name="Pages").get_by_role("link", name="Search").click()
+    assert_accessible(page, "search-empty")
+    page.get_by_label("Search for").fill("Which valve is approved at 40 bar?")
+    page.get_by_label("Search for").press("Enter")
+    expect(page.locator(".result").first).to_contain_text("valves")
+    assert_accessible(page, "search")
+    page.get_by_label("Search for").press("ArrowDown")
+    page.keyboard.press("Enter")  # the first result, in the source panel
+    expect(page.locator("#source-panel")).to_be_visible()
+    assert_accessible(page, "search-source")
+    assert_reflows(page, "search")
+    page.set_viewport_size(PHONE)
+    assert_accessible(page, "search-phone")
     assert ui.errors == []
 
 
