@@ -126,7 +126,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
 
 # The web UI's pages (path -> file in static/); each needs a session, and each page's script
 # shows only what the signed-in user's roles allow (the API refuses the rest anyway).
-PAGES = {"/": "index.html"}
+PAGES = {"/": "index.html", "/documents": "documents.html"}
 
 
 def signed_in_page(filename: str) -> Callable[[Request], FileResponse | RedirectResponse]:

@@ -11,6 +11,7 @@ export const manages = (me) =>
 // One entry per page: its path, its label, and who sees the link.
 const PAGES = [
   { path: "/", label: "Chat", shown: () => true },
+  { path: "/documents", label: "Documents", shown: (me) => me.collections.length > 0 },
 ];
 
 function renderNav(me) {
