@@ -124,8 +124,15 @@ def test_upload_several_files_follow_each_and_read_the_chunks(ui: UI, admin: htt
     expect(page.locator("#documents .doc .badge")).to_have_text(["indexed", "indexed"])
     expect(page.locator("#list-count")).to_have_text("2 of 2 indexed")
 
-    # A damaged PDF: the reason as a sentence, and it counts nowhere.
-    page.get_by_label("Choose files to upload").set_input_files(
+    # A damaged PDF, chosen from the keyboard: the reason as a sentence, and it counts nowhere.
+    choose = page.get_by_role("button", name="choose files", exact=True)
+    page.get_by_label("Collection").focus()
+    page.keyboard.press("Tab")
+    expect(choose).to_be_focused()
+    assert choose.evaluate("(b) => getComputedStyle(b).boxShadow") != "none"  # visible focus
+    with page.expect_file_chooser() as chosen:
+        page.keyboard.press("Enter")
+    chosen.value.set_files(
         {"name": "broken.pdf", "mimeType": PDF, "buffer": b"%PDF-1.7\nnot really a PDF\n"}
     )
     broken = rows.filter(has_text="broken.pdf").locator(".upload-note")
