@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 SCREENSHOT = "/tmp/enclave-documents.png"
 PHONE_SCREENSHOT = "/tmp/enclave-documents-phone.png"
+ZOOM_SCREENSHOT = "/tmp/enclave-documents-zoom.png"
+READER_SCREENSHOT = "/tmp/enclave-documents-reader.png"
 READER = {"name": "Rita Reader", "email": "rita@example.org", "groups": ["staff"]}
 SIDEWAYS = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
 PDF = "application/pdf"
@@ -170,6 +172,7 @@ def test_upload_several_files_follow_each_and_read_the_chunks(ui: UI, admin: htt
     page.screenshot(path=PHONE_SCREENSHOT)
     page.set_viewport_size({"width": 320, "height": 256})  # 1280×1024 at 400% zoom
     assert page.evaluate(SIDEWAYS) == 0
+    page.screenshot(path=ZOOM_SCREENSHOT, full_page=True)
 
     page.get_by_role("button", name="Close").click()
     expect(page.locator("#chunks-card")).to_be_hidden()
@@ -208,6 +211,7 @@ def test_a_reader_sees_documents_and_chunks_but_no_upload_or_delete(
     expect(page.get_by_role("button", name=re.compile("^Upload a new version"))).to_have_count(0)
     rules.get_by_role("button", name="Show the chunks of rules").click()
     expect(page.locator("#chunks .chunk-text")).to_contain_text("Keep the doors closed.")
+    page.screenshot(path=READER_SCREENSHOT, full_page=True)
 
     # The API refuses them anyway (with the page's CSRF token: for want of the role).
     token = page.request.get(ui_server.url + "/auth/me").json()["csrf_token"]

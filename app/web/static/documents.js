@@ -58,8 +58,7 @@ function show(id) {
   state.active = id;
   state.list.reset();
   closeChunks();
-  tell("");
-  $("uploads").replaceChildren();
+  tell(""); // the rows of uploads stay: each says its collection and follows its file
   $("upload-card").hidden = !id || !may("write", id); // readers see no upload controls
   $("list-card").hidden = !id;
   if (!id) return;
@@ -110,11 +109,12 @@ function actions(d) {
 
 // --- uploads: a row per file, its progress, then its indexing until final ----------------------
 
-function uploadRow(label) {
+function uploadRow(label, collection) {
   const bar = h("progress", { max: 1, value: 0, "aria-label": `Progress of ${label}` });
   const note = h("span", { class: "upload-note" }, "Waiting to upload…");
   const row = h("li", { class: "upload", "data-state": "waiting" },
-    h("span", { class: "upload-name" }, label), bar, note);
+    h("span", { class: "upload-name" }, label, h("span", { class: "muted" }, ` · ${collection}`)),
+    bar, note);
   const set = (state, text, share) => {
     row.dataset.state = state;
     note.textContent = text;
@@ -129,7 +129,7 @@ function upload(files, { versionOf = null } = {}) {
   if (!id || !may("write", id)) return;
   for (const file of files) {
     const label = versionOf ? `${file.name} (new version of ${versionOf.filename})` : file.name;
-    const { row, set } = uploadRow(label);
+    const { row, set } = uploadRow(label, state.collections.find((c) => c.id === id).name);
     $("uploads").append(row);
     state.queue = state.queue.then(() => send(id, file, versionOf, label, set));
   }
