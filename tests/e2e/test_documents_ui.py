@@ -9,6 +9,7 @@ import base64
 import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -200,6 +201,10 @@ def test_a_reader_sees_documents_and_chunks_but_no_upload_or_delete(
     page.get_by_role("link", name="Sign in with your organisation account").click()
     page.get_by_role("button", name="rita").click()
     expect(page).to_have_url(ui_server.url + "/")
+    # From here on, the app's pages only (the test identity provider's own page styles itself
+    # from a CDN, which the tests' network guard blocks).
+    hosts: set[str] = set()
+    context.on("request", lambda request: hosts.add(urlsplit(request.url).netloc))
     page.get_by_role("link", name="Documents", exact=True).click()
     expect(page).to_have_url(re.compile(r"/documents\?collection=library$"))
     rules = page.locator("#documents .doc", has_text="rules")
@@ -225,5 +230,6 @@ def test_a_reader_sees_documents_and_chunks_but_no_upload_or_delete(
         f"{ui_server.url}/v1/documents/{up.json()['id']}", headers={"X-CSRF-Token": token}
     )
     assert deleted.status == 403
+    assert hosts == {urlsplit(ui_server.url).netloc}
     assert errors == []
     context.close()
