@@ -134,7 +134,7 @@ def test_upload_several_files_follow_each_and_read_the_chunks(ui: UI, admin: htt
     expect(choose).to_be_focused()
     assert choose.evaluate("(b) => getComputedStyle(b).boxShadow") != "none"  # visible focus
     with page.expect_file_chooser() as chosen:
-        page.keyboard.press("Enter")
+        choose.press("Enter")
     chosen.value.set_files(
         {"name": "broken.pdf", "mimeType": PDF, "buffer": b"%PDF-1.7\nnot really a PDF\n"}
     )
@@ -175,8 +175,17 @@ def test_upload_several_files_follow_each_and_read_the_chunks(ui: UI, admin: htt
     assert page.evaluate(SIDEWAYS) == 0
     page.screenshot(path=ZOOM_SCREENSHOT, full_page=True)
 
+    page.set_viewport_size({"width": 1360, "height": 820})
     page.get_by_role("button", name="Close").click()
     expect(page.locator("#chunks-card")).to_be_hidden()
+
+    # Delete, after a confirmation (Cancel has the focus).
+    page.get_by_role("button", name="Delete broken").click()
+    expect(page.get_by_role("button", name="Cancel")).to_be_focused()
+    page.get_by_role("button", name="Delete permanently").click()
+    expect(page.locator("#list-status")).to_contain_text(re.compile(r"broken deleted \(receipt"))
+    expect(page.locator("#documents .doc")).to_have_count(2)
+    expect(page.locator("#list-count")).to_have_text("2 of 2 indexed")
     assert page.evaluate(STORED) == EMPTY
     assert ui.off_host() == [], "the page requested something outside the app"
     assert ui.errors == []
