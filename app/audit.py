@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db.models import AuditEvent
+from app.db.models import AuditEvent, User
 from app.db.session import transaction
 from app.identity import Principal
 
@@ -102,10 +102,13 @@ def query(
     action: str | None = None,
     collection_id: str | None = None,
     actor: str | None = None,
+    outcome: str | None = None,
+    document_id: str | None = None,
     after_id: int = 0,
     limit: int = 100,
 ) -> list[AuditEvent]:
-    """Events in id order (oldest first), filtered; page with `after_id`."""
+    """Events in id order (oldest first), filtered; page with `after_id`. `actor` is an actor
+    id or a user's e-mail (any case)."""
     q = select(AuditEvent).where(AuditEvent.id > after_id)
     if since is not None:
         q = q.where(AuditEvent.at >= since)
@@ -116,7 +119,12 @@ def query(
     if collection_id:
         q = q.where(AuditEvent.collection_id == collection_id)
     if actor:
-        q = q.where(AuditEvent.actor == actor)
+        by_email = select(User.id).where(func.lower(User.email) == actor.lower())
+        q = q.where(or_(AuditEvent.actor == actor, AuditEvent.actor.in_(by_email)))
+    if outcome:
+        q = q.where(AuditEvent.outcome == outcome)
+    if document_id:
+        q = q.where(AuditEvent.document_id == document_id)
     return list(db.scalars(q.order_by(AuditEvent.id).limit(limit)))
 
 

@@ -236,14 +236,9 @@ def _checks(response: httpx.Response) -> dict[str, dict] | None:
 
 
 def _ready_sentence(name: str, check: dict) -> tuple[Status, str]:
-    status, error = check.get("status"), check.get("error")
-    if status == "ok":
-        return "ok", f"The {name} is ready ({check.get('latency_ms')} ms)."
-    if status == "loading":
-        return "failed", f"The {name} is still loading: ask again in a moment."
-    if status == "timeout":
-        return "failed", f"The {name} did not answer within the readiness timeout."
-    return "failed", f"The {name} is down ({error or status})."
+    status = check.get("status") or "down"
+    said = readiness.sentence(name, status, check.get("latency_ms"), check.get("error"))
+    return ("ok" if status == "ok" else "failed"), said
 
 
 def invalid_settings(exc: ValidationError) -> str:

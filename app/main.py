@@ -126,7 +126,13 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
 
 # The web UI's pages (path -> file in static/); each needs a session, and each page's script
 # shows only what the signed-in user's roles allow (the API refuses the rest anyway).
-PAGES = {"/": "index.html", "/documents": "documents.html"}
+PAGES = {
+    "/": "index.html",
+    "/search": "search.html",
+    "/admin": "admin.html",
+    "/compliance": "compliance.html",
+    "/documents": "documents.html",
+}
 
 
 def signed_in_page(filename: str) -> Callable[[Request], FileResponse | RedirectResponse]:

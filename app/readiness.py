@@ -33,6 +33,20 @@ class Check:
     def ok(self) -> bool:
         return self.status == "ok"
 
+    def sentence(self, name: str) -> str:
+        """The check's state in one plain sentence (as /readyz and `enclave doctor` say it)."""
+        return sentence(name, self.status, self.latency_ms, self.error)
+
+
+def sentence(name: str, status: str, latency_ms: object, error: str | None) -> str:
+    if status == "ok":
+        return f"The {name} is ready ({latency_ms} ms)."
+    if status == "loading":
+        return f"The {name} is still loading: ask again in a moment."
+    if status == "timeout":
+        return f"The {name} did not answer within the readiness timeout."
+    return f"The {name} is down ({error or status})."
+
 
 class NotLoaded(Exception):
     """The part is not built yet (the process is still warming up)."""

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from app.services.doctypes import DocumentType
 from ingestion.failures import explain
 
 # Every list and string a caller sends has a maximum (issue 17); the OpenAPI schema shows them.
@@ -82,6 +83,11 @@ class SearchRequest(BaseModel):
         None,
         max_length=MAX_COLLECTIONS,
         description="Ids or names to search; default: every collection you may read.",
+    )
+    types: list[DocumentType] | None = Field(
+        None,
+        min_length=1,
+        description="Document types to search (by file name: pdf, word, ...); default: all.",
     )
     k: int = Field(10, ge=1, le=50)
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"

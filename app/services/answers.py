@@ -54,9 +54,11 @@ def search(
     k: int,
     mode: Mode = "hybrid",
     rerank: bool = True,
+    documents: Sequence[str] | None = None,
 ) -> SearchResult:
-    """Retrieve in `scope`, then drop hits hidden meanwhile (an erasure under way)."""
-    found = retriever.search(query, scope=scope, k=k, mode=mode, rerank=rerank)
+    """Retrieve in `scope` (and in `documents`, when given), then drop hits hidden meanwhile
+    (an erasure under way)."""
+    found = retriever.search(query, scope=scope, k=k, mode=mode, rerank=rerank, documents=documents)
     return replace(found, hits=visibility.drop_hidden(sessions, found.hits))
 
 

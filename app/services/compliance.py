@@ -80,15 +80,19 @@ def find_documents(
 
 
 def uploaders(db: Session, documents: Sequence[Document]) -> dict[str, str]:
-    """Who uploaded each document, as a person reads it: a user's name and e-mail, an API
-    key's name; by the uploader id (ids of people or keys since gone stay as they are)."""
-    ids = {d.uploaded_by for d in documents if d.uploaded_by}
-    labels = {i: i for i in ids}
+    """Who uploaded each document, as a person reads it (`labels`), by the uploader id."""
+    return labels(db, {d.uploaded_by for d in documents if d.uploaded_by})
+
+
+def labels(db: Session, ids: set[str]) -> dict[str, str]:
+    """People and API keys as a person reads them: a user's name and e-mail, an API key's
+    name; by id (ids of people or keys since gone stay as they are)."""
+    named = {i: i for i in ids}
     if ids:
-        labels |= {u.id: u.label for u in db.scalars(select(User).where(User.id.in_(ids)))}
+        named |= {u.id: u.label for u in db.scalars(select(User).where(User.id.in_(ids)))}
         keys = db.execute(select(ApiKey.id, ApiKey.name).where(ApiKey.id.in_(ids)))
-        labels |= {key_id: f"API key {name}" for key_id, name in keys}
-    return labels
+        named |= {key_id: f"API key {name}" for key_id, name in keys}
+    return named
 
 
 def find_identifier(

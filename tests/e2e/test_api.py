@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.main import PAGES
 from app.settings import ServerSettings, Settings
 from tests.support import create_api_key, fast_settings, live_server, sign_in, wait_indexed
 
@@ -70,6 +71,28 @@ def test_search_finds_an_identifier_and_names_its_source(client, handbook):
     assert "XJ-220-MM3" in top["text"]
     chunk = client.get(f"/v1/chunks/{top['chunk_id']}").json()
     assert chunk["text"] == top["text"]
+
+
+@pytest.mark.parametrize(
+    ("types", "titles"),
+    [
+        (["html"], {"pump-maintenance-manual"}),
+        (["markdown"], {"infection-control-handbook"}),
+        (["markdown", "html"], {"pump-maintenance-manual", "infection-control-handbook"}),
+        (["pdf", "text"], set()),
+    ],
+)
+def test_search_narrows_to_document_types_inside_the_query(client, handbook, types, titles):
+    found = client.post("/v1/search", json={"query": "pump hand hygiene", "types": types})
+    assert found.status_code == 200, found.text
+    assert {h["title"] for h in found.json()["hits"]} == titles
+
+
+def test_an_unknown_or_empty_type_list_is_refused(client, handbook):
+    for types in (["exe"], []):
+        refused = client.post("/v1/search", json={"query": "pump", "types": types})
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"]["message"]
 
 
 def test_answer_as_json_cites_only_given_sources(client, handbook):
@@ -267,9 +290,10 @@ def test_requests_without_credentials_are_refused(client, handbook):
             response = getattr(anonymous, method)(path)
             assert response.status_code == 401, (path, response.text)
             assert response.json()["error"]["code"] == "unauthenticated"
-        page = anonymous.get("/")
-        assert page.status_code == 303
-        assert page.headers["location"] == "/signin"
+        for path in PAGES:  # every page of the web UI
+            page = anonymous.get(path)
+            assert page.status_code == 303, path
+            assert page.headers["location"] == "/signin"
 
 
 def test_state_changes_with_the_cookie_need_the_csrf_token(client, handbook):

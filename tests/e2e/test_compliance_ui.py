@@ -1,7 +1,8 @@
-"""The compliance panel in headless Chromium against the real app: a compliance officer finds a
+"""The compliance page in headless Chromium against the real app: a compliance officer finds a
 document by a data subject's identifier, erases it with a reason, downloads the signed receipt
 and the public key from the page and verifies the receipt offline; a user without the role sees
-no panel and deletes only their own uploads."""
+no link to it and deletes only their own uploads; an officer filters the audit trail, pages
+through it and exports it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from typing import TYPE_CHECKING
 
 import httpx
@@ -70,6 +72,13 @@ def add_document(admin: httpx.Client, collection: str, filename: str, text: str)
     return up.json()["id"]
 
 
+def open_compliance(page: Page) -> None:
+    """The compliance page, through the header's link (compliance officers see it)."""
+    page.get_by_role("navigation", name="Pages").get_by_role("link", name="Compliance").click()
+    expect(page.get_by_role("heading", name="Compliance", level=1)).to_be_focused()
+    expect(page.locator("#compliance")).to_be_visible()
+
+
 def saved(download: Download, path: Path) -> str:
     download.save_as(path)
     return path.read_text()
@@ -85,17 +94,13 @@ def test_an_officer_finds_erases_and_verifies_the_receipt(
         admin, "dsar-probe", "case-notes.md", f"# Case notes\n\nMail from {subject}: {secret}.\n"
     )
     add_document(admin, "dsar-probe", "other.md", "# Other\n\nNothing about anyone.\n")
-    page.reload()  # the page was opened before the collection existed
-
-    page.get_by_role("button", name="Compliance").click()
-    panel = page.locator("#compliance")
-    expect(panel).to_be_visible()
-    expect(page.get_by_role("heading", name="Compliance", level=1)).to_be_focused()
-    expect(page.get_by_label("Your question")).to_be_hidden()  # the panel replaces the chat
+    open_compliance(page)
 
     # By metadata: titles, ids and collections.
     page.get_by_label("Title or file name").fill("case-notes")
-    page.get_by_label("Collection", exact=True).select_option(label="dsar-probe")
+    page.get_by_role("region", name="Find by metadata").get_by_label("Collection").select_option(
+        label="dsar-probe"
+    )
     page.get_by_role("button", name="Find documents").click()
     expect(page.locator("#results-note")).to_have_text("1 document found.")
     row = page.locator(f'#results tr[data-document="{doc_id}"]')
@@ -163,13 +168,11 @@ def test_an_officer_finds_erases_and_verifies_the_receipt(
     page.set_viewport_size({"width": 1360, "height": 2200})  # the whole panel, for a person
     page.screenshot(path=SCREENSHOT)
 
-    page.get_by_role("button", name="Back to the chat").click()
-    expect(panel).to_be_hidden()
-    expect(page.get_by_label("Identifier", exact=True)).to_have_count(0)  # dropped on closing
-    page.get_by_role("button", name="Compliance").click()
+    page.get_by_role("navigation", name="Pages").get_by_role("link", name="Chat").click()
+    page.go_back()  # the page is made afresh: nothing of the request outlives it
     expect(page.get_by_label("Identifier", exact=True)).to_have_value("")
     expect(page.locator("#receipt-card")).to_be_hidden()
-    page.get_by_role("button", name="Back to the chat").click()
+    page.get_by_role("navigation", name="Pages").get_by_role("link", name="Chat").click()
     page.get_by_role("button", name=re.compile("^dsar-probe")).click()
     expect(page.locator("#documents .doc .doc-title")).to_have_text(["other"])
     left = [d["id"] for d in admin.get("/v1/collections/dsar-probe/documents").json()]
@@ -192,9 +195,10 @@ def test_an_officer_erases_several_documents_from_one_result_list(
         name: add_document(admin, "bulk-probe", f"{name}.md", f"# {name}\n\nAbout {name}.\n")
         for name in ("letter-a", "letter-b", "keep-c")
     }
-    page.reload()
-    page.get_by_role("button", name="Compliance").click()
-    page.get_by_label("Collection", exact=True).select_option(label="bulk-probe")
+    open_compliance(page)
+    page.get_by_role("region", name="Find by metadata").get_by_label("Collection").select_option(
+        label="bulk-probe"
+    )
     page.get_by_role("button", name="Find documents").click()
     expect(page.locator("#results-note")).to_have_text("3 documents found.")
     page.get_by_label("Select letter-a").check()
@@ -236,7 +240,7 @@ def oidc_sign_in(page: Page, base: str, user: str) -> None:
     expect(page).to_have_url(base + "/")
 
 
-def test_without_the_role_no_panel_and_only_own_uploads_deletable(
+def test_without_the_role_no_compliance_link_and_only_own_uploads_deletable(
     chromium: Browser, ui_server: Server, admin: httpx.Client
 ) -> None:
     theirs = add_document(admin, "team-docs", "admin-memo.md", "# Memo\n\nFrom the admin.\n")
@@ -249,8 +253,9 @@ def test_without_the_role_no_panel_and_only_own_uploads_deletable(
     expect(page.locator("#user-menu .user-name")).to_have_text(CONTRIBUTOR["name"])
     expect(page.locator("#documents .doc .doc-title")).to_have_text(["admin-memo"])
 
-    expect(page.locator("#compliance-toggle")).to_be_hidden()
-    expect(page.locator("#compliance")).to_be_hidden()
+    nav = page.get_by_role("navigation", name="Pages")
+    expect(nav.get_by_role("link", name="Chat")).to_be_visible()
+    expect(nav.get_by_role("link", name="Compliance")).to_have_count(0)
     assert page.request.get(ui_server.url + "/v1/erasures").status == 403  # the server agrees
 
     upload(page, "my-notes.md", b"# Notes\n\nMine to delete.\n", "text/markdown")
@@ -271,3 +276,75 @@ def test_without_the_role_no_panel_and_only_own_uploads_deletable(
     assert [d["id"] for d in admin.get("/v1/collections/team-docs/documents").json()] == [theirs]
     assert errors == []
     context.close()
+
+
+def test_an_officer_filters_pages_and_exports_the_audit_trail(
+    ui: UI, admin: httpx.Client, tmp_path: Path
+) -> None:
+    page = ui.page
+    made = admin.post("/v1/collections", json={"name": "audit-probe"})
+    assert made.status_code == 201, made.text
+    for i in range(51):  # one more than a page
+        key = admin.post(
+            "/v1/api-keys", json={"name": f"audit-{i}", "collections": ["audit-probe"]}
+        )
+        assert key.status_code == 201, key.text
+    me = admin.get("/auth/me").json()
+    open_compliance(page)
+    trail = page.get_by_role("region", name="Audit trail")
+
+    today = date.today().isoformat()
+    trail.get_by_label("Event").select_option("api_key.create")
+    trail.get_by_label("Outcome").select_option(label="Allowed")
+    trail.get_by_label("Actor").fill(me["id"])
+    trail.get_by_label("Collection").select_option(label="audit-probe")
+    trail.get_by_label("From").fill(today)
+    trail.get_by_label("To", exact=True).fill(today)
+    page.get_by_role("button", name="Show events").click()
+    note = page.locator("#audit-note")
+    expect(note).to_have_text("Events 1–50, page 1.")
+    rows = page.locator("#audit tbody tr")
+    expect(rows).to_have_count(50)
+    expect(rows.first).to_contain_text("api_key.create")
+    expect(rows.first).to_contain_text("audit-probe")
+    expect(page.get_by_role("button", name="Previous page")).to_be_hidden()
+    page.get_by_role("button", name="Next page").click()
+    expect(note).to_have_text("Events 51–51 (the last), page 2.")
+    expect(rows).to_have_count(1)
+    expect(page.get_by_role("button", name="Next page")).to_be_hidden()
+    page.get_by_role("button", name="Previous page").click()
+    expect(note).to_have_text("Events 1–50, page 1.")
+
+    with page.expect_download() as got:
+        page.get_by_role("button", name="Export (JSON Lines)").click()
+    assert got.value.suggested_filename == "enclave-audit.jsonl"
+    lines = [json.loads(line) for line in saved(got.value, tmp_path / "a.jsonl").splitlines()]
+    assert len(lines) == 51
+    collection = made.json()["id"]
+    assert {(e["action"], e["collection_id"], e["actor"]) for e in lines} == {
+        ("api_key.create", collection, me["id"])
+    }
+
+    trail.get_by_label("Outcome").select_option(label="Refused")
+    page.get_by_role("button", name="Show events").click()
+    expect(note).to_have_text("No event matches these filters.")
+    trail.get_by_label("To", exact=True).fill("2020-01-01")
+    page.get_by_role("button", name="Show events").click()
+    expect(page.locator("#audit-error")).to_have_text("The end date is before the start date.")
+
+    trail.get_by_label("Outcome").select_option(label="Allowed")
+    trail.get_by_label("To", exact=True).fill(today)
+    page.get_by_role("button", name="Show events").click()
+    page.set_viewport_size({"width": 1360, "height": 1000})
+    page.locator("#audit-h").scroll_into_view_if_needed()
+    page.screenshot(path="/tmp/enclave-compliance-audit.png")
+    page.set_viewport_size({"width": 390, "height": 844})
+    sideways = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    assert page.evaluate(sideways) == 0
+    page.locator("#audit-h").scroll_into_view_if_needed()
+    page.screenshot(path="/tmp/enclave-compliance-audit-phone.png")
+    page.set_viewport_size({"width": 320, "height": 640})  # 1280 px wide at 400% zoom
+    assert page.evaluate(sideways) == 0
+    assert page.evaluate(STORED) == EMPTY
+    assert ui.off_host() == []
+    assert ui.errors == []

@@ -52,6 +52,7 @@ def test_ready_then_metrics_count_routes_stages_and_states(tmp_path: Path) -> No
         checks = ready.json()["checks"]
         assert set(checks) == {"database", "index", "embedder", "generator"}
         assert all(c["status"] == "ok" for c in checks.values())
+        assert checks["database"]["sentence"].startswith("The database is ready (")
 
         sign_in(http, settings)
         assert http.post("/v1/collections", json={"name": "wards"}).status_code == 201
@@ -105,6 +106,9 @@ def test_generator_down_is_not_ready_and_counted(tmp_path: Path) -> None:
         assert body["error"]["message"] == "not ready: generator"
         assert body["checks"]["generator"]["status"] == "down"
         assert body["checks"]["generator"]["error"] == "GeneratorUnavailable"
+        assert body["checks"]["generator"]["sentence"] == (
+            "The generator is down (GeneratorUnavailable)."
+        )
         assert body["checks"]["database"]["status"] == "ok"
 
         sign_in(http, settings)

@@ -13,6 +13,7 @@ from sqlalchemy.exc import DatabaseError
 from app.db.session import make_engine
 from tests.security.conftest import (
     CARDIO_CANARY,
+    GROUP_ROLES,
     ONCO_CANARY,
     ONCO_TITLE,
     World,
@@ -151,3 +152,37 @@ def test_member_changes_are_recorded_as_role_changes(world: World):
         ("role.grant", binding["id"], card, "user", "contributor"),
         ("role.revoke", binding["id"], card, "user", "contributor"),
     ]
+
+
+def test_the_trail_filters_by_outcome_actor_e_mail_and_document(world: World):
+    since = datetime.now(UTC).isoformat()
+    token = world.issuer.mint(sub="audit-filters", groups=["card-staff"], email="Fil@Example.org")
+    reader = world.client(token)
+    me = reader.get("/auth/me").json()["id"]
+    assert reader.get("/v1/collections/cardiology/members").status_code == 403
+    officer = world.user("dpo", sub="dpo-filters")
+    denied = export(officer, since=since, actor="fil@example.ORG", outcome="denied")
+    assert [(e["actor"], e["action"], e["outcome"]) for e in denied] == [
+        (me, "auth.denied", "denied")
+    ]
+    assert export(officer, since=since, actor="fil@example.org", outcome="ok") == []
+    listed = officer.get("/v1/audit", params={"since": since, "actor": me}).json()
+    assert listed
+    assert all("Fil@Example.org" in e["actor_label"] for e in listed)  # the person, not an id
+    document = world.documents["cardiology"]
+    about = export(officer, document=document)
+    assert about
+    assert {e["document_id"] for e in about} == {document}
+    refused = officer.get("/v1/audit", params={"outcome": "maybe"})
+    assert refused.status_code == 422
+
+
+def test_the_event_types_and_group_roles_are_listed_to_those_allowed(world: World):
+    officer = world.user("dpo", sub="dpo-actions")
+    actions = officer.get("/v1/audit/actions").json()
+    assert {"auth.denied", "role.grant", "erasure.complete"} <= set(actions)
+    assert world.admin.get("/v1/group-roles").json() == GROUP_ROLES
+    reader = world.user("card-staff", sub="reader-actions")
+    assert_refused(reader.get("/v1/audit/actions"), 403)
+    assert_refused(reader.get("/v1/group-roles"), 403)
+    assert_refused(officer.get("/v1/group-roles"), 403)  # platform admins only

@@ -130,6 +130,16 @@ def test_widening_fields_in_the_body_are_rejected(world: World, reader):
         assert_refused(reader.post("/v1/search", json=body), 422)
 
 
+def test_a_type_filter_never_widens_the_scope(world: World, reader):
+    body = {"query": f"{ONCO_CANARY} dosing table", "k": 50, "types": ["markdown", "text"]}
+    found = reader.post("/v1/search", json=body)
+    assert found.status_code == 200
+    assert_no_leak(found)
+    assert {h["document_id"] for h in found.json()["hits"]} == {world.documents["cardiology"]}
+    nobody = world.user("unmapped-group", sub="outsider")
+    assert nobody.post("/v1/search", json=body).json()["hits"] == []
+
+
 def test_the_openai_face_is_scoped_too(world: World, reader):
     models = {m["id"] for m in reader.get("/v1/models").json()["data"]}
     assert models == {"enclave", "enclave:cardiology"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -16,6 +16,7 @@ from app.api.errors import error_response
 from app.denials import audit_context
 from app.errors import EnclaveError, Forbidden, Unauthenticated
 from app.identity import COMPLIANCE_OFFICER, PLATFORM_ADMIN, Principal
+from app.services import compliance
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -29,7 +30,9 @@ class Filters:
         until: datetime | None = None,
         action: str | None = Query(None, max_length=64),
         collection: str | None = Query(None, max_length=36, description="A collection id."),
-        actor: str | None = Query(None, max_length=255),
+        actor: str | None = Query(None, max_length=255, description="An actor id or e-mail."),
+        outcome: Literal["ok", "denied"] | None = None,
+        document: str | None = Query(None, max_length=36, description="A document id."),
     ) -> None:
         self.values: dict[str, Any] = {
             "since": utc(since),
@@ -37,6 +40,8 @@ class Filters:
             "action": action,
             "collection_id": collection,
             "actor": actor,
+            "outcome": outcome,
+            "document_id": document,
         }
 
     def detail(self) -> dict:
@@ -55,9 +60,11 @@ def read_events(
     ),
     limit: int = Query(100, ge=1, le=1000),
 ) -> list[dict[str, Any]]:
-    """Events oldest first; page with `after` = the last id you got."""
+    """Events oldest first; page with `after` = the last id you got. `actor_label` names the
+    actor as a person reads it (name and e-mail, or the API key's name)."""
     denials.flush(runtime.sessions, request.app.state.denials)  # counts of closed windows
     rows = audit.query(db, after_id=after, limit=limit, **filters.values)
+    names = compliance.labels(db, {e.actor for e in rows if e.actor})
     audit.record(
         db,
         action="audit.read",
@@ -65,7 +72,13 @@ def read_events(
         context=audit_context(request),
         detail=filters.detail(),
     )
-    return [audit.as_dict(e) for e in rows]
+    return [{**audit.as_dict(e), "actor_label": names.get(e.actor, "")} for e in rows]
+
+
+@router.get("/actions")
+def list_actions(_: Auditor) -> list[str]:
+    """Every action the trail records (the values of the `action` filter)."""
+    return sorted(audit.ACTIONS)
 
 
 @router.get("/export", response_class=StreamingResponse)

@@ -28,7 +28,7 @@ RETRY_AFTER_S = 5  # what a 503 from /readyz tells a load balancer or client
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
     timeout_s = runtime.settings.metrics.readiness_timeout_s
     checks = await run_in_threadpool(readiness, runtime, timeout_s=timeout_s)
-    body = {name: asdict(check) for name, check in checks.items()}
+    body = {name: {**asdict(c), "sentence": c.sentence(name)} for name, c in checks.items()}
     down = [name for name, check in checks.items() if not check.ok]
     if not down:
         return JSONResponse({"status": "ready", "checks": body}, headers=_no_store())

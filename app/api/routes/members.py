@@ -9,7 +9,7 @@ from fastapi import APIRouter, status
 
 from app import audit, rbac
 from app.api.auth_protocol import BindingIn, BindingOut
-from app.api.deps import AuditDep, PrincipalDep, SessionDep, require, require_role
+from app.api.deps import AuditDep, PrincipalDep, RuntimeDep, SessionDep, require, require_role
 from app.db.models import Collection, RoleBinding
 from app.identity import PLATFORM_ADMIN, Principal
 
@@ -85,6 +85,13 @@ def remove_global_role(
 ) -> None:
     binding = rbac.revoke(db, binding_id=binding_id, collection_id=None, by=principal.id)
     changed(db, "role.revoke", binding, principal, context)
+
+
+@router.get("/group-roles")
+def list_group_roles(_: PlatformAdmin, runtime: RuntimeDep) -> dict[str, list[str]]:
+    """The IdP groups' roles configured in ENCLAVE_AUTH__GROUP_ROLES (read-only here):
+    "role" for a global role, "role:collection" for a collection's."""
+    return runtime.settings.auth.group_roles
 
 
 def bindings_out(db: SessionDep, bound: list[RoleBinding]) -> list[BindingOut]:

@@ -29,7 +29,7 @@ from app.api.protocol import (
 from app.api.ratelimit import throttle
 from app.api.streaming import started
 from app.errors import translate
-from app.services import answers, collections
+from app.services import answers, collections, doctypes
 from retrieval.types import Chunk, Scope
 from serving.answer import Delta
 from serving.grounded import Pending, Verdict, VerifiedDone
@@ -67,14 +67,22 @@ def chunk_out(chunk: Chunk) -> dict:
 def search(
     body: SearchRequest, db: SessionDep, scope: ScopeDep, runtime: RuntimeDep
 ) -> SearchResponse:
+    """The top `k` passages in the collections and document types asked for (every filter
+    is part of the index query), each with the sentence(s) that match."""
+    scope = narrowed(db, scope, body.collections)
+    documents = None
+    if body.types is not None:  # the documents of those types, then ONE filtered index query
+        documents = doctypes.documents_of(db=db, scope=scope, types=body.types)
+        db.commit()
     result = answers.search(
         retriever=runtime.retriever,
         sessions=runtime.sessions,
-        scope=narrowed(db, scope, body.collections),
+        scope=scope,
         query=body.query,
         k=body.k,
         mode=body.mode,
         rerank=body.rerank,
+        documents=documents,
     )
     return SearchResponse(
         hits=[

@@ -1,16 +1,13 @@
-// Enclave web UI: collections, documents, and the wiring of the page's parts (chat.js for the
-// conversation). Zero retention: questions and answers live only in this page's memory — never
-// in localStorage, sessionStorage, IndexedDB or cookies. Model output is only ever inserted as
-// text nodes or elements built from its Markdown tokens (no innerHTML), so it cannot inject
-// markup.
+// Enclave web UI, the chat page: collections, documents, and the wiring of the page's parts
+// (chat.js for the conversation; collections, members and keys are managed on /admin). Zero
+// retention: questions and answers live only in this page's memory — never in localStorage,
+// sessionStorage, IndexedDB or cookies. Model output is only ever inserted as text nodes or
+// elements built from its Markdown tokens (no innerHTML), so it cannot inject markup.
 
 import { wireChat } from "./chat.js";
-import "./nav.js";
-import { initCompliance } from "./compliance.js";
 import { documentList } from "./doclist.js";
-import { $, h, say } from "./dom.js";
-import { showKeysFor, wireKeys } from "./keys.js";
-import { clearMembers, showMembersFor, wireMembers } from "./members.js";
+import { $, h } from "./dom.js";
+import { manages } from "./nav.js";
 import { api, loadMe, may } from "./session.js";
 import { FINAL, sendFile, wireDrop } from "./uploads.js";
 
@@ -75,14 +72,13 @@ function renderScope() {
   $("scope-label").textContent = names.length ? names.join(", ") : "all collections";
 }
 
-// Switching collections empties the lists at once: until the new collection's documents and
-// members arrive, the old ones must not be shown (or acted on) under the new name.
+// Switching collections empties the list at once: until the new collection's documents
+// arrive, the old ones must not be shown (or acted on) under the new name.
 function setActive(id) {
   if (id !== state.active) {
     clearTimeout(state.poll);
     state.list.reset();
     $("documents-empty").hidden = true;
-    clearMembers();
   }
   state.active = id;
 }
@@ -94,46 +90,6 @@ function selectCollection(id) {
   loadDocuments();
 }
 
-function toggleCollectionForm(open) {
-  const form = $("collection-form");
-  form.hidden = !open;
-  $("new-collection").setAttribute("aria-expanded", String(open));
-  $("collection-error").textContent = "";
-  if (open) $("collection-name").focus();
-  else form.reset();
-}
-
-async function createCollection(event) {
-  event.preventDefault();
-  const name = $("collection-name").value.trim();
-  const description = $("collection-description").value.trim();
-  if (!name) return;
-  try {
-    const created = await api("/v1/collections", {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify({ name, description }),
-    });
-    toggleCollectionForm(false);
-    setActive(created.id);
-    await loadMe(); // the creator now administers it
-    await loadCollections();
-    loadDocuments();
-    say(`Collection ${created.name} created`);
-    $("new-collection").focus();
-  } catch (err) {
-    $("collection-error").textContent = err.message;
-  }
-}
-
-async function refreshAccess() {
-  // The signed-in user's own roles changed: what they may see and do follows.
-  await loadMe();
-  await loadCollections();
-  showMembersFor(state.active, { force: true });
-  loadDocuments();
-}
-
 // --- documents -------------------------------------------------------------------------------
 
 async function loadDocuments() {
@@ -142,8 +98,6 @@ async function loadDocuments() {
   const collection = state.collections.find((c) => c.id === id);
   $("documents-panel").hidden = !collection;
   $("dropzone").hidden = !may("write", id); // readers see the documents, cannot upload
-  showKeysFor(id);
-  showMembersFor(id);
   if (!collection) return;
   $("documents-h").textContent = `Documents · ${collection.name}`;
   let docs;
@@ -192,26 +146,19 @@ function toggleSidebar() {
 // --- start -----------------------------------------------------------------------------------
 
 async function main() {
-  const form = $("collection-form");
-  $("new-collection").addEventListener("click", () => toggleCollectionForm(form.hidden));
-  $("cancel-collection").addEventListener("click", () => toggleCollectionForm(false));
-  form.addEventListener("submit", createCollection);
-  wireKeys(() => state.active);
-  wireMembers(() => state.active, refreshAccess);
   state.list = documentList($("documents"), { tell: setUploadStatus, changed: loadDocuments });
   wireDrop({ area: "documents-panel", zone: "dropzone", input: "file-input", browse: "browse",
     onFiles: upload });
   $("sidebar-toggle").addEventListener("click", toggleSidebar);
   wireChat(() => (state.chosen.size ? [...state.chosen] : null));
   document.addEventListener("enclave:me", (e) => {
-    $("new-collection").hidden = !e.detail.global_roles.includes("platform_admin");
+    $("manage-collections").hidden = !manages(e.detail);
   });
   try {
     await loadMe();
   } catch {
     return; // send() is taking the browser to the sign-in page
   }
-  initCompliance(() => loadCollections().then(loadDocuments)); // after an erasure
   await loadCollections();
   loadDocuments();
 }

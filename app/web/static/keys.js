@@ -35,6 +35,7 @@ async function loadKeys(id) {
   }
   if (id !== activeCollection()) return; // the user moved on while we waited
   $("keys").replaceChildren(...keys.map(keyItem));
+  $("keys-empty").hidden = keys.length > 0;
 }
 
 function keyItem(k) {

@@ -11,7 +11,12 @@ export const manages = (me) =>
 // One entry per page: its path, its label, and who sees the link.
 const PAGES = [
   { path: "/", label: "Chat", shown: () => true },
-  { path: "/documents", label: "Documents", shown: (me) => me.collections.length > 0 },
+  { path: "/search", label: "Search",
+    shown: (me) => me.collections.some((c) => c.permissions.includes("read")) },
+  { path: "/documents", label: "Documents",
+    shown: (me) => me.collections.some((c) => c.permissions.includes("read")) },
+  { path: "/admin", label: "Admin", shown: manages },
+  { path: "/compliance", label: "Compliance", shown: (me) => me.global_roles.includes("compliance_officer") },
 ];
 
 function renderNav(me) {

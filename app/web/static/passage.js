@@ -12,6 +12,7 @@ const HIGHLIGHT = {
   support: "Highlighted: the passage that supports the claim.",
   closest: "Highlighted: the closest passage found. It does not support the claim.",
   match: "Highlighted: the sentences that match the question.",
+  search: "Highlighted: the sentences that match your search.",
 };
 
 // `span`: {start, end, kind} in the source's text (kind: support, closest or match), or null.

@@ -1,21 +1,13 @@
-// Erasure receipts as the compliance panel shows them: facts and counts in words, and downloads
-// made in the page (a Blob: no further request). Object URLs are revoked when the panel closes.
+// Erasure receipts as the compliance page shows them: facts and counts in words, and downloads
+// made in the page (a Blob: no further request). Object URLs go when the page is left.
 
 import { h } from "./dom.js";
-
-const urls = []; // object URLs of the downloads on offer
 
 export const receiptFile = (requestId) => `erasure-receipt-${requestId}.json`;
 
 export function objectUrl(data, type = "application/json") {
   const text = typeof data === "string" ? data : `${JSON.stringify(data, null, 2)}\n`;
-  const url = URL.createObjectURL(new Blob([text], { type }));
-  urls.push(url);
-  return url;
-}
-
-export function revokeUrls() {
-  for (const url of urls.splice(0)) URL.revokeObjectURL(url);
+  return URL.createObjectURL(new Blob([text], { type }));
 }
 
 export function saveFile(url, filename) {
