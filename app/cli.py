@@ -27,6 +27,7 @@ from app.logs import configure_logging
 from app.runtime import Runtime, build_runtime
 from app.services import answers, collections, documents, keys, local_admin, scopes
 from app.settings import Settings
+from ingestion.failures import explain
 from retrieval.errors import StoreUnavailable
 from retrieval.types import Chunk, Scope
 
@@ -218,7 +219,7 @@ def ingest(
         with runtime.sessions() as db:
             docs = [db.get_one(Document, i) for i in queued]
         indexed = [d for d in docs if d.status == "indexed"]
-        failed += [(d.filename, d.error or "failed") for d in docs if d.status != "indexed"]
+        failed += [(d.filename, _why(d.error)) for d in docs if d.status != "indexed"]
         chunks = sum(d.chunks_total for d in indexed)
         out.print(
             f"indexed {len(indexed)} ({chunks} chunks), skipped {skipped} (already indexed), "
@@ -228,6 +229,14 @@ def ingest(
             out.print(f"  [red]failed[/red] {name}: {reason}")
         if failed:
             raise typer.Exit(1)
+
+
+def _why(error: str | None) -> str:
+    """A failed document's reason as a sentence, with its code for scripts and admins."""
+    if not error:
+        return "failed"
+    failure = explain(error)
+    return escape(f"{failure.message} [{failure.code}: {error}]")
 
 
 def run_jobs(runtime: Runtime, total: int) -> None:

@@ -131,6 +131,7 @@ PAGES = {
     "/search": "search.html",
     "/admin": "admin.html",
     "/compliance": "compliance.html",
+    "/documents": "documents.html",
 }
 
 

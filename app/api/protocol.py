@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from app.services.doctypes import DocumentType
+from ingestion.failures import explain
 
 # Every list and string a caller sends has a maximum (issue 17); the OpenAPI schema shows them.
 MAX_COLLECTIONS = 100  # collections named in one request
@@ -53,12 +54,22 @@ class DocumentOut(BaseModel):
     content_hash: str
     uploaded_by: str = Field(description="The uploader's user or API key id.")
     status: str
-    error: str | None
+    error: str | None = Field(description="The recorded reason, technical (see error_message).")
     pages: int | None
     chunks_total: int
     chunks_done: int
     created_at: datetime
     updated_at: datetime
+
+    @computed_field(description="What went wrong, as a stable code (e.g. `damaged`).")  # type: ignore[prop-decorator]
+    @property
+    def error_code(self) -> str | None:
+        return explain(self.error).code if self.error else None
+
+    @computed_field(description="What went wrong and what to do, as a sentence for people.")  # type: ignore[prop-decorator]
+    @property
+    def error_message(self) -> str | None:
+        return explain(self.error).message if self.error else None
 
 
 class UploadOut(DocumentOut):
@@ -105,6 +116,11 @@ class ChunkOut(BaseModel):
     places: list[PlaceOut] = Field(
         [], description="Page and section along the text: one entry wherever either changes."
     )
+
+
+class ChunkPage(BaseModel):
+    chunks: list[ChunkOut]
+    next_offset: int | None = Field(description="Where the next page starts; null at the end.")
 
 
 class PassageOut(BaseModel):

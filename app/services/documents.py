@@ -10,14 +10,16 @@ from typing import NamedTuple
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
-from app import audit
+from app import audit, visibility
 from app.audit import AuditContext
 from app.db.models import Collection, Document, Job, utcnow
 from app.db.session import transaction
 from app.errors import Conflict, EnclaveError, InvalidRequest, NotFound
 from app.identity import Principal
 from app.originals import Originals, Readable
-from retrieval.types import Scope
+from ingestion.pipeline import chunk_id
+from retrieval.protocols import VectorStore
+from retrieval.types import Chunk, Hit, Scope
 
 
 def upload(
@@ -230,6 +232,30 @@ def original(
         if originals.exists(generation):
             return document, originals.path(generation)
     raise NotFound(f"the original file of document {document_id!r} is not kept")
+
+
+def chunks(
+    *,
+    db: Session,
+    sessions: sessionmaker[Session],
+    store: VectorStore,
+    scope: Scope,
+    document_id: str,
+    offset: int,
+    limit: int,
+) -> list[Chunk]:
+    """The chunks of a document in scope, in reading order from `offset`: those of its live
+    version (none while its first version is being indexed). NotFound out of scope."""
+    document = get(db=db, scope=scope, document_id=document_id)
+    live = select(Job.id).where(Job.document_id == document.id, Job.index_state == "live")
+    generation = db.scalar(live)
+    db.commit()  # no pooled connection held across the index read
+    if generation is None or document.status == "erasing":
+        return []
+    ids = [chunk_id(document.id, generation, i) for i in range(offset, offset + limit)]
+    found = store.get(scope=scope.narrowed_to([document.collection_id]), ids=ids)
+    # Re-read after the index read: a version replaced or erased meanwhile shows nothing.
+    return [h.chunk for h in visibility.drop_hidden(sessions, [Hit(c, 0.0) for c in found])]
 
 
 def titles(*, db: Session, scope: Scope, ids: set[str]) -> dict[str, Document]:

@@ -1,7 +1,7 @@
 """Every page of the web UI checked with axe-core in headless Chromium (no serious or critical
 violation) and at 400% zoom (nothing scrolls sideways): sign-in, the chat empty, streaming, with
-a cited and a flagged answer, the source panel, the sidebar at phone size, the search, admin
-and compliance pages. Screenshots of each state land in /tmp/enclave-a11y (see conftest.py)."""
+a cited and a flagged answer, the source panel, the sidebar at phone size, the search, documents,
+admin and compliance pages. Screenshots of each state land in /tmp/enclave-a11y (conftest)."""
 
 from __future__ import annotations
 
@@ -161,6 +161,23 @@ def test_the_sidebar_at_phone_size(ui: UI) -> None:
     expect(page.locator(".doc").first).to_contain_text("valves")
     assert_accessible(page, "sidebar-phone")
     assert_reflows(page, "sidebar")
+    assert ui.errors == []
+
+
+def test_the_documents_page(ui: UI) -> None:
+    page = ui.page
+    ready(page)
+    page.get_by_role("navigation", name="Pages").get_by_role("link", name="Documents").click()
+    expect(page.locator("#documents .doc").first).to_contain_text("valves")
+    assert_accessible(page, "documents")
+    page.locator("#documents .doc").first.get_by_role(
+        "button", name=re.compile("^Show the chunks of")
+    ).click()
+    expect(page.locator("#chunks .chunk").first).to_be_visible()
+    assert_accessible(page, "documents-chunks")
+    assert_reflows(page, "documents")
+    page.set_viewport_size(PHONE)
+    assert_accessible(page, "documents-phone")
     assert ui.errors == []
 
 

@@ -173,7 +173,47 @@ def test_corrupt_document_ends_failed_with_a_reason(client, handbook):
     assert up.status_code == 202
     doc = wait_indexed(client, up.json()["id"])
     assert doc["status"] == "failed"
-    assert doc["error"]
+    assert doc["error"].startswith("corrupt PDF")  # the technical reason, for admins
+    assert doc["error_code"] == "damaged"
+    assert doc["error_message"].startswith("This file is damaged and could not be read.")
+
+
+def test_a_documents_chunks_are_listed_in_reading_order(client, handbook):
+    docs = client.get(f"/v1/collections/{handbook['id']}/documents").json()
+    manual = next(d for d in docs if d["filename"] == "pump-maintenance-manual.html")
+    listed = client.get(f"/v1/documents/{manual['id']}/chunks").json()
+    chunks = listed["chunks"]
+    assert [c["position"] for c in chunks] == list(range(manual["chunks_total"]))
+    assert listed["next_offset"] is None
+    assert all(c["document_id"] == manual["id"] and c["text"] for c in chunks)
+    assert any(c["section"] for c in chunks)
+    # A page at a time, with where the next page starts; past the end, nothing.
+    one = client.get(f"/v1/documents/{manual['id']}/chunks?offset=0&limit=1").json()
+    assert [c["chunk_id"] for c in one["chunks"]] == [chunks[0]["chunk_id"]]
+    assert one["next_offset"] == 1
+    past = client.get(f"/v1/documents/{manual['id']}/chunks?offset={len(chunks)}").json()
+    assert past == {"chunks": [], "next_offset": None}
+    # Each is the chunk a citation opens.
+    assert client.get(f"/v1/chunks/{chunks[0]['chunk_id']}").json()["text"] == chunks[0]["text"]
+
+
+def test_another_collections_document_chunks_are_not_found(client, handbook):
+    other = client.post("/v1/collections", json={"name": "elsewhere"})
+    assert other.status_code == 201, other.text
+    up = client.post(
+        "/v1/collections/elsewhere/documents",
+        files={"file": ("secret.md", b"# Secret\n\nThe vault code is 0451.")},
+    )
+    assert wait_indexed(client, up.json()["id"])["status"] == "indexed"
+    handbook_doc = client.get(f"/v1/collections/{handbook['id']}/documents").json()[0]["id"]
+    reader = {"Authorization": f"Bearer {create_api_key(client, ['handbook'])}"}
+    with httpx.Client(base_url=client.base_url, timeout=30) as anyone:
+        hidden = anyone.get(f"/v1/documents/{up.json()['id']}/chunks", headers=reader)
+        assert hidden.status_code == 404
+        assert "0451" not in hidden.text
+        assert anyone.get(f"/v1/documents/{handbook_doc}/chunks", headers=reader).status_code == 200
+        assert anyone.get("/v1/documents/nope/chunks", headers=reader).status_code == 404
+        assert anyone.get(f"/v1/documents/{handbook_doc}/chunks").status_code == 401
 
 
 @pytest.mark.slow

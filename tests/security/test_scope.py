@@ -26,6 +26,8 @@ def test_reader_reads_its_own_collection(world: World, reader):
     assert reader.get(f"/v1/documents/{world.documents['cardiology']}").status_code == 200
     chunk = reader.get(f"/v1/chunks/{world.chunks['cardiology']}")
     assert CARDIO_CANARY in chunk.json()["text"]
+    listed = reader.get(f"/v1/documents/{world.documents['cardiology']}/chunks")
+    assert CARDIO_CANARY in listed.json()["chunks"][0]["text"]
 
 
 def test_reader_downloads_its_collections_originals_as_files_only(world: World, reader):
@@ -46,6 +48,8 @@ def test_another_collections_document_chunk_and_citation_by_id(world: World, rea
         f"/v1/documents/{world.documents['oncology']}",
         f"/v1/documents/{world.documents['oncology']}/original",
         f"/v1/chunks/{world.chunks['oncology']}",  # what a citation opens
+        f"/v1/documents/{world.documents['oncology']}/chunks",
+        f"/v1/documents/{world.documents['oncology']}/chunks?offset=0&limit=200",
         f"/v1/collections/{onc}/documents",
         "/v1/collections/oncology/documents",
     ]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -20,8 +20,16 @@ from app.api.deps import (
     require,
     require_role,
 )
-from app.api.protocol import CollectionIn, CollectionOut, DocumentOut, UploadOut
+from app.api.protocol import (
+    ChunkOut,
+    ChunkPage,
+    CollectionIn,
+    CollectionOut,
+    DocumentOut,
+    UploadOut,
+)
 from app.api.ratelimit import throttle
+from app.api.routes.search import chunk_out
 from app.db.models import Collection
 from app.denials import audit_context
 from app.identity import PLATFORM_ADMIN, Principal
@@ -132,6 +140,32 @@ def store_upload(
 @router.get("/documents/{document_id}", response_model=DocumentOut)
 def get_document(document_id: str, db: SessionDep, scope: ScopeDep) -> DocumentOut:
     return DocumentOut.model_validate(documents.get(db=db, scope=scope, document_id=document_id))
+
+
+@router.get("/documents/{document_id}/chunks", response_model=ChunkPage)
+def list_chunks(
+    document_id: str,
+    db: SessionDep,
+    scope: ScopeDep,
+    runtime: RuntimeDep,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> ChunkPage:
+    """A document's chunks in reading order, with their page and section (readers of its
+    collection), a page of `limit` at a time."""
+    found = documents.chunks(
+        db=db,
+        sessions=runtime.sessions,
+        store=runtime.store,
+        scope=scope,
+        document_id=document_id,
+        offset=offset,
+        limit=limit,
+    )
+    return ChunkPage(
+        chunks=[ChunkOut(**chunk_out(c)) for c in found],
+        next_offset=offset + limit if len(found) == limit else None,
+    )
 
 
 @router.get(

@@ -5,11 +5,12 @@
 // elements built from its Markdown tokens (no innerHTML), so it cannot inject markup.
 
 import { wireChat } from "./chat.js";
-import { $, h, say } from "./dom.js";
+import { documentList } from "./doclist.js";
+import { $, h } from "./dom.js";
 import { manages } from "./nav.js";
-import { api, errorMessage, loadMe, may, send, session } from "./session.js";
+import { api, loadMe, may } from "./session.js";
+import { FINAL, sendFile, wireDrop } from "./uploads.js";
 
-const FINAL = new Set(["indexed", "failed"]);
 const UNCOUNTED = new Set(["failed", "erasing"]); // as the server counts (services/collections.py)
 const POLL_MS = 1500;
 
@@ -17,9 +18,8 @@ const state = {
   collections: [],
   active: null, // collection whose documents are shown
   chosen: new Set(), // collections the chat is limited to (empty: all)
-  statuses: new Map(), // document id -> last seen status, to announce changes
+  list: null, // the documents' list (doclist.js)
   poll: null,
-  confirming: null, // id of the document whose deletion awaits confirmation
 };
 
 function setUploadStatus(text, isError = false) {
@@ -77,7 +77,7 @@ function renderScope() {
 function setActive(id) {
   if (id !== state.active) {
     clearTimeout(state.poll);
-    $("documents").replaceChildren();
+    state.list.reset();
     $("documents-empty").hidden = true;
   }
   state.active = id;
@@ -108,8 +108,7 @@ async function loadDocuments() {
     return;
   }
   if (id !== state.active) return; // the user moved on while we waited
-  announceChanges(docs);
-  $("documents").replaceChildren(...docs.map(documentItem));
+  state.list.render(docs);
   $("documents-empty").hidden = docs.length > 0;
   const counted = docs.filter((d) => !UNCOUNTED.has(d.status)).length;
   if (collection.documents !== counted) {
@@ -119,125 +118,21 @@ async function loadDocuments() {
   if (docs.some((d) => !FINAL.has(d.status))) state.poll = setTimeout(loadDocuments, POLL_MS);
 }
 
-function announceChanges(docs) {
-  for (const d of docs) {
-    const before = state.statuses.get(d.id);
-    if (before && before !== d.status && FINAL.has(d.status)) {
-      const ok = d.status === "indexed";
-      setUploadStatus(`${d.filename}: ${ok ? "indexed, ready to ask" : "indexing failed"}`, !ok);
-    }
-    state.statuses.set(d.id, d.status);
-  }
-}
-
-function documentItem(d) {
-  const busy = !FINAL.has(d.status);
-  const progress =
-    d.status === "embedding" && d.chunks_total ? ` ${d.chunks_done}/${d.chunks_total}` : "";
-  const count = (n, word) => n && `${n} ${word}${n === 1 ? "" : "s"}`;
-  const meta = [count(d.pages, "page"), count(d.chunks_total, "chunk")].filter(Boolean);
-  if (state.confirming === d.id) return confirmDelete(d);
-  const name = d.title || d.filename;
-  const remove = mayDelete(d) && d.status !== "erasing"
-    ? h("button", { type: "button", class: "link doc-delete", "aria-label": `Delete ${name}`,
-      onclick: (e) => askDelete(d, e.currentTarget.closest("li")) }, "Delete")
-    : null;
-  return h("li", { class: "doc", "data-status": d.status, "data-document": d.id },
-    h("div", { class: "doc-main" },
-      h("span", { class: "doc-title", title: d.filename }, name),
-      meta.length ? h("span", { class: "doc-meta" }, meta.join(" · ")) : null,
-      d.status === "failed" && d.error ? h("span", { class: "doc-error" }, d.error) : null),
-    h("div", { class: "doc-side" },
-      h("span", { class: `badge badge-${d.status}${busy ? " is-busy" : ""}` }, d.status + progress),
-      remove));
-}
-
-// Collection admins delete any document; contributors their own uploads (the server decides).
-const mayDelete = (d) => may("delete", d.collection_id)
-  || (may("write", d.collection_id) && d.uploaded_by === session.me?.id);
-
-function askDelete(d, item) {
-  state.confirming = d.id;
-  const confirm = documentItem(d);
-  item.replaceWith(confirm);
-  confirm.querySelector(".btn-quiet").focus(); // Cancel: the safe default
-}
-
-function confirmDelete(d) {
-  const name = d.title || d.filename;
-  const item = h("li", { class: "doc is-confirming", "data-document": d.id },
-    h("div", { class: "doc-main" },
-      h("span", { class: "doc-title" }, `Delete ${name}?`),
-      h("span", { class: "doc-meta" }, "Removed for everyone, with its passages. No undo.")),
-    h("div", { class: "row" },
-      h("button", { type: "button", class: "btn btn-danger btn-sm",
-        onclick: (e) => deleteDocument(d, e.currentTarget) }, "Delete permanently"),
-      h("button", { type: "button", class: "btn btn-quiet btn-sm", onclick: () => {
-        state.confirming = null;
-        item.replaceWith(documentItem(d));
-      } }, "Cancel")));
-  return item;
-}
-
-async function deleteDocument(d, button) {
-  const name = d.title || d.filename;
-  button.disabled = true;
-  setUploadStatus(`Deleting ${name}…`);
-  try {
-    const signed = await api(`/v1/documents/${encodeURIComponent(d.id)}`, { method: "DELETE" });
-    setUploadStatus(`${name} deleted (receipt ${signed.receipt.request_id}).`);
-    say(`${name} deleted`);
-  } catch (err) {
-    setUploadStatus(`Could not delete ${name}: ${err.message}`, true);
-  }
-  state.confirming = null;
-  state.statuses.delete(d.id);
-  loadDocuments();
-}
-
 async function upload(files) {
   const id = state.active;
-  if (!id || !files.length || !may("write", id)) return;
+  if (!id || !may("write", id)) return;
   for (const file of files) {
-    setUploadStatus(`Uploading ${file.name}…`);
-    const body = new FormData();
-    body.append("file", file);
+    const status = (share) => setUploadStatus(`Uploading ${file.name}… ${Math.round(share * 100)}%`);
     try {
-      const url = `/v1/collections/${encodeURIComponent(id)}/documents`;
-      const res = await send(url, { method: "POST", body });
-      if (!res.ok) throw new Error(`${file.name}: ${await errorMessage(res)}`);
-      const doc = await res.json();
-      state.statuses.set(doc.id, doc.status);
+      const doc = await sendFile(id, file, { onProgress: status });
+      state.list.seen(doc);
       const note = doc.duplicate ? "was already uploaded." : "uploaded — indexing…";
       setUploadStatus(`${file.name} ${note}`);
     } catch (err) {
-      setUploadStatus(err.message, true);
+      setUploadStatus(`${file.name}: ${err.message}`, true);
     }
   }
-  $("file-input").value = "";
   if (id === state.active) loadDocuments();
-}
-
-function wireDropzone() {
-  const zone = $("dropzone");
-  const panel = $("documents-panel");
-  $("browse").addEventListener("click", () => $("file-input").click());
-  $("file-input").addEventListener("change", (e) => upload([...e.target.files]));
-  for (const type of ["dragenter", "dragover"]) {
-    panel.addEventListener(type, (e) => {
-      if (!e.dataTransfer?.types.includes("Files")) return;
-      e.preventDefault();
-      zone.classList.add("is-over");
-    });
-  }
-  panel.addEventListener("dragleave", (e) => {
-    if (!panel.contains(e.relatedTarget)) zone.classList.remove("is-over");
-  });
-  panel.addEventListener("drop", (e) => {
-    e.preventDefault();
-    zone.classList.remove("is-over");
-    upload([...(e.dataTransfer?.files ?? [])]);
-  });
 }
 
 // Narrow screens show the chat or the sidebar; the header's button switches between them.
@@ -251,7 +146,9 @@ function toggleSidebar() {
 // --- start -----------------------------------------------------------------------------------
 
 async function main() {
-  wireDropzone();
+  state.list = documentList($("documents"), { tell: setUploadStatus, changed: loadDocuments });
+  wireDrop({ area: "documents-panel", zone: "dropzone", input: "file-input", browse: "browse",
+    onFiles: upload });
   $("sidebar-toggle").addEventListener("click", toggleSidebar);
   wireChat(() => (state.chosen.size ? [...state.chosen] : null));
   document.addEventListener("enclave:me", (e) => {

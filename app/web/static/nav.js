@@ -13,6 +13,8 @@ const PAGES = [
   { path: "/", label: "Chat", shown: () => true },
   { path: "/search", label: "Search",
     shown: (me) => me.collections.some((c) => c.permissions.includes("read")) },
+  { path: "/documents", label: "Documents",
+    shown: (me) => me.collections.some((c) => c.permissions.includes("read")) },
   { path: "/admin", label: "Admin", shown: manages },
   { path: "/compliance", label: "Compliance", shown: (me) => me.global_roles.includes("compliance_officer") },
 ];

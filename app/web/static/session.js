@@ -42,13 +42,16 @@ export async function send(path, options = {}) {
     headers["X-CSRF-Token"] = session.me.csrf_token;
   }
   const res = await fetch(path, { ...options, headers, credentials: "same-origin" });
-  if (res.status === 401) { // expired, revoked or signed out elsewhere
-    session.me = null;
-    showSessionEnded();
-    throw new SessionEnded("Your session has ended. Sign in again, then send it again.");
-  }
+  if (res.status === 401) sessionEnded(); // expired, revoked or signed out elsewhere
   $("session-ended")?.remove();
   return res;
+}
+
+// The server answered 401: forget the caller, say so at the top of the page, and stop here.
+export function sessionEnded() {
+  session.me = null;
+  showSessionEnded();
+  throw new SessionEnded("Your session has ended. Sign in again, then send it again.");
 }
 
 export async function api(path, options = {}) {
