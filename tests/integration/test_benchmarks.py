@@ -139,3 +139,15 @@ def test_soak_users_against_a_live_server(tmp_path: Path) -> None:
     assert not soak.check(result, max_slope=1e9)
     report = write_report(tmp_path / "s.json", "soak", result)
     _no_text(report, *concurrency.QUERIES)
+
+
+@pytest.mark.slow
+def test_embedder_speed_times_e5_against_minilm() -> None:
+    from evals.bench import embedder_speed
+
+    report = embedder_speed.run(count=2, words=40, n_queries=2)
+    assert report["setup"] == {"passages": 2, "words": 40, "queries": 2, "batch": 8}
+    for row in report["embedders"].values():
+        assert row["passages_per_s"] > 0
+        assert row["query_ms"]["n"] == 2
+    assert set(report["ratio_e5_over_minilm"]) == {"passages_per_s", "query_p50", "query_p95"}
