@@ -22,6 +22,11 @@ class Embedder(Protocol):
         """Shape (len(texts), dim), float32, unit length. `kind` picks query/document prompts."""
         ...
 
+    def embed_windows(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Per document, the unit vectors of the overlapping windows that cover it within the
+        model's input length, shape (windows, dim); `embed(kind="document")` is their mean."""
+        ...
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Token counts with the model's own tokenizer (the chunker sizes chunks with it)."""
         ...

@@ -91,11 +91,12 @@ class Chunk:
 
 @dataclass(frozen=True)
 class IndexPoint:
-    """A chunk with its dense and BM25 sparse vectors, ready to upsert."""
+    """A chunk with its dense and BM25 sparse vectors (and its window vectors), ready to upsert."""
 
     chunk: Chunk
     dense: np.ndarray  # shape (dim,), float32, L2-normalised
     sparse: SparseVector
+    windows: np.ndarray | None = None  # shape (n, dim), unit rows; None: the one window `dense`
 
 
 @dataclass(frozen=True)

@@ -30,12 +30,15 @@ from retrieval.errors import StoreUnavailable
 from retrieval.settings import QdrantCollectionOptions
 from retrieval.stores._schema import (
     COLLECTION_FIELD,
+    DEFAULT_WINDOWS_LEG,
     DENSE_VECTOR,
     DOCUMENT_FIELD,
     GENERATION_FIELD,
     SPARSE_VECTOR,
+    WINDOWS_VECTOR,
     Match,
     QueryVector,
+    WindowsLeg,
     dense_values,
     in_asked_order,
     match_for,
@@ -43,6 +46,7 @@ from retrieval.stores._schema import (
     query_legs,
     to_chunk,
     to_payload,
+    window_values,
 )
 from retrieval.stores.qdrant_collection import ensure_collection, search_params
 from retrieval.types import Chunk, Hit, IndexPoint, Scope, SparseVector
@@ -52,7 +56,10 @@ _PURGE_OPTIMIZERS = models.OptimizersConfigDiff(deleted_threshold=0.0, vacuum_mi
 
 
 class QdrantClientStore:
-    """The `VectorStore` on one Qdrant collection (created with its indexes on first use)."""
+    """The `VectorStore` on one Qdrant collection (created with its indexes on first use).
+
+    `windows`: how queries use the chunks' window vectors (`WindowsLeg`); a collection created
+    before they existed has none, and runs as "off"."""
 
     def __init__(
         self,
@@ -64,6 +71,7 @@ class QdrantClientStore:
         api_key: str | None = None,
         timeout_s: float = 10.0,
         options: QdrantCollectionOptions | None = None,
+        windows: WindowsLeg = DEFAULT_WINDOWS_LEG,
     ) -> None:
         self.collection = collection
         self.dense_dim = dense_dim
@@ -76,7 +84,7 @@ class QdrantClientStore:
         self._client: QdrantClient | None = _client(url, path, api_key, timeout_s)
         try:
             with self._calling() as client:
-                ensure_collection(
+                self.has_windows = ensure_collection(
                     client,
                     collection,
                     dense_dim=dense_dim,
@@ -86,6 +94,7 @@ class QdrantClientStore:
         except BaseException:
             self.close()
             raise
+        self.windows: WindowsLeg = windows if self.has_windows else "off"
 
     def upsert(self, points: Sequence[IndexPoint]) -> None:
         """Insert or replace the points (by chunk id); applied when this returns."""
@@ -107,7 +116,7 @@ class QdrantClientStore:
     ) -> list[Hit]:
         """Both legs: one request, each leg prefetched under the scope filter, fused by RRF."""
         flt = _scope_filter(scope, documents=documents)
-        legs = query_legs(dense, sparse, self.dense_dim)
+        legs = query_legs(dense, sparse, self.dense_dim, windows=self.windows)
         if flt is None or not legs or limit <= 0:
             return []
         args: dict[str, Any] = {"limit": limit, "query_filter": flt, "with_payload": True}
@@ -218,13 +227,15 @@ class QdrantClientStore:
             DENSE_VECTOR: dense_values(point.dense, self.dense_dim),
             SPARSE_VECTOR: _vector(point.sparse),
         }
+        if self.has_windows:
+            vectors[WINDOWS_VECTOR] = window_values(point, self.dense_dim)
         return models.PointStruct(
             id=point_id(point.chunk.id), vector=vectors, payload=to_payload(point.chunk)
         )
 
     def _params(self, vector_name: str) -> models.SearchParams | None:
-        """The search params of a leg: the dense one's (HNSW beam, quantization); none for BM25."""
-        return self._dense_params if vector_name == DENSE_VECTOR else None
+        """The search params of a leg: the dense ones' (HNSW beam, quantization); none for BM25."""
+        return None if vector_name == SPARSE_VECTOR else self._dense_params
 
 
 def _scope_filter(
@@ -270,7 +281,7 @@ def _qdrant_filter(match: Match) -> models.Filter:
     return models.Filter(must=must, must_not=must_not)
 
 
-def _vector(vector: QueryVector) -> list[float] | models.SparseVector:
+def _vector(vector: QueryVector) -> list[float] | list[list[float]] | models.SparseVector:
     if isinstance(vector, SparseVector):
         return models.SparseVector(
             indices=list(vector.indices), values=[float(v) for v in vector.values]
