@@ -92,7 +92,7 @@ class RerankerSettings(BaseModel):
     """`model_path` set: a cross-encoder (e.g. bge-reranker-v2-m3). Unset: `proximity`, the
     model-free embedded default. `none` keeps the fusion order; `overlap` is a test double."""
 
-    kind: Literal["cross-encoder", "proximity", "none", "overlap"] | None = (
+    kind: Literal["cross-encoder", "semantic", "proximity", "none", "overlap"] | None = (
         None  # None: by model_path
     )
     model_path: Path | None = None
@@ -101,7 +101,7 @@ class RerankerSettings(BaseModel):
     device: str = "cpu"
 
     @property
-    def resolved_kind(self) -> Literal["cross-encoder", "proximity", "none", "overlap"]:
+    def resolved_kind(self) -> Literal["cross-encoder", "semantic", "proximity", "none", "overlap"]:
         if self.kind is not None:
             return self.kind
         return "cross-encoder" if self.model_path else "proximity"

@@ -101,7 +101,9 @@ class IndexPoint:
 
 @dataclass(frozen=True)
 class Hit:
-    """A chunk with the score of the stage that ranked it last."""
+    """A chunk with the score of the stage that ranked it last, and, when the query asked for
+    it, `similarity`: the query vector's best cosine with the chunk's window vectors."""
 
     chunk: Chunk
     score: float
+    similarity: float | None = None

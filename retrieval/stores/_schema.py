@@ -115,6 +115,21 @@ def window_values(point: IndexPoint, dim: int) -> list[list[float]]:
     return array.tolist()
 
 
+def best_cosine(query: Sequence[float], vectors: Mapping[str, Any] | None) -> float | None:
+    """The query's best cosine with a returned point's window vectors (its dense vector where
+    the index has no windows); all are unit vectors. None when the point came without them."""
+    stored = (vectors or {}).get(WINDOWS_VECTOR) or (vectors or {}).get(DENSE_VECTOR)
+    if not stored:
+        return None
+    rows = np.atleast_2d(np.asarray(stored, dtype=np.float32))
+    return float((rows @ np.asarray(query, dtype=np.float32)).max())
+
+
+def similarity_vectors(has_windows: bool) -> list[str]:
+    """The vector a query returns to measure `best_cosine`."""
+    return [WINDOWS_VECTOR if has_windows else DENSE_VECTOR]
+
+
 QueryVector = list[float] | list[list[float]] | SparseVector
 
 

@@ -49,11 +49,13 @@ from retrieval.stores._schema import (
     Match,
     QueryVector,
     WindowsLeg,
+    best_cosine,
     dense_values,
     in_asked_order,
     match_for,
     point_id,
     query_legs,
+    similarity_vectors,
     to_chunk,
     to_payload,
     window_values,
@@ -113,6 +115,7 @@ class EdgeVectorStore:
         limit: int = 10,
         prefetch_limit: int = 50,
         documents: Sequence[str] | None = None,
+        similarity: bool = False,
     ) -> list[Hit]:
         """Both legs: one request, each leg prefetched under the scope filter, fused by RRF."""
         flt = _scope_filter(scope, documents=documents)
@@ -122,20 +125,30 @@ class EdgeVectorStore:
         ]
         if flt is None or not legs or limit <= 0:
             return []
+        measure = similarity and dense is not None
+        common: dict[str, Any] = {
+            "limit": limit,
+            "filter": flt,
+            "with_payload": True,
+            "with_vector": similarity_vectors(self.has_windows) if measure else False,
+        }
         if len(legs) == 1:
-            request = qe.QueryRequest(limit=limit, query=legs[0], filter=flt, with_payload=True)
+            request = qe.QueryRequest(query=legs[0], **common)
         else:
             request = qe.QueryRequest(
-                limit=limit,
                 query=qe.Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]  # the stub omits Rrf
                 prefetches=[
                     qe.Prefetch(limit=prefetch_limit, query=leg, filter=flt) for leg in legs
                 ],
-                filter=flt,
-                with_payload=True,
+                **common,
             )
+        query = dense_values(dense, self.dense_dim) if measure and dense is not None else None
         return [
-            Hit(chunk=to_chunk(p.id, p.payload), score=float(p.score))
+            Hit(
+                chunk=to_chunk(p.id, p.payload),
+                score=float(p.score),
+                similarity=None if query is None else best_cosine(query, p.vector),  # type: ignore[arg-type]
+            )
             for p in self._open().query(request)
         ]
 

@@ -39,11 +39,13 @@ from retrieval.stores._schema import (
     Match,
     QueryVector,
     WindowsLeg,
+    best_cosine,
     dense_values,
     in_asked_order,
     match_for,
     point_id,
     query_legs,
+    similarity_vectors,
     to_chunk,
     to_payload,
     window_values,
@@ -113,13 +115,20 @@ class QdrantClientStore:
         limit: int = 10,
         prefetch_limit: int = 50,
         documents: Sequence[str] | None = None,
+        similarity: bool = False,
     ) -> list[Hit]:
         """Both legs: one request, each leg prefetched under the scope filter, fused by RRF."""
         flt = _scope_filter(scope, documents=documents)
         legs = query_legs(dense, sparse, self.dense_dim, windows=self.windows)
         if flt is None or not legs or limit <= 0:
             return []
-        args: dict[str, Any] = {"limit": limit, "query_filter": flt, "with_payload": True}
+        measure = similarity and dense is not None
+        args: dict[str, Any] = {
+            "limit": limit,
+            "query_filter": flt,
+            "with_payload": True,
+            "with_vectors": similarity_vectors(self.has_windows) if measure else False,
+        }
         if len(legs) == 1:
             ((name, vector),) = legs
             args.update(query=_vector(vector), using=name, search_params=self._params(name))
@@ -137,7 +146,15 @@ class QdrantClientStore:
             args["query"] = models.FusionQuery(fusion=models.Fusion.RRF)  # k: Qdrant's default
         with self._calling() as client:
             points = client.query_points(self.collection, **args).points
-        return [Hit(chunk=to_chunk(p.id, p.payload), score=float(p.score)) for p in points]
+        query = dense_values(dense, self.dense_dim) if measure and dense is not None else None
+        return [
+            Hit(
+                chunk=to_chunk(p.id, p.payload),
+                score=float(p.score),
+                similarity=None if query is None else best_cosine(query, p.vector),  # type: ignore[arg-type]
+            )
+            for p in points
+        ]
 
     def get(self, *, scope: Scope, ids: Sequence[str]) -> list[Chunk]:
         """Chunks by id, only those inside the scope, in the order asked."""

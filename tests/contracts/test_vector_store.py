@@ -243,6 +243,22 @@ def test_windows_leg_finds_a_chunk_by_its_best_window(
         assert len(fused) == 2
 
 
+@pytest.mark.parametrize("legs", ["dense", "hybrid"])
+def test_similarity_is_the_best_window_cosine(store: VectorStore, legs: str) -> None:
+    q = unit(QUERY)
+    part, whole = _one_good_window(q)
+    store.upsert([part, whole])
+    terms = sparse({999: 1.0}) if legs == "hybrid" else None
+    hits = store.query(scope=A, dense=q, sparse=terms, limit=2, similarity=True)
+    got = {h.chunk.document: h.similarity for h in hits}
+    assert got == {
+        "part": pytest.approx(1 / np.sqrt(1.01), abs=1e-4),  # its best window
+        "whole": pytest.approx(1 / np.sqrt(1.64), abs=1e-4),  # its one vector
+    }
+    assert all(h.similarity is None for h in store.query(scope=A, dense=q, sparse=terms))
+    assert store.query(scope=A, sparse=sparse({999: 1.0}), similarity=True)[0].similarity is None
+
+
 def test_wrong_window_shape_is_refused(store: VectorStore) -> None:
     bad = np.ones((2, DIM + 1), np.float32)
     with pytest.raises(ValueError, match="window vectors"):
@@ -283,6 +299,8 @@ def _assert_runs_without_windows(s: VectorStore) -> None:
     q = unit(QUERY)
     s.upsert(list(_one_good_window(q)))  # the windows are dropped: the index has no place
     assert s.query(scope=A, dense=q, limit=1)[0].chunk.document == "whole"
+    best = s.query(scope=A, dense=q, limit=1, similarity=True)[0]  # from the mean vector
+    assert best.similarity == pytest.approx(1 / np.sqrt(1.64), abs=1e-4)
     assert len(s.query(scope=A, dense=q, sparse=sparse({999: 1.0}), limit=5)) == 2
 
 
