@@ -84,8 +84,9 @@ class VectorStoreSettings(QdrantCollectionOptions):
     collection: str = "enclave_chunks"  # the one Qdrant collection; tenants are payload-filtered
     timeout_s: float = 10.0
     # the query's dense vector against the chunks' window vectors (MaxSim): "instead" of the
-    # mean vector, "beside" it (a third fused leg), or "off" (see retrieval/stores/_schema.py)
-    windows: Literal["off", "beside", "instead"] = "instead"
+    # mean vector, "beside" it (a third fused leg), or "off" (the windows are stored either way,
+    # for the semantic reranker; see retrieval/stores/_schema.py)
+    windows: Literal["off", "beside", "instead"] = "off"
 
 
 class RerankerSettings(BaseModel):
