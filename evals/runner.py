@@ -244,6 +244,7 @@ def setup_of(runtime: Runtime, data: EvalSet, ingestion: Ingestion) -> dict[str,
         "embedder": getattr(runtime.embedder, "name", type(runtime.embedder).__name__),
         "embedder_dim": runtime.embedder.dim,
         "vector_store": s.vector_store.kind,
+        "windows": getattr(runtime.store, "windows", None),  # the leg that ran (see _schema.py)
         "bm25": s.bm25.model_dump(),
         "reranker": getattr(runtime.reranker, "name", type(runtime.reranker).__name__),
         "reranker_settings": s.reranker.model_dump(mode="json", exclude={"model_path"})
