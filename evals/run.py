@@ -21,7 +21,7 @@ from app.settings import Settings
 from evals import report
 from evals.answers import AnswerPlan, run_answers, sample, summarise_answers
 from evals.dataset import QUERIES_FILE, load, subset
-from evals.runner import ARMS, ingest, run_arms, setup_of, summarise
+from evals.runner import arms_for, ingest, run_arms, setup_of, summarise
 
 DEFAULT_SEED = 20250601
 REPORTS = Path(__file__).parent / "reports"
@@ -72,7 +72,7 @@ def evaluate(options: EvalOptions, *, console: Console | None = None) -> dict[st
         plans = [AnswerPlan.of(runtime, len(asked), mode) for mode in options.answer_modes]
         answer_rows: dict[str, list[dict[str, Any]]] = {}
         with _progress(console) as progress:
-            task = progress.add_task(f"{len(ARMS)} arms", total=len(data.queries))
+            task = progress.add_task(f"{len(arms_for(runtime))} arms", total=len(data.queries))
             results = run_arms(
                 runtime, data.queries, ingestion, advance=lambda: progress.advance(task)
             )

@@ -20,7 +20,8 @@ from app.runtime import Runtime
 from app.services import collections, documents, local_admin, scopes
 from evals.dataset import EvalSet, Query, matched_labels
 from evals.metrics import latency_summary, mean_metrics, query_metrics
-from retrieval.search import Mode
+from retrieval.rerankers import ProximityReranker
+from retrieval.search import Mode, Retriever
 from retrieval.types import Hit, Scope
 
 K = 10
@@ -31,6 +32,7 @@ class Arm:
     name: str
     mode: Mode
     rerank: bool
+    proximity: bool = False  # rerank with `proximity` whatever the settings configure
 
 
 ARMS = (
@@ -39,6 +41,28 @@ ARMS = (
     Arm("hybrid", "hybrid", False),
     Arm("hybrid+rerank", "hybrid", True),
 )
+# the baseline reranker, run beside the configured one when that is another
+PROXIMITY_ARM = Arm("hybrid+proximity", "hybrid", True, proximity=True)
+
+
+def arms_for(runtime: Runtime) -> tuple[Arm, ...]:
+    """The arms of a run: `ARMS`, plus `hybrid+proximity` when the reranker is not proximity."""
+    configured = runtime.retriever.reranker.name
+    return ARMS if configured == ProximityReranker.name else (*ARMS, PROXIMITY_ARM)
+
+
+def _retriever_of(runtime: Runtime, arm: Arm) -> Retriever:
+    base = runtime.retriever
+    if not arm.proximity:
+        return base
+    return Retriever(
+        store=base.store,
+        embedder=base.embedder,
+        bm25=base.bm25,
+        reranker=ProximityReranker(),
+        prefetch_k=base.prefetch_k,
+        rerank_k=base.rerank_k,
+    )
 
 
 @dataclass
@@ -125,19 +149,23 @@ def run_arms(
     queries: tuple[Query, ...],
     ingestion: Ingestion,
     *,
-    arms: tuple[Arm, ...] = ARMS,
+    arms: tuple[Arm, ...] | None = None,
     advance: Callable[[], None] = lambda: None,
 ) -> list[ArmResult]:
-    """Every query through every arm on the same index; `advance` is called once per query."""
+    """Every query through every arm (default: `arms_for(runtime)`) on the same index;
+    `advance` is called once per query."""
     scope = scope_of(runtime, ingestion.collection_id)
-    retriever = runtime.retriever
+    arms = arms_for(runtime) if arms is None else arms
+    retrievers = {arm.name: _retriever_of(runtime, arm) for arm in arms}
     for arm in arms:  # warm-up: load the models, open the index (not timed)
-        retriever.search("warm up", scope=scope, k=K, mode=arm.mode, rerank=arm.rerank)
+        retrievers[arm.name].search("warm up", scope=scope, k=K, mode=arm.mode, rerank=arm.rerank)
     results = [ArmResult(arm) for arm in arms]
     for query in queries:
         for result in results:
             arm = result.arm
-            found = retriever.search(query.text, scope=scope, k=K, mode=arm.mode, rerank=arm.rerank)
+            found = retrievers[arm.name].search(
+                query.text, scope=scope, k=K, mode=arm.mode, rerank=arm.rerank
+            )
             result.reranker = found.reranker
             hits = canonical_order(found.hits, ingestion.filenames)
             judged = [
@@ -216,6 +244,7 @@ def setup_of(runtime: Runtime, data: EvalSet, ingestion: Ingestion) -> dict[str,
         "embedder": getattr(runtime.embedder, "name", type(runtime.embedder).__name__),
         "embedder_dim": runtime.embedder.dim,
         "vector_store": s.vector_store.kind,
+        "windows": getattr(runtime.store, "windows", None),  # the leg that ran (see _schema.py)
         "bm25": s.bm25.model_dump(),
         "reranker": getattr(runtime.reranker, "name", type(runtime.reranker).__name__),
         "reranker_settings": s.reranker.model_dump(mode="json", exclude={"model_path"})

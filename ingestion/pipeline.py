@@ -15,6 +15,7 @@ from ingestion.parsers import parse
 from ingestion.sandbox import ParserSandbox
 from ingestion.settings import IngestionSettings
 from retrieval.bm25 import BM25Encoder
+from retrieval.embedders import pooled
 from retrieval.protocols import Embedder, VectorStore
 from retrieval.types import Chunk, IndexPoint, Scope
 
@@ -104,11 +105,16 @@ class IngestionPipeline:
         report("embedding", 0, len(chunks))
         for start in range(0, len(chunks), self.batch_size):
             batch = chunks[start : start + self.batch_size]
-            dense = self.embedder.embed([c.text for c in batch], kind="document")
+            windows = self.embedder.embed_windows([c.text for c in batch])
             self.store.upsert(
                 [
-                    IndexPoint(chunk=c, dense=vector, sparse=self.bm25.encode_document(c.text))
-                    for c, vector in zip(batch, dense, strict=True)
+                    IndexPoint(
+                        chunk=c,
+                        dense=vector,
+                        sparse=self.bm25.encode_document(c.text),
+                        windows=w,
+                    )
+                    for c, vector, w in zip(batch, pooled(windows), windows, strict=True)
                 ]
             )
             report("embedding", start + len(batch), len(chunks))

@@ -2,8 +2,10 @@
 bge-m3 from a local directory, a hash double.
 
 Documents longer than the model's window are embedded as evenly spread, overlapping windows of
-their token sequence whose vectors are averaged and renormalised, so the whole chunk counts
-(MiniLM reads 256 word pieces; our chunks are 512-1024 tokens). Heavy libraries are imported
+their token sequence (MiniLM reads 256 word pieces; our chunks are 512-1024 tokens):
+`embed_windows` gives each window's vector (the index keeps them as a multivector, searched by
+MaxSim), and a document's single vector is their renormalised mean (`pooled`), so the whole chunk
+counts. Heavy libraries are imported
 lazily, and never allowed to download: every model comes from a local path.
 """
 
@@ -43,6 +45,11 @@ def unit_rows(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.where(norms > 0, norms, 1.0)
+
+
+def pooled(windows: Sequence[np.ndarray]) -> np.ndarray:
+    """One unit vector per document: the renormalised mean of its window vectors."""
+    return unit_rows(np.stack([np.asarray(w, dtype=np.float32).mean(axis=0) for w in windows]))
 
 
 def window_spans(n_tokens: int, size: int, overlap: int = WINDOW_OVERLAP) -> list[tuple[int, int]]:
@@ -96,21 +103,24 @@ class _TokenizedEmbedder:
     def embed(self, texts: Sequence[str], *, kind: EmbedKind) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        prompt = self.prompts.get(kind, "")
         if kind == "query":
+            prompt = self.prompts.get(kind, "")
             return unit_rows(self._encode([prompt + t for t in texts], kind=kind))
+        return pooled(self.embed_windows(texts))
+
+    def embed_windows(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Per document, its windows' unit vectors, shape (windows, dim), in text order."""
+        prompt = self.prompts.get("document", "")
         pieces: list[str] = []
-        owners: list[int] = []
-        for i, text in enumerate(texts):
+        bounds = [0]
+        for text in texts:
             windows = self._windows(text)
             pieces.extend(prompt + w for w in windows)
-            owners.extend([i] * len(windows))
-        vectors = unit_rows(self._encode(pieces, kind=kind))
-        if len(pieces) == len(texts):
-            return vectors
-        sums = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
-        np.add.at(sums, np.asarray(owners), vectors)
-        return unit_rows(sums)
+            bounds.append(len(pieces))
+        if not pieces:
+            return []
+        vectors = unit_rows(self._encode(pieces, kind="document"))
+        return [vectors[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
 
     def _windows(self, text: str) -> list[str]:
         """The text itself when it fits, else overlapping slices cut at token boundaries."""
@@ -280,15 +290,27 @@ class HashEmbedder:
     """Unit-test double: sha256-seeded random unit vectors; the same text always yields the same
     embedding (for either kind), different texts are near-orthogonal."""
 
-    def __init__(self, dim: int = 64) -> None:
+    def __init__(self, dim: int = 64, *, window_words: int = 256) -> None:
         if dim < 1:
             raise ValueError("dim must be positive")
         self.dim = dim
+        self.window_words = window_words
         self.name = f"hash:{dim}"
 
     def embed(self, texts: Sequence[str], *, kind: EmbedKind) -> np.ndarray:
         rows = [self._vector(t) for t in texts]
         return np.stack(rows) if rows else np.zeros((0, self.dim), dtype=np.float32)
+
+    def embed_windows(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Windows of `window_words` words (overlapping as the models' are), each hashed; a text
+        that fits one window gets exactly its `embed` vector."""
+        out = []
+        for text in texts:
+            tokens = text.split()
+            spans = window_spans(len(tokens), self.window_words)
+            pieces = [text] if len(spans) == 1 else [" ".join(tokens[a:b]) for a, b in spans]
+            out.append(np.stack([self._vector(p) for p in pieces]))
+        return out
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [len(t.split()) for t in texts]

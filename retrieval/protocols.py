@@ -22,6 +22,11 @@ class Embedder(Protocol):
         """Shape (len(texts), dim), float32, unit length. `kind` picks query/document prompts."""
         ...
 
+    def embed_windows(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Per document, the unit vectors of the overlapping windows that cover it within the
+        model's input length, shape (windows, dim); `embed(kind="document")` is their mean."""
+        ...
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Token counts with the model's own tokenizer (the chunker sizes chunks with it)."""
         ...
@@ -45,10 +50,13 @@ class VectorStore(Protocol):
         limit: int = 10,
         prefetch_limit: int = 50,
         documents: Sequence[str] | None = None,
+        similarity: bool = False,
     ) -> list[Hit]:
         """Both legs given: ONE query, each leg prefetched under the scope filter, fused by RRF.
 
         One leg given: that leg alone. `documents` narrows further to those documents.
+        `similarity` (with `dense`): each hit's `similarity` is the query's best cosine with
+        the chunk's window vectors, read back with the hits.
         """
         ...
 
@@ -71,8 +79,10 @@ class VectorStore(Protocol):
 
 
 class Reranker(Protocol):
-    """Re-orders the fused candidates; `name` is reported with every answer."""
+    """Re-orders the fused candidates; `name` is reported with every answer. With
+    `uses_similarity`, the retriever asks the store for each candidate's `Hit.similarity`."""
 
     name: str
+    uses_similarity: bool
 
     def rerank(self, query: str, hits: Sequence[Hit], *, top_k: int) -> list[Hit]: ...

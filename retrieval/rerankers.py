@@ -1,5 +1,6 @@
-"""Rerankers: a cross-encoder from a local directory, the model-free proximity reranker (the
-embedded default), a pass-through, and a token-overlap double.
+"""Rerankers: a cross-encoder from a local directory, the model-free proximity reranker, the
+semantic reranker (proximity + the query's best cosine with each candidate's window vectors), a
+pass-through, and a token-overlap double.
 
 Each has a `name` that is reported with every answer, so a reader knows which one ranked it.
 """
@@ -40,6 +41,7 @@ class PassThroughReranker:
     """No reranking: keeps the fusion order and scores, truncated to top_k."""
 
     name = "none"
+    uses_similarity = False
 
     def rerank(self, query: str, hits: Sequence[Hit], *, top_k: int) -> list[Hit]:
         return list(hits)[: max(top_k, 0)]
@@ -49,6 +51,7 @@ class TokenOverlapReranker:
     """Unit-test double: the share of the query's distinct BM25 tokens found in the passage."""
 
     name = "overlap"
+    uses_similarity = False
 
     def rerank(self, query: str, hits: Sequence[Hit], *, top_k: int) -> list[Hit]:
         wanted = set(tokenize(query))
@@ -88,10 +91,15 @@ class ProximityReranker:
     """
 
     name = "proximity"
+    uses_similarity = False
 
     def rerank(self, query: str, hits: Sequence[Hit], *, top_k: int) -> list[Hit]:
         if not hits or top_k <= 0:
             return []
+        return _rescored(hits, self.scores(query, hits), top_k)
+
+    def scores(self, query: str, hits: Sequence[Hit]) -> list[float]:
+        """Each hit's proximity score (the sum above)."""
         query_words = words(query)
         pairs = list(zip(query_words, query_words[1:], strict=False))
         names = [suffixes(i) for i in identifiers(query)]
@@ -101,6 +109,28 @@ class ProximityReranker:
             passage = passage_text(hit.chunk)
             prior = hit.score / best if best > 0 else 0.0
             scores.append(prior + _pair_share(pairs, passage) + _named_share(names, passage))
+        return scores
+
+
+class SemanticReranker(ProximityReranker):
+    """The proximity score + the query's best cosine with the candidate's window vectors
+    (`Hit.similarity`, read back from the index with the candidates: no model runs here beyond
+    the query embedding the search already made).
+
+    The wording signals reward shared phrases and names; the cosine rewards shared meaning, so a
+    reworded question still finds the passage that answers it. Each term is on the same 0-1
+    scale and weighs the same (a cosine below 0 counts 0); no weight was fitted to labels.
+    A hit without a similarity (a BM25-only search) gets 0 for it, i.e. its proximity score.
+    """
+
+    name = "semantic"
+    uses_similarity = True
+
+    def rerank(self, query: str, hits: Sequence[Hit], *, top_k: int) -> list[Hit]:
+        if not hits or top_k <= 0:
+            return []
+        lexical = self.scores(query, hits)
+        scores = [s + max(h.similarity or 0.0, 0.0) for s, h in zip(lexical, hits, strict=True)]
         return _rescored(hits, scores, top_k)
 
 
@@ -133,6 +163,8 @@ class CrossEncoderReranker:
     backend="flag": FlagEmbedding's `FlagReranker`; backend="sentence-transformers": its
     `CrossEncoder`. Both read the same Hugging Face sequence-classification directory.
     """
+
+    uses_similarity = False
 
     def __init__(
         self,
@@ -196,6 +228,8 @@ def make_reranker(
     kind = settings.resolved_kind
     if kind == "proximity":
         return ProximityReranker()
+    if kind == "semantic":
+        return SemanticReranker()
     if kind == "none":
         return PassThroughReranker()
     if kind == "overlap":

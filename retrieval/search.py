@@ -69,6 +69,7 @@ class Retriever:
             limit=max(k, self.rerank_k) if rerank else k,
             prefetch_limit=self.prefetch_k,
             documents=documents,
+            similarity=rerank and self.reranker.uses_similarity,
         )
         timings["index"] = _ms_since(started)
         # Fusion often ties; the engine's order among ties varies between calls. Make it stable.

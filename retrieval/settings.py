@@ -89,13 +89,17 @@ class VectorStoreSettings(QdrantCollectionOptions):
     api_key: SecretStr | None = None
     collection: str = "enclave_chunks"  # the one Qdrant collection; tenants are payload-filtered
     timeout_s: float = 10.0
+    # the query's dense vector against the chunks' window vectors (MaxSim): "instead" of the
+    # mean vector, "beside" it (a third fused leg), or "off" (the windows are stored either way,
+    # for the semantic reranker; see retrieval/stores/_schema.py)
+    windows: Literal["off", "beside", "instead"] = "off"
 
 
 class RerankerSettings(BaseModel):
     """`model_path` set: a cross-encoder (e.g. bge-reranker-v2-m3). Unset: `proximity`, the
     model-free embedded default. `none` keeps the fusion order; `overlap` is a test double."""
 
-    kind: Literal["cross-encoder", "proximity", "none", "overlap"] | None = (
+    kind: Literal["cross-encoder", "semantic", "proximity", "none", "overlap"] | None = (
         None  # None: by model_path
     )
     model_path: Path | None = None
@@ -104,7 +108,7 @@ class RerankerSettings(BaseModel):
     device: str = "cpu"
 
     @property
-    def resolved_kind(self) -> Literal["cross-encoder", "proximity", "none", "overlap"]:
+    def resolved_kind(self) -> Literal["cross-encoder", "semantic", "proximity", "none", "overlap"]:
         if self.kind is not None:
             return self.kind
         return "cross-encoder" if self.model_path else "proximity"

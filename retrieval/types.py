@@ -91,16 +91,19 @@ class Chunk:
 
 @dataclass(frozen=True)
 class IndexPoint:
-    """A chunk with its dense and BM25 sparse vectors, ready to upsert."""
+    """A chunk with its dense and BM25 sparse vectors (and its window vectors), ready to upsert."""
 
     chunk: Chunk
     dense: np.ndarray  # shape (dim,), float32, L2-normalised
     sparse: SparseVector
+    windows: np.ndarray | None = None  # shape (n, dim), unit rows; None: the one window `dense`
 
 
 @dataclass(frozen=True)
 class Hit:
-    """A chunk with the score of the stage that ranked it last."""
+    """A chunk with the score of the stage that ranked it last, and, when the query asked for
+    it, `similarity`: the query vector's best cosine with the chunk's window vectors."""
 
     chunk: Chunk
     score: float
+    similarity: float | None = None

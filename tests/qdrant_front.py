@@ -166,6 +166,7 @@ def _query(front: QdrantFront, name: str, body: Any) -> Any:
             search_params=q.params,
             limit=q.limit or 10,
             with_payload=q.with_payload if q.with_payload is not None else True,
+            with_vectors=q.with_vector or False,
         )
     return _dump(result)
 

@@ -86,6 +86,12 @@ class TimedEmbedder:
             self.batches.append(list(texts))
         return out
 
+    def embed_windows(self, texts: Sequence[str]) -> list[np.ndarray]:
+        with self.clock("embed"):
+            out = self.inner.embed_windows(texts)
+        self.batches.append(list(texts))
+        return out
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         with self.clock("chunk: token counting"):
             return self.inner.count_tokens(texts)

@@ -15,6 +15,11 @@ brute-force dot product, top 50 of each, the same RRF (k = RRF_K) in Python, top
 query runs on both, alternately first. Reported per size: p50/p95 per mode (dense, bm25,
 hybrid), the ratio edge / baseline, build times, peak memory, and the top-10 overlap of the
 two hybrids (IDF formulas differ slightly, so it is high but not 1).
+
+Window vectors: each chunk gets `--windows` of them (its vector plus noise, renormalised; pydocs'
+512-1,024-token chunks have 3-5 MiniLM windows), queried as `--windows-leg` says; with
+`--similarity` the edge reads them back with every hit (what the semantic reranker needs). The
+baseline stays the mean vector's dot product.
 """
 
 from __future__ import annotations
@@ -27,13 +32,14 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 
 from evals.bench.common import out_option, percentiles, print_table, ratio, write_report
 from retrieval.bm25 import BM25Encoder, tokenize
 from retrieval.stores import RRF_K, EdgeVectorStore
+from retrieval.stores._schema import DEFAULT_WINDOWS_LEG, WindowsLeg
 from retrieval.types import Chunk, IndexPoint, Scope
 
 NAME = "query_scale"
@@ -129,11 +135,18 @@ def _top(scores: np.ndarray, k: int) -> list[int]:
     return best[np.argsort(-scores[best], kind="stable")].tolist()
 
 
-def edge_search(store: EdgeVectorStore, bm25: BM25Encoder, query: Query, mode: str) -> list[str]:
+def edge_search(
+    store: EdgeVectorStore, bm25: BM25Encoder, query: Query, mode: str, similarity: bool = False
+) -> list[str]:
     dense = query.dense if mode in ("dense", "hybrid") else None
     sparse = bm25.encode_query(query.text) if mode in ("bm25", "hybrid") else None
     hits = store.query(
-        scope=SCOPE, dense=dense, sparse=sparse, limit=LIMIT, prefetch_limit=PREFETCH
+        scope=SCOPE,
+        dense=dense,
+        sparse=sparse,
+        limit=LIMIT,
+        prefetch_limit=PREFETCH,
+        similarity=similarity,
     )
     return [h.chunk.id for h in hits]
 
@@ -144,13 +157,16 @@ def build_edge(
     bm25: BM25Encoder,
     batch: int,
     tick: Callable[[int], None],
+    windows: int = 1,
 ) -> None:
+    rng = np.random.default_rng(len(corpus.texts) + 1)  # apart: the corpus stays the same
     for start in range(0, len(corpus.texts), batch):
         points = [
             IndexPoint(
                 chunk=Chunk(corpus.ids[i], "bench", f"d{i // 20}", i % 20, corpus.texts[i]),
                 dense=corpus.dense[i],
                 sparse=bm25.encode_document(corpus.texts[i]),
+                windows=_windows(corpus.dense[i], windows, rng),
             )
             for i in range(start, min(start + batch, len(corpus.texts)))
         ]
@@ -158,8 +174,20 @@ def build_edge(
         tick(len(points))
 
 
+def _windows(dense: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray | None:
+    if count <= 1:
+        return None
+    rows = dense + rng.standard_normal((count, DIM)).astype(np.float32) * 0.05
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+
 def time_queries(
-    store: EdgeVectorStore, bm25: BM25Encoder, base: Baseline, corpus: Corpus, queries: list[Query]
+    store: EdgeVectorStore,
+    bm25: BM25Encoder,
+    base: Baseline,
+    corpus: Corpus,
+    queries: list[Query],
+    similarity: bool = False,
 ) -> dict[str, Any]:
     """Each query on both sides, alternately first; latencies (ms) per side and mode."""
     ms: dict[str, dict[str, list[float]]] = {s: {m: [] for m in MODES} for s in ("edge", "base")}
@@ -170,7 +198,7 @@ def time_queries(
             for side in ("edge", "base") if n % 2 == 0 else ("base", "edge"):
                 started = time.perf_counter()
                 if side == "edge":
-                    got[side] = set(edge_search(store, bm25, query, mode))
+                    got[side] = set(edge_search(store, bm25, query, mode, similarity))
                 else:
                     got[side] = {corpus.ids[i] for i in base.search(query, mode)}
                 ms[side][mode].append((time.perf_counter() - started) * 1000)
@@ -180,7 +208,15 @@ def time_queries(
 
 
 def measure_size(
-    n: int, *, queries: int, words: int = 80, batch: int = 512, progress: Any = None
+    n: int,
+    *,
+    queries: int,
+    words: int = 80,
+    batch: int = 512,
+    progress: Any = None,
+    windows: int = 1,
+    leg: WindowsLeg = DEFAULT_WINDOWS_LEG,
+    similarity: bool = False,
 ) -> dict[str, Any]:
     """Build both sides over `n` synthetic chunks, time `queries` queries per mode on each."""
     from rich.progress import Progress
@@ -197,10 +233,13 @@ def measure_size(
         progress.advance(task)
     bm25 = BM25Encoder(avg_len=float(np.mean([len(t) for t in tokens])))
     generate_s = time.perf_counter() - started
-    with tempfile.TemporaryDirectory() as tmp, EdgeVectorStore(Path(tmp), dense_dim=DIM) as store:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        EdgeVectorStore(Path(tmp), dense_dim=DIM, windows=leg) as store,
+    ):
         progress.update(task, description=f"{n:,}: edge upsert", completed=0)
         started = time.perf_counter()
-        build_edge(store, corpus, bm25, batch, lambda k: progress.advance(task, k))
+        build_edge(store, corpus, bm25, batch, lambda k: progress.advance(task, k), windows)
         edge_build_s = time.perf_counter() - started
         progress.update(task, description=f"{n:,}: BM25Okapi", completed=0)
         started = time.perf_counter()
@@ -208,7 +247,8 @@ def measure_size(
         base_build_s = time.perf_counter() - started
         del tokens
         progress.update(task, description=f"{n:,}: queries", completed=n)
-        timed = time_queries(store, bm25, base, corpus, make_queries(corpus, queries, rng))
+        asked = make_queries(corpus, queries, rng)
+        timed = time_queries(store, bm25, base, corpus, asked, similarity)
     progress.remove_task(task)
     return summarise(n, timed, generate_s, edge_build_s, base_build_s)
 
@@ -269,6 +309,11 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=100, help="queries per size and mode")
     parser.add_argument("--words", type=int, default=80, help="words per synthetic chunk")
     parser.add_argument("--batch", type=int, default=512, help="points per upsert")
+    parser.add_argument("--windows", type=int, default=1, help="window vectors per chunk")
+    parser.add_argument(
+        "--windows-leg", default=DEFAULT_WINDOWS_LEG, choices=get_args(WindowsLeg), help="see store"
+    )
+    parser.add_argument("--similarity", action="store_true", help="read windows back with hits")
     out_option(parser, NAME)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
@@ -277,11 +322,20 @@ def main() -> None:
         for n in sizes:
             results.append(
                 measure_size(
-                    n, queries=args.queries, words=args.words, batch=args.batch, progress=progress
+                    n,
+                    queries=args.queries,
+                    words=args.words,
+                    batch=args.batch,
+                    progress=progress,
+                    windows=args.windows,
+                    leg=args.windows_leg,
+                    similarity=args.similarity,
                 )
             )
     report(results, args.queries)
     config = {"dim": DIM, "words": args.words, "batch": args.batch, "queries": args.queries}
+    config |= {"windows": args.windows, "windows_leg": args.windows_leg}
+    config |= {"similarity": args.similarity}
     print(f"report: {write_report(args.out, NAME, {**config, 'sizes': results})}")
 
 

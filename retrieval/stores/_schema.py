@@ -10,14 +10,26 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from retrieval.types import Chunk, Place, Scope, SparseVector
+from retrieval.types import Chunk, IndexPoint, Place, Scope, SparseVector
 
 DENSE_VECTOR = "dense"  # cosine, dim fixed at creation
 SPARSE_VECTOR = "bm25"  # BM25 term-frequency weights; Qdrant applies IDF live (Modifier.Idf)
+# The chunk's window vectors (Embedder.embed_windows): a multivector scored by MaxSim, so a
+# query meets the window that matches it best instead of the mean of the whole chunk. Indexes
+# created before it lack it: the stores then run without this leg (re-ingest to get it).
+WINDOWS_VECTOR = "windows"
+
+# How the query's dense vector is used: against the mean vector only ("off"), against the
+# windows too, as a third fused leg ("beside"), or against the windows instead ("instead").
+WindowsLeg = Literal["off", "beside", "instead"]
+# Default "off": "instead" lifted pydocs paraphrases (hybrid nDCG@10 0.783 -> 0.803) but made the
+# dense leg ~2.4-3x slower at 100k chunks (a MaxSim scan of ~4x the vectors; no HNSW on edge),
+# past the 50 ms p95 budget (evals/README.md, "Window vectors").
+DEFAULT_WINDOWS_LEG: WindowsLeg = "off"
 
 COLLECTION_FIELD = "collection"  # the tenant key: keyword index, is_tenant where supported
 DOCUMENT_FIELD = "document"  # keyword index
@@ -95,19 +107,54 @@ def dense_values(vector: np.ndarray, dim: int) -> list[float]:
     return array.tolist()
 
 
-QueryVector = list[float] | SparseVector
+def window_values(point: IndexPoint, dim: int) -> list[list[float]]:
+    """An `IndexPoint`'s window vectors as the engines take them (its dense vector alone when
+    it has none), after checking their shape."""
+    if point.windows is None:
+        return [dense_values(point.dense, dim)]
+    array = np.asarray(point.windows, dtype=np.float32)
+    if array.ndim != 2 or array.shape[0] < 1 or array.shape[1] != dim:
+        raise ValueError(f"window vectors have shape {array.shape}, the index expects (n, {dim})")
+    return array.tolist()
+
+
+def best_cosine(query: Sequence[float], vectors: Mapping[str, Any] | None) -> float | None:
+    """The query's best cosine with a returned point's window vectors (its dense vector where
+    the index has no windows); all are unit vectors. None when the point came without them."""
+    stored = (vectors or {}).get(WINDOWS_VECTOR) or (vectors or {}).get(DENSE_VECTOR)
+    if not stored:
+        return None
+    rows = np.atleast_2d(np.asarray(stored, dtype=np.float32))
+    return float((rows @ np.asarray(query, dtype=np.float32)).max())
+
+
+def similarity_vectors(has_windows: bool) -> list[str]:
+    """The vector a query returns to measure `best_cosine`."""
+    return [WINDOWS_VECTOR if has_windows else DENSE_VECTOR]
+
+
+QueryVector = list[float] | list[list[float]] | SparseVector
 
 
 def query_legs(
-    dense: np.ndarray | None, sparse: SparseVector | None, dim: int
+    dense: np.ndarray | None,
+    sparse: SparseVector | None,
+    dim: int,
+    *,
+    windows: WindowsLeg = "off",
 ) -> list[tuple[str, QueryVector]]:
-    """The (vector name, query vector) legs to run, dense first.
+    """The (vector name, query vector) legs to run, dense first; the windows leg's query is a
+    multivector of one (the query vector), scored by MaxSim against the chunk's windows.
 
     A sparse vector without terms is no leg (it matches nothing); no legs means no query.
     """
     legs: list[tuple[str, QueryVector]] = []
     if dense is not None:
-        legs.append((DENSE_VECTOR, dense_values(dense, dim)))
+        values = dense_values(dense, dim)
+        if windows != "instead":
+            legs.append((DENSE_VECTOR, values))
+        if windows != "off":
+            legs.append((WINDOWS_VECTOR, [values]))
     if sparse is not None and len(sparse.indices) > 0:
         legs.append((SPARSE_VECTOR, sparse))
     return legs

@@ -25,6 +25,7 @@ deletes. Queries take no Python lock.
 from __future__ import annotations
 
 import fcntl
+import json
 import shutil
 import threading
 from collections.abc import Sequence
@@ -38,20 +39,26 @@ import qdrant_edge as qe
 from retrieval.errors import IndexFull, StoreUnavailable
 from retrieval.stores._schema import (
     COLLECTION_FIELD,
+    DEFAULT_WINDOWS_LEG,
     DENSE_VECTOR,
     DOCUMENT_FIELD,
     GENERATION_FIELD,
     RRF_K,
     SPARSE_VECTOR,
+    WINDOWS_VECTOR,
     Match,
     QueryVector,
+    WindowsLeg,
+    best_cosine,
     dense_values,
     in_asked_order,
     match_for,
     point_id,
     query_legs,
+    similarity_vectors,
     to_chunk,
     to_payload,
+    window_values,
 )
 from retrieval.types import Chunk, Hit, IndexPoint, Scope, SparseVector
 
@@ -60,17 +67,29 @@ _CONFIG_FILE = "edge_config.json"  # written by qdrant-edge when it creates a sh
 
 
 class EdgeVectorStore:
-    """The `VectorStore` on a qdrant-edge shard at `path` (created on first use)."""
+    """The `VectorStore` on a qdrant-edge shard at `path` (created on first use).
 
-    def __init__(self, path: Path | str, *, dense_dim: int, min_free_bytes: int = 0) -> None:
+    `windows`: how queries use the chunks' window vectors (`WindowsLeg`); a shard created
+    before they existed has none, and runs as "off"."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        dense_dim: int,
+        min_free_bytes: int = 0,
+        windows: WindowsLeg = DEFAULT_WINDOWS_LEG,
+    ) -> None:
         self.path = Path(path)
         self.dense_dim = dense_dim
         self.min_free_bytes = min_free_bytes
         self._write_lock = threading.Lock()
         self._lock_handle: IO[str] | None = _lock_directory(self.path)
+        self.has_windows = _has_windows(self.path)
+        self.windows: WindowsLeg = windows if self.has_windows else "off"
         self._shard: qe.EdgeShard | None = None
         try:
-            self._shard = _open_shard(self.path, _config(dense_dim))
+            self._shard = _open_shard(self.path, _config(dense_dim, windows=self.has_windows))
             self._ensure_indexes()
         except BaseException:
             self.close()
@@ -96,29 +115,40 @@ class EdgeVectorStore:
         limit: int = 10,
         prefetch_limit: int = 50,
         documents: Sequence[str] | None = None,
+        similarity: bool = False,
     ) -> list[Hit]:
         """Both legs: one request, each leg prefetched under the scope filter, fused by RRF."""
         flt = _scope_filter(scope, documents=documents)
         legs = [
             qe.Query.Nearest(_vector(v), using=name)
-            for name, v in query_legs(dense, sparse, self.dense_dim)
+            for name, v in query_legs(dense, sparse, self.dense_dim, windows=self.windows)
         ]
         if flt is None or not legs or limit <= 0:
             return []
+        measure = similarity and dense is not None
+        common: dict[str, Any] = {
+            "limit": limit,
+            "filter": flt,
+            "with_payload": True,
+            "with_vector": similarity_vectors(self.has_windows) if measure else False,
+        }
         if len(legs) == 1:
-            request = qe.QueryRequest(limit=limit, query=legs[0], filter=flt, with_payload=True)
+            request = qe.QueryRequest(query=legs[0], **common)
         else:
             request = qe.QueryRequest(
-                limit=limit,
                 query=qe.Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]  # the stub omits Rrf
                 prefetches=[
                     qe.Prefetch(limit=prefetch_limit, query=leg, filter=flt) for leg in legs
                 ],
-                filter=flt,
-                with_payload=True,
+                **common,
             )
+        query = dense_values(dense, self.dense_dim) if measure and dense is not None else None
         return [
-            Hit(chunk=to_chunk(p.id, p.payload), score=float(p.score))
+            Hit(
+                chunk=to_chunk(p.id, p.payload),
+                score=float(p.score),
+                similarity=None if query is None else best_cosine(query, p.vector),  # type: ignore[arg-type]
+            )
             for p in self._open().query(request)
         ]
 
@@ -204,6 +234,8 @@ class EdgeVectorStore:
             DENSE_VECTOR: dense_values(point.dense, self.dense_dim),
             SPARSE_VECTOR: _vector(point.sparse),
         }
+        if self.has_windows:
+            vectors[WINDOWS_VECTOR] = window_values(point, self.dense_dim)
         return qe.Point(point_id(point.chunk.id), vectors, to_payload(point.chunk))
 
     def _ensure_indexes(self) -> None:
@@ -249,15 +281,30 @@ def _edge_filter(match: Match) -> qe.Filter:
     return qe.Filter(must=must, must_not=must_not)
 
 
-def _vector(vector: QueryVector) -> list[float] | qe.SparseVector:
+def _vector(vector: QueryVector) -> Any:
     if isinstance(vector, SparseVector):
         return qe.SparseVector(list(vector.indices), [float(v) for v in vector.values])
     return vector
 
 
-def _config(dense_dim: int) -> qe.EdgeConfig:
+def _has_windows(path: Path) -> bool:
+    """Whether the shard at `path` has (or, being new, will have) the windows vector."""
+    config = path / _CONFIG_FILE
+    if not config.exists():
+        return True
+    return WINDOWS_VECTOR in json.loads(config.read_text()).get("vectors", {})
+
+
+def _config(dense_dim: int, *, windows: bool) -> qe.EdgeConfig:
+    vectors = {DENSE_VECTOR: qe.EdgeVectorParams(size=dense_dim, distance=qe.Distance.Cosine)}
+    if windows:
+        vectors[WINDOWS_VECTOR] = qe.EdgeVectorParams(
+            size=dense_dim,
+            distance=qe.Distance.Cosine,
+            multivector_config=qe.MultiVectorConfig(qe.MultiVectorComparator.MaxSim),
+        )
     return qe.EdgeConfig(
-        vectors={DENSE_VECTOR: qe.EdgeVectorParams(size=dense_dim, distance=qe.Distance.Cosine)},
+        vectors=vectors,
         sparse_vectors={SPARSE_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
         # optimize() runs only from purge(); there, any segment with a deleted point is rewritten.
         optimizers=qe.EdgeOptimizersConfig(deleted_threshold=0.0, vacuum_min_vector_number=0),

@@ -30,19 +30,25 @@ from retrieval.errors import StoreUnavailable
 from retrieval.settings import QdrantCollectionOptions
 from retrieval.stores._schema import (
     COLLECTION_FIELD,
+    DEFAULT_WINDOWS_LEG,
     DENSE_VECTOR,
     DOCUMENT_FIELD,
     GENERATION_FIELD,
     SPARSE_VECTOR,
+    WINDOWS_VECTOR,
     Match,
     QueryVector,
+    WindowsLeg,
+    best_cosine,
     dense_values,
     in_asked_order,
     match_for,
     point_id,
     query_legs,
+    similarity_vectors,
     to_chunk,
     to_payload,
+    window_values,
 )
 from retrieval.stores.qdrant_collection import ensure_collection, search_params
 from retrieval.types import Chunk, Hit, IndexPoint, Scope, SparseVector
@@ -52,7 +58,10 @@ _PURGE_OPTIMIZERS = models.OptimizersConfigDiff(deleted_threshold=0.0, vacuum_mi
 
 
 class QdrantClientStore:
-    """The `VectorStore` on one Qdrant collection (created with its indexes on first use)."""
+    """The `VectorStore` on one Qdrant collection (created with its indexes on first use).
+
+    `windows`: how queries use the chunks' window vectors (`WindowsLeg`); a collection created
+    before they existed has none, and runs as "off"."""
 
     def __init__(
         self,
@@ -64,6 +73,7 @@ class QdrantClientStore:
         api_key: str | None = None,
         timeout_s: float = 10.0,
         options: QdrantCollectionOptions | None = None,
+        windows: WindowsLeg = DEFAULT_WINDOWS_LEG,
     ) -> None:
         self.collection = collection
         self.dense_dim = dense_dim
@@ -76,7 +86,7 @@ class QdrantClientStore:
         self._client: QdrantClient | None = _client(url, path, api_key, timeout_s)
         try:
             with self._calling() as client:
-                ensure_collection(
+                self.has_windows = ensure_collection(
                     client,
                     collection,
                     dense_dim=dense_dim,
@@ -86,6 +96,7 @@ class QdrantClientStore:
         except BaseException:
             self.close()
             raise
+        self.windows: WindowsLeg = windows if self.has_windows else "off"
 
     def upsert(self, points: Sequence[IndexPoint]) -> None:
         """Insert or replace the points (by chunk id); applied when this returns."""
@@ -104,13 +115,20 @@ class QdrantClientStore:
         limit: int = 10,
         prefetch_limit: int = 50,
         documents: Sequence[str] | None = None,
+        similarity: bool = False,
     ) -> list[Hit]:
         """Both legs: one request, each leg prefetched under the scope filter, fused by RRF."""
         flt = _scope_filter(scope, documents=documents)
-        legs = query_legs(dense, sparse, self.dense_dim)
+        legs = query_legs(dense, sparse, self.dense_dim, windows=self.windows)
         if flt is None or not legs or limit <= 0:
             return []
-        args: dict[str, Any] = {"limit": limit, "query_filter": flt, "with_payload": True}
+        measure = similarity and dense is not None
+        args: dict[str, Any] = {
+            "limit": limit,
+            "query_filter": flt,
+            "with_payload": True,
+            "with_vectors": similarity_vectors(self.has_windows) if measure else False,
+        }
         if len(legs) == 1:
             ((name, vector),) = legs
             args.update(query=_vector(vector), using=name, search_params=self._params(name))
@@ -128,7 +146,15 @@ class QdrantClientStore:
             args["query"] = models.FusionQuery(fusion=models.Fusion.RRF)  # k: Qdrant's default
         with self._calling() as client:
             points = client.query_points(self.collection, **args).points
-        return [Hit(chunk=to_chunk(p.id, p.payload), score=float(p.score)) for p in points]
+        query = dense_values(dense, self.dense_dim) if measure and dense is not None else None
+        return [
+            Hit(
+                chunk=to_chunk(p.id, p.payload),
+                score=float(p.score),
+                similarity=None if query is None else best_cosine(query, p.vector),  # type: ignore[arg-type]
+            )
+            for p in points
+        ]
 
     def get(self, *, scope: Scope, ids: Sequence[str]) -> list[Chunk]:
         """Chunks by id, only those inside the scope, in the order asked."""
@@ -218,13 +244,15 @@ class QdrantClientStore:
             DENSE_VECTOR: dense_values(point.dense, self.dense_dim),
             SPARSE_VECTOR: _vector(point.sparse),
         }
+        if self.has_windows:
+            vectors[WINDOWS_VECTOR] = window_values(point, self.dense_dim)
         return models.PointStruct(
             id=point_id(point.chunk.id), vector=vectors, payload=to_payload(point.chunk)
         )
 
     def _params(self, vector_name: str) -> models.SearchParams | None:
-        """The search params of a leg: the dense one's (HNSW beam, quantization); none for BM25."""
-        return self._dense_params if vector_name == DENSE_VECTOR else None
+        """The search params of a leg: the dense ones' (HNSW beam, quantization); none for BM25."""
+        return None if vector_name == SPARSE_VECTOR else self._dense_params
 
 
 def _scope_filter(
@@ -270,7 +298,7 @@ def _qdrant_filter(match: Match) -> models.Filter:
     return models.Filter(must=must, must_not=must_not)
 
 
-def _vector(vector: QueryVector) -> list[float] | models.SparseVector:
+def _vector(vector: QueryVector) -> list[float] | list[list[float]] | models.SparseVector:
     if isinstance(vector, SparseVector):
         return models.SparseVector(
             indices=list(vector.indices), values=[float(v) for v in vector.values]

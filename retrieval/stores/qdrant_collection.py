@@ -24,6 +24,7 @@ from retrieval.stores._schema import (
     DOCUMENT_FIELD,
     GENERATION_FIELD,
     SPARSE_VECTOR,
+    WINDOWS_VECTOR,
 )
 
 # field -> keyword index; `collection` is the tenant key (Qdrant co-locates each tenant's points)
@@ -46,9 +47,19 @@ def create_args(options: QdrantCollectionOptions, dense_dim: int) -> dict[str, A
         hnsw_config=_hnsw(options.hnsw),
         quantization_config=_quantization(options.quantization),
     )
+    windows = models.VectorParams(
+        size=dense_dim,
+        distance=models.Distance.COSINE,
+        on_disk=options.on_disk_vectors,
+        hnsw_config=_hnsw(options.hnsw),
+        quantization_config=_quantization(options.quantization),
+        multivector_config=models.MultiVectorConfig(
+            comparator=models.MultiVectorComparator.MAX_SIM
+        ),
+    )
     wal = options.wal_capacity_mb
     return {
-        "vectors_config": {DENSE_VECTOR: dense},
+        "vectors_config": {DENSE_VECTOR: dense, WINDOWS_VECTOR: windows},
         "sparse_vectors_config": {
             SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)
         },
@@ -80,9 +91,10 @@ def ensure_collection(
     dense_dim: int,
     options: QdrantCollectionOptions,
     indexes: bool,
-) -> None:
+) -> bool:
     """Create the collection if it does not exist (another process may win the race), check
-    its dense size, and create missing payload indexes (`indexes`: not in local mode)."""
+    its dense size, and create missing payload indexes (`indexes`: not in local mode).
+    Returns whether it has the windows vector (collections created before it have not)."""
     if not client.collection_exists(collection):
         try:
             client.create_collection(collection, **create_args(options, dense_dim))
@@ -95,6 +107,8 @@ def ensure_collection(
         for field, schema in PAYLOAD_INDEXES.items():
             if field not in (info.payload_schema or {}):
                 client.create_payload_index(collection, field, field_schema=schema, wait=True)
+    vectors = info.config.params.vectors
+    return isinstance(vectors, dict) and WINDOWS_VECTOR in vectors
 
 
 def _readable(client: QdrantClient, collection: str) -> models.CollectionInfo:

@@ -23,6 +23,7 @@ from retrieval.embedders import (
     HashEmbedder,
     SentenceTransformerEmbedder,
     make_embedder,
+    pooled,
 )
 from retrieval.protocols import Embedder, EmbedKind
 from retrieval.settings import EmbedderSettings
@@ -181,3 +182,19 @@ def test_queries_embed_while_another_thread_counts_and_windows(embedder: Embedde
     for thread in threads:
         thread.join()
     assert not errors, errors
+
+
+def test_embed_windows_cover_each_document_and_pool_to_its_vector(embedder: Embedder) -> None:
+    texts = [LONG_TEXT, TEXTS[1], TEXTS[0]]
+    windows = embedder.embed_windows(texts)
+    assert len(windows) == len(texts)
+    for rows in windows:
+        _assert_unit_rows(rows, rows.shape[0], embedder.dim)
+    assert windows[0].shape[0] > 1  # 2,000 words never fit one window
+    assert windows[1].shape[0] == windows[2].shape[0] == 1
+    pooled_docs = pooled(windows)
+    documents = embedder.embed(texts, kind="document")
+    np.testing.assert_allclose(pooled_docs[1:], documents[1:], atol=1e-5)  # one window: itself
+    if not isinstance(embedder, HashEmbedder):  # the double hashes a whole text for `embed`
+        np.testing.assert_allclose(pooled_docs, documents, atol=1e-5)
+    assert embedder.embed_windows([]) == []

@@ -1,6 +1,7 @@
 """The `Reranker` contract, run against every implementation, each built by `make_reranker`:
 
-- proximity: the model-free embedded default (fast); none: the pass-through (fast);
+- proximity: the model-free lexical reranker (fast); semantic: proximity + the candidates'
+  `similarity` (fast); none: the pass-through (fast);
   overlap: the token-overlap double (fast);
 - cross-encoder through FlagEmbedding's FlagReranker and through sentence-transformers'
   CrossEncoder, over a tiny locally built BERT classifier (slow; random weights, so the scores
@@ -20,6 +21,7 @@ from retrieval.rerankers import (
     CrossEncoderReranker,
     PassThroughReranker,
     ProximityReranker,
+    SemanticReranker,
     TokenOverlapReranker,
     make_reranker,
 )
@@ -49,6 +51,7 @@ HITS = [
             page=n + 1,
         ),
         score=1.0 / (60 + n),  # RRF-like, best first
+        similarity=(0.9, -0.1, 0.3, None, 0.5, 0.2, 0.0)[n],  # as a store measures it
     )
     for n, (text, title, section) in enumerate(TEXTS)
 ]
@@ -66,6 +69,7 @@ def tiny_cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     scope="module",
     params=[
         "proximity",
+        "semantic",
         "none",
         "overlap",
         pytest.param("flag", marks=pytest.mark.slow),
@@ -77,6 +81,9 @@ def reranker(request: pytest.FixtureRequest) -> Reranker:
     if kind == "proximity":
         built = make_reranker(RerankerSettings())
         assert isinstance(built, ProximityReranker)
+    elif kind == "semantic":
+        built = make_reranker(RerankerSettings(kind="semantic"))
+        assert isinstance(built, SemanticReranker)
     elif kind == "none":
         built = make_reranker(RerankerSettings(kind="none"))
         assert isinstance(built, PassThroughReranker)
@@ -94,6 +101,7 @@ def reranker(request: pytest.FixtureRequest) -> Reranker:
 def test_has_a_name(reranker: Reranker) -> None:
     assert isinstance(reranker.name, str)
     assert reranker.name.strip()
+    assert isinstance(reranker.uses_similarity, bool)
 
 
 @pytest.mark.parametrize("top_k", TOP_KS)

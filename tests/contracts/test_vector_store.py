@@ -26,6 +26,7 @@ from retrieval.errors import IndexFull, StoreUnavailable
 from retrieval.protocols import VectorStore
 from retrieval.settings import VectorStoreSettings
 from retrieval.stores import EdgeVectorStore, QdrantClientStore, make_vector_store
+from retrieval.stores._schema import DEFAULT_WINDOWS_LEG, DENSE_VECTOR, SPARSE_VECTOR, WindowsLeg
 from retrieval.types import Chunk, Hit, IndexPoint, Place, Scope, SparseVector
 from tests.qdrant_front import QdrantFront
 
@@ -80,12 +81,17 @@ def point(
 # -- the stores ------------------------------------------------------------------------------
 
 
-def open_store(kind: str, tmp_path: Path, front: QdrantFront) -> VectorStore:
+def open_store(
+    kind: str, tmp_path: Path, front: QdrantFront, windows: WindowsLeg = DEFAULT_WINDOWS_LEG
+) -> VectorStore:
     if kind == "edge":
-        return EdgeVectorStore(tmp_path / "index", dense_dim=DIM)
+        return EdgeVectorStore(tmp_path / "index", dense_dim=DIM, windows=windows)
     if kind == "qdrant-http":  # a fresh collection on the shared front
-        return QdrantClientStore(url=front.url, collection=f"t{uuid.uuid4().hex}", dense_dim=DIM)
-    return QdrantClientStore(url=":memory:", collection="enclave_test", dense_dim=DIM)
+        collection = f"t{uuid.uuid4().hex}"
+        return QdrantClientStore(
+            url=front.url, collection=collection, dense_dim=DIM, windows=windows
+        )
+    return QdrantClientStore(url=":memory:", collection="t", dense_dim=DIM, windows=windows)
 
 
 @pytest.fixture(scope="module")
@@ -199,6 +205,103 @@ def test_query_without_legs_or_terms_returns_nothing(store: VectorStore) -> None
 def test_wrong_dense_dim_is_refused(store: VectorStore) -> None:
     with pytest.raises(ValueError, match="shape"):
         store.upsert([IndexPoint(chunk("A", "d"), np.ones(DIM + 1, np.float32), sparse({1: 1.0}))])
+
+
+# -- window vectors (a MaxSim multivector) -------------------------------------------------------
+
+
+def _one_good_window(q: np.ndarray) -> tuple[IndexPoint, IndexPoint]:
+    """A chunk with one window close to `q` among far ones (its mean is far), and a chunk whose
+    single vector is moderately close."""
+    windows = np.stack([unit("far-1"), near(q, "good", 0.1), unit("far-2"), unit("far-3")])
+    mean = unit_rows_of(windows.mean(axis=0))
+    part = IndexPoint(chunk("A", "part"), mean, sparse({999: 1.0}), windows=windows)
+    whole = point(chunk("A", "whole"), near(q, "whole", 0.8))
+    return part, whole
+
+
+def unit_rows_of(v: np.ndarray) -> np.ndarray:
+    return (v / np.linalg.norm(v)).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    ("windows", "first"), [("instead", "part"), ("off", "whole"), ("beside", None)]
+)
+def test_windows_leg_finds_a_chunk_by_its_best_window(
+    kind: str, tmp_path: Path, front: QdrantFront, windows: WindowsLeg, first: str | None
+) -> None:
+    q = unit(QUERY)
+    with open_store(kind, tmp_path, front, windows) as s:
+        s.upsert(list(_one_good_window(q)))
+        hits = s.query(scope=A, dense=q, limit=2)
+        assert {h.chunk.document for h in hits} == {"part", "whole"}
+        if first is not None:
+            assert hits[0].chunk.document == first
+        if windows == "instead":  # MaxSim: the cosine of the best window
+            assert hits[0].score == pytest.approx(1 / np.sqrt(1.01), abs=1e-4)
+        fused = s.query(scope=A, dense=q, sparse=sparse({999: 1.0}), limit=2)
+        assert len(fused) == 2
+
+
+@pytest.mark.parametrize("legs", ["dense", "hybrid"])
+def test_similarity_is_the_best_window_cosine(store: VectorStore, legs: str) -> None:
+    q = unit(QUERY)
+    part, whole = _one_good_window(q)
+    store.upsert([part, whole])
+    terms = sparse({999: 1.0}) if legs == "hybrid" else None
+    hits = store.query(scope=A, dense=q, sparse=terms, limit=2, similarity=True)
+    got = {h.chunk.document: h.similarity for h in hits}
+    assert got == {
+        "part": pytest.approx(1 / np.sqrt(1.01), abs=1e-4),  # its best window
+        "whole": pytest.approx(1 / np.sqrt(1.64), abs=1e-4),  # its one vector
+    }
+    assert all(h.similarity is None for h in store.query(scope=A, dense=q, sparse=terms))
+    assert store.query(scope=A, sparse=sparse({999: 1.0}), similarity=True)[0].similarity is None
+
+
+def test_wrong_window_shape_is_refused(store: VectorStore) -> None:
+    bad = np.ones((2, DIM + 1), np.float32)
+    with pytest.raises(ValueError, match="window vectors"):
+        store.upsert([IndexPoint(chunk("A", "d"), unit("d"), sparse({1: 1.0}), windows=bad)])
+
+
+def test_edge_index_without_windows_runs_as_before(tmp_path: Path) -> None:
+    import qdrant_edge as qe
+
+    from retrieval.stores.edge import _config
+
+    qe.EdgeShard.create(str(tmp_path), _config(DIM, windows=False)).close()  # an older index
+    with EdgeVectorStore(tmp_path, dense_dim=DIM, windows="instead") as s:
+        assert (s.has_windows, s.windows) == (False, "off")
+        _assert_runs_without_windows(s)
+    with EdgeVectorStore(tmp_path, dense_dim=DIM) as s:  # reopened: still the old schema
+        assert s.count(scope=A) == 2
+
+
+def test_qdrant_collection_without_windows_runs_as_before(tmp_path: Path) -> None:
+    from qdrant_client import QdrantClient, models
+
+    old = QdrantClient(path=str(tmp_path))  # a collection created before window vectors
+    old.create_collection(
+        "c",
+        vectors_config={
+            DENSE_VECTOR: models.VectorParams(size=DIM, distance=models.Distance.COSINE)
+        },
+        sparse_vectors_config={SPARSE_VECTOR: models.SparseVectorParams()},
+    )
+    old.close()
+    with QdrantClientStore(path=tmp_path, collection="c", dense_dim=DIM, windows="beside") as s:
+        assert (s.has_windows, s.windows) == (False, "off")
+        _assert_runs_without_windows(s)
+
+
+def _assert_runs_without_windows(s: VectorStore) -> None:
+    q = unit(QUERY)
+    s.upsert(list(_one_good_window(q)))  # the windows are dropped: the index has no place
+    assert s.query(scope=A, dense=q, limit=1)[0].chunk.document == "whole"
+    best = s.query(scope=A, dense=q, limit=1, similarity=True)[0]  # from the mean vector
+    assert best.similarity == pytest.approx(1 / np.sqrt(1.64), abs=1e-4)
+    assert len(s.query(scope=A, dense=q, sparse=sparse({999: 1.0}), limit=5)) == 2
 
 
 # -- scope: isolation, empty scope, documents -------------------------------------------------

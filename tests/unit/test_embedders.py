@@ -13,6 +13,7 @@ from retrieval.embedders import (
     _TokenizedEmbedder,
     _word_aligned,
     make_embedder,
+    pooled,
     unit_rows,
     window_spans,
 )
@@ -109,6 +110,26 @@ def test_long_documents_are_embedded_as_averaged_windows() -> None:
     np.testing.assert_allclose(vectors[1], expected[0], rtol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
     assert emb.count_tokens(["a b", long_text]) == [2, 10]
+
+
+def test_embed_windows_keeps_each_window_vector_in_order() -> None:
+    emb = _FakeModelEmbedder(max_tokens=4)
+    long_text = " ".join(f"w{i}" for i in range(10))
+    windows = emb.embed_windows([long_text, "short text"])
+    pieces = emb.seen[:-1]
+    assert [w.shape for w in windows] == [(len(pieces), 16), (1, 16)]
+    expected = unit_rows(emb._hash.embed(pieces, kind="document"))
+    np.testing.assert_allclose(windows[0], expected, rtol=1e-5)
+    again = emb.embed([long_text, "short text"], kind="document")
+    np.testing.assert_allclose(pooled(windows), again, rtol=1e-5)
+
+
+def test_hash_double_windows_long_texts_by_words() -> None:
+    emb = HashEmbedder(8, window_words=4)
+    (short,), (long,) = emb.embed_windows(["a b c"]), emb.embed_windows(["a b c d e f g h i"])
+    np.testing.assert_allclose(short, emb.embed(["a b c"], kind="document"))
+    assert long.shape == (4, 8)  # 9 words, windows of 4 overlapping by at least 2
+    np.testing.assert_allclose(long[0], emb.embed(["a b c d"], kind="query")[0])
 
 
 def test_queries_get_their_prompt_and_are_not_windowed() -> None:

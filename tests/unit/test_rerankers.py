@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from retrieval.errors import ModelNotFound
 from retrieval.rerankers import (
     PassThroughReranker,
     ProximityReranker,
+    SemanticReranker,
     TokenOverlapReranker,
     identifiers,
     make_reranker,
@@ -107,6 +109,24 @@ def test_proximity_handles_zero_or_negative_fusion_scores() -> None:
     assert [h.chunk.id for h in out] == ["id-1", "id-0"]
 
 
+def test_semantic_adds_the_similarity_to_the_proximity_score() -> None:
+    query = "how do I stream changes to a standby"  # shares no word pair with any passage
+    hits = [replace(h, similarity=s) for h, s in zip(HITS, (0.1, 0.2, 0.8, -0.3), strict=True)]
+    out = SemanticReranker().rerank(query, hits, top_k=4)
+    assert [h.chunk.id for h in out] == ["id-2", "id-0", "id-1", "id-3"]
+    proximity = ProximityReranker().scores(query, hits)
+    expected = [p + max(s, 0.0) for p, s in zip(proximity, (0.1, 0.2, 0.8, -0.3), strict=True)]
+    assert [h.score for h in out] == pytest.approx(sorted(expected, reverse=True))
+
+
+def test_semantic_without_similarities_is_proximity() -> None:
+    query = "max_wal_senders before replication"
+    semantic = SemanticReranker().rerank(query, HITS, top_k=4)
+    assert semantic == ProximityReranker().rerank(query, HITS, top_k=4)
+    assert SemanticReranker.uses_similarity
+    assert not ProximityReranker.uses_similarity
+
+
 def test_identifiers_and_their_tails() -> None:
     text = "Use os.path.join, XJ-220 and max_wal_senders; not plain words or os.path.join."
     assert identifiers(text) == ["os.path.join", "xj-220", "max_wal_senders"]
@@ -118,6 +138,7 @@ def test_identifiers_and_their_tails() -> None:
 def test_factory_picks_by_kind() -> None:
     assert isinstance(make_reranker(RerankerSettings()), ProximityReranker)
     assert isinstance(make_reranker(RerankerSettings(kind="none")), PassThroughReranker)
+    assert isinstance(make_reranker(RerankerSettings(kind="semantic")), SemanticReranker)
     assert isinstance(make_reranker(RerankerSettings(kind="overlap")), TokenOverlapReranker)
 
 
