@@ -47,6 +47,7 @@ LARGE_DENSE = {
     "hnsw_config": {"m": 32, "ef_construct": 256, "on_disk": False},
     "quantization_config": {"scalar": {"type": "int8", "quantile": 0.99, "always_ram": True}},
 }
+LARGE_WINDOWS = {**LARGE_DENSE, "multivector_config": {"comparator": "max_sim"}}
 DENSE_PARAMS = {"hnsw_ef": 128, "quantization": {"rescore": True, "oversampling": 2.0}}
 COLLECTION = ("/collections/c", "/collections/c/index")
 
@@ -92,7 +93,7 @@ def test_environment_settings_reach_the_create_request(
     make_vector_store(settings, dense_dim=DIM, default_path=tmp_path).close()
     [create] = front.bodies("PUT", "/collections/c")
     assert create == {
-        "vectors": {"dense": LARGE_DENSE},
+        "vectors": {"dense": LARGE_DENSE, "windows": LARGE_WINDOWS},
         "sparse_vectors": {"bm25": {"modifier": "idf"}},
         "shard_number": 6,
         "replication_factor": 2,
@@ -106,7 +107,14 @@ def test_defaults_send_only_the_vectors(front: QdrantFront) -> None:
     open_server(front, QdrantCollectionOptions()).close()
     [create] = front.bodies("PUT", "/collections/c")
     assert create == {
-        "vectors": {"dense": {"size": DIM, "distance": "Cosine"}},
+        "vectors": {
+            "dense": {"size": DIM, "distance": "Cosine"},
+            "windows": {
+                "size": DIM,
+                "distance": "Cosine",
+                "multivector_config": {"comparator": "max_sim"},
+            },
+        },
         "sparse_vectors": {"bm25": {"modifier": "idf"}},
     }
 
