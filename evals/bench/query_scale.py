@@ -8,7 +8,8 @@ alike) and random unit dense vectors of the real dimension (384). Queries: a few
 random chunk, and that chunk's vector plus noise, so both legs find it.
 
 Edge: the query's BM25 encoding + `EdgeVectorStore.query` (scope-filtered prefetch of 50 per
-leg, RRF in the engine, top 10 with payloads), as `Retriever.search` calls it (no model). The
+leg, RRF in the engine, top 10 with payloads), as `Retriever.search` calls it (no model); its
+hybrid runs the names leg too (each chunk's names: its first `NAMES` words, as a title). The
 store is built as the worker builds it (upserts of `--batch` points, each flushed; no optimize).
 Baseline, same process and data: `rank_bm25.BM25Okapi` scores over the same tokens + numpy
 brute-force dot product, top 50 of each, the same RRF (k = RRF_K) in Python, top 10. Each
@@ -32,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from evals.bench.common import out_option, percentiles, print_table, ratio, write_report
-from retrieval.bm25 import BM25Encoder, tokenize
+from retrieval.bm25 import NAMES_AVG_LEN, BM25Encoder, tokenize
 from retrieval.stores import RRF_K, EdgeVectorStore
 from retrieval.types import Chunk, IndexPoint, Scope
 
@@ -40,6 +41,7 @@ NAME = "query_scale"
 DIM = 384
 VOCAB = 30_000
 LIMIT, PREFETCH = 10, 50
+NAMES = 6  # words of a synthetic chunk's names (what a title and section path hold)
 MODES = ("dense", "bm25", "hybrid")
 SCOPE = Scope.of(["bench"])
 _SYLLABLES = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
@@ -145,14 +147,27 @@ def build_edge(
     batch: int,
     tick: Callable[[int], None],
 ) -> None:
+    names = BM25Encoder(k1=bm25.k1, b=bm25.b, avg_len=NAMES_AVG_LEN)
     for start in range(0, len(corpus.texts), batch):
-        points = [
-            IndexPoint(
-                chunk=Chunk(corpus.ids[i], "bench", f"d{i // 20}", i % 20, corpus.texts[i]),
-                dense=corpus.dense[i],
-                sparse=bm25.encode_document(corpus.texts[i]),
+        chunks = [
+            Chunk(
+                corpus.ids[i],
+                "bench",
+                f"d{i // 20}",
+                i % 20,
+                corpus.texts[i],
+                names=(" ".join(corpus.texts[i].split()[:NAMES]),),
             )
             for i in range(start, min(start + batch, len(corpus.texts)))
+        ]
+        points = [
+            IndexPoint(
+                chunk=c,
+                dense=corpus.dense[int(uuid.UUID(c.id)) - 1],
+                sparse=bm25.encode_document(c.text),
+                names=names.encode_document(c.about),
+            )
+            for c in chunks
         ]
         store.upsert(points)
         tick(len(points))

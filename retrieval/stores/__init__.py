@@ -29,7 +29,9 @@ def make_vector_store(
         from retrieval.stores.edge import EdgeVectorStore
 
         path = settings.path or default_path
-        return EdgeVectorStore(path, dense_dim=dense_dim, min_free_bytes=min_free_bytes)
+        return EdgeVectorStore(
+            path, dense_dim=dense_dim, min_free_bytes=min_free_bytes, fusion=settings.fusion
+        )
     from retrieval.stores.qdrant import QdrantClientStore
 
     return QdrantClientStore(
@@ -40,6 +42,7 @@ def make_vector_store(
         api_key=settings.api_key.get_secret_value() if settings.api_key else None,
         timeout_s=settings.timeout_s,
         options=settings,  # its QdrantCollectionOptions part: the collection's creation options
+        fusion=settings.fusion,
     )
 
 

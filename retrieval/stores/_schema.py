@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from retrieval.types import Chunk, Place, Scope, SparseVector
 
 DENSE_VECTOR = "dense"  # cosine, dim fixed at creation
 SPARSE_VECTOR = "bm25"  # BM25 term-frequency weights; Qdrant applies IDF live (Modifier.Idf)
+# BM25 weights of what a chunk is about (title, section path, defined terms: `Chunk.about`), IDF
+# live too. Indexes created before it have no such vector: the stores then skip its leg.
+NAMES_VECTOR = "names"
 
 COLLECTION_FIELD = "collection"  # the tenant key: keyword index, is_tenant where supported
 DOCUMENT_FIELD = "document"  # keyword index
@@ -27,6 +30,9 @@ KEYWORD_INDEXES = (COLLECTION_FIELD, DOCUMENT_FIELD, GENERATION_FIELD)
 # Qdrant's own default RRF constant (score = 1 / (k + rank - 1)). The server store sends a plain
 # RRF fusion, which uses this default; the edge API needs k spelled out. Keep them equal.
 RRF_K = 2
+# How the legs' rankings combine: reciprocal rank fusion, or distribution-based score fusion
+# (each leg's scores normalised by their mean +- 3 standard deviations, then summed).
+Fusion = Literal["rrf", "dbsf"]
 
 
 @dataclass(frozen=True)
@@ -99,17 +105,21 @@ QueryVector = list[float] | SparseVector
 
 
 def query_legs(
-    dense: np.ndarray | None, sparse: SparseVector | None, dim: int
+    dense: np.ndarray | None, sparse: SparseVector | None, dim: int, *, names: bool = False
 ) -> list[tuple[str, QueryVector]]:
     """The (vector name, query vector) legs to run, dense first.
 
     A sparse vector without terms is no leg (it matches nothing); no legs means no query.
+    `names` (the index has the names vector): a hybrid query (both vectors given) also runs
+    the BM25 query against the names, as a third leg; a single-leg query stays that leg.
     """
     legs: list[tuple[str, QueryVector]] = []
     if dense is not None:
         legs.append((DENSE_VECTOR, dense_values(dense, dim)))
     if sparse is not None and len(sparse.indices) > 0:
         legs.append((SPARSE_VECTOR, sparse))
+        if names and dense is not None:
+            legs.append((NAMES_VECTOR, sparse))
     return legs
 
 
@@ -127,6 +137,7 @@ def to_payload(chunk: Chunk) -> dict[str, Any]:
         "end": chunk.end,
         GENERATION_FIELD: chunk.generation,
         "places": [[p.offset, p.page, p.section] for p in chunk.places],
+        "names": list(chunk.names),
     }
 
 
@@ -147,6 +158,7 @@ def to_chunk(pid: object, payload: Mapping[str, Any] | None) -> Chunk:
         end=int(data.get("end", 0)),
         generation=str(data.get(GENERATION_FIELD, "")),
         places=tuple(_place(p) for p in data.get("places") or ()),
+        names=tuple(str(n) for n in data.get("names") or ()),
     )
 
 

@@ -25,6 +25,7 @@ deletes. Queries take no Python lock.
 from __future__ import annotations
 
 import fcntl
+import json
 import shutil
 import threading
 from collections.abc import Sequence
@@ -41,8 +42,10 @@ from retrieval.stores._schema import (
     DENSE_VECTOR,
     DOCUMENT_FIELD,
     GENERATION_FIELD,
+    NAMES_VECTOR,
     RRF_K,
     SPARSE_VECTOR,
+    Fusion,
     Match,
     QueryVector,
     dense_values,
@@ -62,15 +65,24 @@ _CONFIG_FILE = "edge_config.json"  # written by qdrant-edge when it creates a sh
 class EdgeVectorStore:
     """The `VectorStore` on a qdrant-edge shard at `path` (created on first use)."""
 
-    def __init__(self, path: Path | str, *, dense_dim: int, min_free_bytes: int = 0) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        dense_dim: int,
+        min_free_bytes: int = 0,
+        fusion: Fusion = "rrf",
+    ) -> None:
         self.path = Path(path)
         self.dense_dim = dense_dim
         self.min_free_bytes = min_free_bytes
+        self.fusion = fusion
         self._write_lock = threading.Lock()
         self._lock_handle: IO[str] | None = _lock_directory(self.path)
         self._shard: qe.EdgeShard | None = None
         try:
-            self._shard = _open_shard(self.path, _config(dense_dim))
+            self.has_names = _has_names(self.path)
+            self._shard = _open_shard(self.path, _config(dense_dim, names=self.has_names))
             self._ensure_indexes()
         except BaseException:
             self.close()
@@ -97,11 +109,11 @@ class EdgeVectorStore:
         prefetch_limit: int = 50,
         documents: Sequence[str] | None = None,
     ) -> list[Hit]:
-        """Both legs: one request, each leg prefetched under the scope filter, fused by RRF."""
+        """Every leg in one request, each prefetched under the scope filter, then fused."""
         flt = _scope_filter(scope, documents=documents)
         legs = [
             qe.Query.Nearest(_vector(v), using=name)
-            for name, v in query_legs(dense, sparse, self.dense_dim)
+            for name, v in query_legs(dense, sparse, self.dense_dim, names=self.has_names)
         ]
         if flt is None or not legs or limit <= 0:
             return []
@@ -110,7 +122,7 @@ class EdgeVectorStore:
         else:
             request = qe.QueryRequest(
                 limit=limit,
-                query=qe.Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]  # the stub omits Rrf
+                query=_fusion(self.fusion),
                 prefetches=[
                     qe.Prefetch(limit=prefetch_limit, query=leg, filter=flt) for leg in legs
                 ],
@@ -204,6 +216,8 @@ class EdgeVectorStore:
             DENSE_VECTOR: dense_values(point.dense, self.dense_dim),
             SPARSE_VECTOR: _vector(point.sparse),
         }
+        if self.has_names and point.names is not None and point.names.indices:
+            vectors[NAMES_VECTOR] = _vector(point.names)
         return qe.Point(point_id(point.chunk.id), vectors, to_payload(point.chunk))
 
     def _ensure_indexes(self) -> None:
@@ -255,10 +269,25 @@ def _vector(vector: QueryVector) -> list[float] | qe.SparseVector:
     return vector
 
 
-def _config(dense_dim: int) -> qe.EdgeConfig:
+def _fusion(fusion: Fusion) -> Any:
+    """The engine's fusion query (the stub omits the Fusion variants as queries)."""
+    return qe.Fusion.Dbsf() if fusion == "dbsf" else qe.Fusion.Rrf(k=RRF_K)
+
+
+def _has_names(path: Path) -> bool:
+    """Whether the shard at `path` has the names vector: a new one does; one created before
+    the vector existed keeps working without that leg (re-ingest into a new one to get it)."""
+    config = path / _CONFIG_FILE
+    if not config.exists():
+        return True
+    return NAMES_VECTOR in json.loads(config.read_text()).get("sparse_vectors", {})
+
+
+def _config(dense_dim: int, *, names: bool) -> qe.EdgeConfig:
+    sparse = [SPARSE_VECTOR, NAMES_VECTOR] if names else [SPARSE_VECTOR]
     return qe.EdgeConfig(
         vectors={DENSE_VECTOR: qe.EdgeVectorParams(size=dense_dim, distance=qe.Distance.Cosine)},
-        sparse_vectors={SPARSE_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+        sparse_vectors={v: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf) for v in sparse},
         # optimize() runs only from purge(); there, any segment with a deleted point is rewritten.
         optimizers=qe.EdgeOptimizersConfig(deleted_threshold=0.0, vacuum_min_vector_number=0),
         wal_enabled=False,

@@ -33,7 +33,9 @@ from retrieval.stores._schema import (
     DENSE_VECTOR,
     DOCUMENT_FIELD,
     GENERATION_FIELD,
+    NAMES_VECTOR,
     SPARSE_VECTOR,
+    Fusion,
     Match,
     QueryVector,
     dense_values,
@@ -49,6 +51,7 @@ from retrieval.types import Chunk, Hit, IndexPoint, Scope, SparseVector
 
 # purge(): vacuum any segment with a deleted point. The server refuses fewer than 100 vectors.
 _PURGE_OPTIMIZERS = models.OptimizersConfigDiff(deleted_threshold=0.0, vacuum_min_vector_number=100)
+_FUSION = {"rrf": models.Fusion.RRF, "dbsf": models.Fusion.DBSF}
 
 
 class QdrantClientStore:
@@ -64,8 +67,10 @@ class QdrantClientStore:
         api_key: str | None = None,
         timeout_s: float = 10.0,
         options: QdrantCollectionOptions | None = None,
+        fusion: Fusion = "rrf",
     ) -> None:
         self.collection = collection
+        self.fusion = fusion
         self.dense_dim = dense_dim
         self.options = options or QdrantCollectionOptions()
         self._dense_params = search_params(self.options)
@@ -76,7 +81,7 @@ class QdrantClientStore:
         self._client: QdrantClient | None = _client(url, path, api_key, timeout_s)
         try:
             with self._calling() as client:
-                ensure_collection(
+                self.has_names = ensure_collection(
                     client,
                     collection,
                     dense_dim=dense_dim,
@@ -105,9 +110,9 @@ class QdrantClientStore:
         prefetch_limit: int = 50,
         documents: Sequence[str] | None = None,
     ) -> list[Hit]:
-        """Both legs: one request, each leg prefetched under the scope filter, fused by RRF."""
+        """Every leg in one request, each prefetched under the scope filter, then fused."""
         flt = _scope_filter(scope, documents=documents)
-        legs = query_legs(dense, sparse, self.dense_dim)
+        legs = query_legs(dense, sparse, self.dense_dim, names=self.has_names)
         if flt is None or not legs or limit <= 0:
             return []
         args: dict[str, Any] = {"limit": limit, "query_filter": flt, "with_payload": True}
@@ -125,7 +130,7 @@ class QdrantClientStore:
                 )
                 for name, v in legs
             ]
-            args["query"] = models.FusionQuery(fusion=models.Fusion.RRF)  # k: Qdrant's default
+            args["query"] = models.FusionQuery(fusion=_FUSION[self.fusion])  # RRF k: the default
         with self._calling() as client:
             points = client.query_points(self.collection, **args).points
         return [Hit(chunk=to_chunk(p.id, p.payload), score=float(p.score)) for p in points]
@@ -218,6 +223,8 @@ class QdrantClientStore:
             DENSE_VECTOR: dense_values(point.dense, self.dense_dim),
             SPARSE_VECTOR: _vector(point.sparse),
         }
+        if self.has_names and point.names is not None and point.names.indices:
+            vectors[NAMES_VECTOR] = _vector(point.names)
         return models.PointStruct(
             id=point_id(point.chunk.id), vector=vectors, payload=to_payload(point.chunk)
         )

@@ -23,6 +23,7 @@ from retrieval.stores._schema import (
     DENSE_VECTOR,
     DOCUMENT_FIELD,
     GENERATION_FIELD,
+    NAMES_VECTOR,
     SPARSE_VECTOR,
 )
 
@@ -50,7 +51,8 @@ def create_args(options: QdrantCollectionOptions, dense_dim: int) -> dict[str, A
     return {
         "vectors_config": {DENSE_VECTOR: dense},
         "sparse_vectors_config": {
-            SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)
+            name: models.SparseVectorParams(modifier=models.Modifier.IDF)
+            for name in (SPARSE_VECTOR, NAMES_VECTOR)
         },
         "shard_number": options.shard_number,
         "replication_factor": options.replication_factor,
@@ -80,9 +82,12 @@ def ensure_collection(
     dense_dim: int,
     options: QdrantCollectionOptions,
     indexes: bool,
-) -> None:
+) -> bool:
     """Create the collection if it does not exist (another process may win the race), check
-    its dense size, and create missing payload indexes (`indexes`: not in local mode)."""
+    its dense size, and create missing payload indexes (`indexes`: not in local mode).
+
+    Returns whether it has the names vector (one created before it existed has not: its
+    queries run without the names leg)."""
     if not client.collection_exists(collection):
         try:
             client.create_collection(collection, **create_args(options, dense_dim))
@@ -95,6 +100,7 @@ def ensure_collection(
         for field, schema in PAYLOAD_INDEXES.items():
             if field not in (info.payload_schema or {}):
                 client.create_payload_index(collection, field, field_schema=schema, wait=True)
+    return NAMES_VECTOR in (info.config.params.sparse_vectors or {})
 
 
 def _readable(client: QdrantClient, collection: str) -> models.CollectionInfo:
