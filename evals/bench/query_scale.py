@@ -9,13 +9,15 @@ random chunk, and that chunk's vector plus noise, so both legs find it.
 
 Edge: the query's BM25 encoding + `EdgeVectorStore.query` (scope-filtered prefetch of 50 per
 leg, RRF in the engine, top 10 with payloads), as `Retriever.search` calls it (no model); its
-hybrid runs the names leg too (each chunk's names: its first `NAMES` words, as a title). The
+hybrid runs the names leg too (each chunk's names: its first `NAMES` words, as a title);
+`hybrid-2` is the same store queried without it, as an index made before it (the baseline's
+hybrid is the same two-leg one for both). The
 store is built as the worker builds it (upserts of `--batch` points, each flushed; no optimize).
 Baseline, same process and data: `rank_bm25.BM25Okapi` scores over the same tokens + numpy
 brute-force dot product, top 50 of each, the same RRF (k = RRF_K) in Python, top 10. Each
 query runs on both, alternately first. Reported per size: p50/p95 per mode (dense, bm25,
-hybrid), the ratio edge / baseline, build times, peak memory, and the top-10 overlap of the
-two hybrids (IDF formulas differ slightly, so it is high but not 1).
+hybrid, hybrid-2), the ratio edge / baseline, build times, peak memory, and the top-10 overlap
+of the two-leg hybrids (IDF formulas differ slightly, so it is high but not 1).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ DIM = 384
 VOCAB = 30_000
 LIMIT, PREFETCH = 10, 50
 NAMES = 6  # words of a synthetic chunk's names (what a title and section path hold)
-MODES = ("dense", "bm25", "hybrid")
+MODES = ("dense", "bm25", "hybrid", "hybrid-2")  # hybrid-2: without the names leg
 SCOPE = Scope.of(["bench"])
 _SYLLABLES = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
 
@@ -118,9 +120,9 @@ class Baseline:
 
     def search(self, query: Query, mode: str) -> list[int]:
         legs = []
-        if mode in ("dense", "hybrid"):
+        if mode != "bm25":
             legs.append(_top(self.dense @ query.dense, PREFETCH))
-        if mode in ("bm25", "hybrid"):
+        if mode != "dense":
             legs.append(_top(self.bm25.get_scores(tokenize(query.text)), PREFETCH))
         return legs[0][:LIMIT] if len(legs) == 1 else rrf(legs, limit=LIMIT)
 
@@ -132,8 +134,9 @@ def _top(scores: np.ndarray, k: int) -> list[int]:
 
 
 def edge_search(store: EdgeVectorStore, bm25: BM25Encoder, query: Query, mode: str) -> list[str]:
-    dense = query.dense if mode in ("dense", "hybrid") else None
-    sparse = bm25.encode_query(query.text) if mode in ("bm25", "hybrid") else None
+    dense = query.dense if mode != "bm25" else None
+    sparse = bm25.encode_query(query.text) if mode != "dense" else None
+    store.has_names = mode != "hybrid-2"  # the same store queried as one made without the leg
     hits = store.query(
         scope=SCOPE, dense=dense, sparse=sparse, limit=LIMIT, prefetch_limit=PREFETCH
     )
@@ -189,7 +192,7 @@ def time_queries(
                 else:
                     got[side] = {corpus.ids[i] for i in base.search(query, mode)}
                 ms[side][mode].append((time.perf_counter() - started) * 1000)
-            if mode == "hybrid":
+            if mode == "hybrid-2":
                 overlap.append(len(got["edge"] & got["base"]) / LIMIT)
     return {"ms": ms, "hybrid_top10_overlap": round(float(np.mean(overlap)), 3)}
 
