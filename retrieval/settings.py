@@ -83,8 +83,9 @@ class VectorStoreSettings(QdrantCollectionOptions):
     api_key: SecretStr | None = None
     collection: str = "enclave_chunks"  # the one Qdrant collection; tenants are payload-filtered
     timeout_s: float = 10.0
-    # How the hybrid legs combine: "rrf" (reciprocal rank) or "dbsf" (distribution-based score)
-    fusion: Literal["rrf", "dbsf"] = "rrf"
+    # How the hybrid legs combine: "dbsf" (distribution-based score; measured better on pydocs,
+    # evals/README.md) or "rrf" (reciprocal rank)
+    fusion: Literal["rrf", "dbsf"] = "dbsf"
 
 
 class RerankerSettings(BaseModel):
