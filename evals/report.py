@@ -220,7 +220,8 @@ def markdown(
         f"- Queries: {s['queries']} ({_counts(s['queries_by_kind'])}); top-{s['k']} judged by "
         "file + `must_contain` (whitespace-normalised, case-sensitive)",
         f"- Embedder: `{s['embedder']}` (dim {s['embedder_dim']}); vector store: "
-        f"`{s['vector_store']}` (window vectors: `{s.get('windows')}`); "
+        f"`{s['vector_store']}`, fusion `{s.get('fusion', 'rrf')}`, names leg "
+        f"{'on' if s.get('names_leg') else 'off'}, window vectors `{s.get('windows')}`; "
         f"BM25 k1={s['bm25']['k1']} b={s['bm25']['b']}",
         f"- Chunking: {chunking['min_tokens']}–{chunking['max_tokens']} tokens, "
         f"overlap {chunking['overlap']:.0%}; prefetch_k={s['retrieval']['prefetch_k']}, "

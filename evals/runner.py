@@ -245,6 +245,8 @@ def setup_of(runtime: Runtime, data: EvalSet, ingestion: Ingestion) -> dict[str,
         "embedder_dim": runtime.embedder.dim,
         "vector_store": s.vector_store.kind,
         "windows": getattr(runtime.store, "windows", None),  # the leg that ran (see _schema.py)
+        "fusion": s.vector_store.fusion,
+        "names_leg": bool(getattr(runtime.store, "has_names", False)),
         "bm25": s.bm25.model_dump(),
         "reranker": getattr(runtime.reranker, "name", type(runtime.reranker).__name__),
         "reranker_settings": s.reranker.model_dump(mode="json", exclude={"model_path"})

@@ -11,10 +11,11 @@ from typing import Literal
 import numpy as np
 
 from ingestion.chunker import Chunker
+from ingestion.names import chunk_names
 from ingestion.parsers import parse
 from ingestion.sandbox import ParserSandbox
 from ingestion.settings import IngestionSettings
-from retrieval.bm25 import BM25Encoder
+from retrieval.bm25 import NAMES_AVG_LEN, BM25Encoder
 from retrieval.embedders import pooled
 from retrieval.protocols import Embedder, VectorStore
 from retrieval.types import Chunk, IndexPoint, Scope
@@ -63,6 +64,7 @@ class IngestionPipeline:
         self.parser = parser
         self.embedder = embedder
         self.bm25 = bm25
+        self.names_bm25 = BM25Encoder(k1=bm25.k1, b=bm25.b, avg_len=NAMES_AVG_LEN)
         self.store = store
         self.chunker = chunker
         self.batch_size = batch_size
@@ -98,6 +100,7 @@ class IngestionPipeline:
                 end=draft.end,
                 generation=doc.generation,
                 places=draft.places,
+                names=chunk_names(parsed, draft.own_start, draft.end),
             )
             for draft in drafts
         ]
@@ -112,6 +115,7 @@ class IngestionPipeline:
                         chunk=c,
                         dense=vector,
                         sparse=self.bm25.encode_document(c.text),
+                        names=self.names_bm25.encode_document(c.about),
                         windows=w,
                     )
                     for c, vector, w in zip(batch, pooled(windows), windows, strict=True)

@@ -114,6 +114,11 @@ def term_id(token: str) -> int:
     return int.from_bytes(digest, "little") & 0x7FFFFFFF
 
 
+# The length a chunk's names (`Chunk.about`: title, section path, defined terms) are normalised
+# against: about a title and a two-level section path (~8 tokens each with identifier parts).
+NAMES_AVG_LEN = 24.0
+
+
 class BM25Encoder:
     """Encodes documents as BM25 term-frequency weights and queries as unit term weights.
 

@@ -275,6 +275,11 @@ class E5Embedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         return unit_rows(np.concatenate(rows))
 
+    def embed_windows(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """One window per document: the engine windows long texts itself and returns their
+        token-weighted mean, so its window vectors cannot be had apart."""
+        return [row[None, :] for row in self.embed(texts, kind="document")]
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """The text's own tokens: the engine's count less the prefix and special tokens."""
         return [max(0, self._model.token_count(_utf8(t)) - self._empty) for t in texts]

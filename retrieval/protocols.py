@@ -33,7 +33,8 @@ class Embedder(Protocol):
 
 
 class VectorStore(Protocol):
-    """The Qdrant index: one point per chunk, a named dense and a named BM25 sparse vector.
+    """The Qdrant index: one point per chunk, a named dense and two named BM25 sparse vectors
+    (its text, and the names it is about: `Chunk.about`).
 
     Every read and delete takes a `Scope` and filters by it inside the query; an empty
     scope returns (or deletes) nothing.
@@ -52,7 +53,9 @@ class VectorStore(Protocol):
         documents: Sequence[str] | None = None,
         similarity: bool = False,
     ) -> list[Hit]:
-        """Both legs given: ONE query, each leg prefetched under the scope filter, fused by RRF.
+        """Both legs given: ONE query, each leg prefetched under the scope filter, fused (RRF
+        or DBSF, the store's `fusion`); where the index has the names vector, the BM25 query
+        runs against it too, as a third leg.
 
         One leg given: that leg alone. `documents` narrows further to those documents.
         `similarity` (with `dense`): each hit's `similarity` is the query's best cosine with

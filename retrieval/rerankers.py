@@ -82,7 +82,10 @@ class ProximityReranker:
     Score = the fusion score relative to the best candidate's (1.0 for the best)
     + the share of the query's consecutive word pairs that occur, in order, in the passage
     + how much of each identifier in the query the passage names (`reprlib.Repr.maxstring` is
-    fully named by that string, two thirds by `Repr.maxstring`, a third by `maxstring`).
+    fully named by that string, two thirds by `Repr.maxstring`, a third by `maxstring`)
+    + the same share against what the chunk is about (`Chunk.about`: its title, section path,
+    and the headings, defined terms and table keys of its text): naming the thing is evidence,
+    defining it is more. Each signal lies in [0, 1] and counts once: no weight is tuned.
 
     Fusion ranks whole chunks by bag-of-words and a mean embedding, so the chunk that holds the
     query's phrase or names its identifier can sit below a neighbour that merely shares its
@@ -108,7 +111,9 @@ class ProximityReranker:
         for hit in hits:
             passage = passage_text(hit.chunk)
             prior = hit.score / best if best > 0 else 0.0
-            scores.append(prior + _pair_share(pairs, passage) + _named_share(names, passage))
+            named = _named_share(names, passage)
+            defined = _named_share(names, hit.chunk.about) if names else 0.0
+            scores.append(prior + _pair_share(pairs, passage) + named + defined)
         return scores
 
 

@@ -93,6 +93,9 @@ class VectorStoreSettings(QdrantCollectionOptions):
     # mean vector, "beside" it (a third fused leg), or "off" (the windows are stored either way,
     # for the semantic reranker; see retrieval/stores/_schema.py)
     windows: Literal["off", "beside", "instead"] = "off"
+    # How the hybrid legs combine: "dbsf" (distribution-based score; measured better on pydocs,
+    # evals/README.md) or "rrf" (reciprocal rank)
+    fusion: Literal["rrf", "dbsf"] = "dbsf"
 
 
 class RerankerSettings(BaseModel):

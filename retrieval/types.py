@@ -74,6 +74,14 @@ class Chunk:
     end: int = 0
     generation: str = ""  # the ingestion run that wrote it (a job id); "" for none
     places: tuple[Place, ...] = ()  # empty for chunks indexed before places were recorded
+    names: tuple[str, ...] = ()  # what its own text defines: headings, terms, table keys
+
+    @property
+    def about(self) -> str:
+        """The names this chunk is about, one a line: the document's title, the section path
+        where it starts, and what its text defines (the index's `names` leg and the
+        reranker read this)."""
+        return "\n".join(n for n in (self.title, *self.section.split(" > "), *self.names) if n)
 
     def place_at(self, offset: int) -> Place | None:
         """Where character `offset` of the text lies; None for chunks without places."""
@@ -97,6 +105,7 @@ class IndexPoint:
     dense: np.ndarray  # shape (dim,), float32, L2-normalised
     sparse: SparseVector
     windows: np.ndarray | None = None  # shape (n, dim), unit rows; None: the one window `dense`
+    names: SparseVector | None = None  # BM25 weights of `chunk.about`; None: no names leg
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,16 @@ alike) and random unit dense vectors of the real dimension (384). Queries: a few
 random chunk, and that chunk's vector plus noise, so both legs find it.
 
 Edge: the query's BM25 encoding + `EdgeVectorStore.query` (scope-filtered prefetch of 50 per
-leg, RRF in the engine, top 10 with payloads), as `Retriever.search` calls it (no model). The
+leg, RRF in the engine, top 10 with payloads), as `Retriever.search` calls it (no model); its
+hybrid runs the names leg too (each chunk's names: its first `NAMES` words, as a title);
+`hybrid-2` is the same store queried without it, as an index made before it (the baseline's
+hybrid is the same two-leg one for both). The
 store is built as the worker builds it (upserts of `--batch` points, each flushed; no optimize).
 Baseline, same process and data: `rank_bm25.BM25Okapi` scores over the same tokens + numpy
 brute-force dot product, top 50 of each, the same RRF (k = RRF_K) in Python, top 10. Each
 query runs on both, alternately first. Reported per size: p50/p95 per mode (dense, bm25,
-hybrid), the ratio edge / baseline, build times, peak memory, and the top-10 overlap of the
-two hybrids (IDF formulas differ slightly, so it is high but not 1).
+hybrid, hybrid-2), the ratio edge / baseline, build times, peak memory, and the top-10 overlap
+of the two-leg hybrids (IDF formulas differ slightly, so it is high but not 1).
 
 Window vectors: each chunk gets `--windows` of them (its vector plus noise, renormalised; pydocs'
 512-1,024-token chunks have 3-5 MiniLM windows), queried as `--windows-leg` says; with
@@ -37,7 +40,7 @@ from typing import Any, get_args
 import numpy as np
 
 from evals.bench.common import out_option, percentiles, print_table, ratio, write_report
-from retrieval.bm25 import BM25Encoder, tokenize
+from retrieval.bm25 import NAMES_AVG_LEN, BM25Encoder, tokenize
 from retrieval.stores import RRF_K, EdgeVectorStore
 from retrieval.stores._schema import DEFAULT_WINDOWS_LEG, WindowsLeg
 from retrieval.types import Chunk, IndexPoint, Scope
@@ -46,7 +49,8 @@ NAME = "query_scale"
 DIM = 384
 VOCAB = 30_000
 LIMIT, PREFETCH = 10, 50
-MODES = ("dense", "bm25", "hybrid")
+NAMES = 6  # words of a synthetic chunk's names (what a title and section path hold)
+MODES = ("dense", "bm25", "hybrid", "hybrid-2")  # hybrid-2: without the names leg
 SCOPE = Scope.of(["bench"])
 _SYLLABLES = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
 
@@ -122,9 +126,9 @@ class Baseline:
 
     def search(self, query: Query, mode: str) -> list[int]:
         legs = []
-        if mode in ("dense", "hybrid"):
+        if mode != "bm25":
             legs.append(_top(self.dense @ query.dense, PREFETCH))
-        if mode in ("bm25", "hybrid"):
+        if mode != "dense":
             legs.append(_top(self.bm25.get_scores(tokenize(query.text)), PREFETCH))
         return legs[0][:LIMIT] if len(legs) == 1 else rrf(legs, limit=LIMIT)
 
@@ -138,8 +142,9 @@ def _top(scores: np.ndarray, k: int) -> list[int]:
 def edge_search(
     store: EdgeVectorStore, bm25: BM25Encoder, query: Query, mode: str, similarity: bool = False
 ) -> list[str]:
-    dense = query.dense if mode in ("dense", "hybrid") else None
-    sparse = bm25.encode_query(query.text) if mode in ("bm25", "hybrid") else None
+    dense = query.dense if mode != "bm25" else None
+    sparse = bm25.encode_query(query.text) if mode != "dense" else None
+    store.has_names = mode != "hybrid-2"  # the same store queried as one made without the leg
     hits = store.query(
         scope=SCOPE,
         dense=dense,
@@ -160,15 +165,28 @@ def build_edge(
     windows: int = 1,
 ) -> None:
     rng = np.random.default_rng(len(corpus.texts) + 1)  # apart: the corpus stays the same
+    names = BM25Encoder(k1=bm25.k1, b=bm25.b, avg_len=NAMES_AVG_LEN)
     for start in range(0, len(corpus.texts), batch):
-        points = [
-            IndexPoint(
-                chunk=Chunk(corpus.ids[i], "bench", f"d{i // 20}", i % 20, corpus.texts[i]),
-                dense=corpus.dense[i],
-                sparse=bm25.encode_document(corpus.texts[i]),
-                windows=_windows(corpus.dense[i], windows, rng),
+        chunks = [
+            Chunk(
+                corpus.ids[i],
+                "bench",
+                f"d{i // 20}",
+                i % 20,
+                corpus.texts[i],
+                names=(" ".join(corpus.texts[i].split()[:NAMES]),),
             )
             for i in range(start, min(start + batch, len(corpus.texts)))
+        ]
+        points = [
+            IndexPoint(
+                chunk=c,
+                dense=corpus.dense[int(uuid.UUID(c.id)) - 1],
+                sparse=bm25.encode_document(c.text),
+                names=names.encode_document(c.about),
+                windows=_windows(corpus.dense[int(uuid.UUID(c.id)) - 1], windows, rng),
+            )
+            for c in chunks
         ]
         store.upsert(points)
         tick(len(points))
@@ -202,7 +220,7 @@ def time_queries(
                 else:
                     got[side] = {corpus.ids[i] for i in base.search(query, mode)}
                 ms[side][mode].append((time.perf_counter() - started) * 1000)
-            if mode == "hybrid":
+            if mode == "hybrid-2":
                 overlap.append(len(got["edge"] & got["base"]) / LIMIT)
     return {"ms": ms, "hybrid_top10_overlap": round(float(np.mean(overlap)), 3)}
 

@@ -30,7 +30,11 @@ def make_vector_store(
 
         path = settings.path or default_path
         return EdgeVectorStore(
-            path, dense_dim=dense_dim, min_free_bytes=min_free_bytes, windows=settings.windows
+            path,
+            dense_dim=dense_dim,
+            min_free_bytes=min_free_bytes,
+            windows=settings.windows,
+            fusion=settings.fusion,
         )
     from retrieval.stores.qdrant import QdrantClientStore
 
@@ -43,6 +47,7 @@ def make_vector_store(
         timeout_s=settings.timeout_s,
         options=settings,  # its QdrantCollectionOptions part: the collection's creation options
         windows=settings.windows,
+        fusion=settings.fusion,
     )
 
 

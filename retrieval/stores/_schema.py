@@ -31,6 +31,10 @@ WindowsLeg = Literal["off", "beside", "instead"]
 # past the 50 ms p95 budget (evals/README.md, "Window vectors").
 DEFAULT_WINDOWS_LEG: WindowsLeg = "off"
 
+# BM25 weights of what a chunk is about (title, section path, defined terms: `Chunk.about`), IDF
+# live too. Indexes created before it have no such vector: the stores then skip its leg.
+NAMES_VECTOR = "names"
+
 COLLECTION_FIELD = "collection"  # the tenant key: keyword index, is_tenant where supported
 DOCUMENT_FIELD = "document"  # keyword index
 GENERATION_FIELD = "generation"  # keyword index: the ingestion run that wrote the point
@@ -39,6 +43,9 @@ KEYWORD_INDEXES = (COLLECTION_FIELD, DOCUMENT_FIELD, GENERATION_FIELD)
 # Qdrant's own default RRF constant (score = 1 / (k + rank - 1)). The server store sends a plain
 # RRF fusion, which uses this default; the edge API needs k spelled out. Keep them equal.
 RRF_K = 2
+# How the legs' rankings combine: reciprocal rank fusion, or distribution-based score fusion
+# (each leg's scores normalised by their mean +- 3 standard deviations, then summed).
+Fusion = Literal["rrf", "dbsf"]
 
 
 @dataclass(frozen=True)
@@ -142,11 +149,14 @@ def query_legs(
     dim: int,
     *,
     windows: WindowsLeg = "off",
+    names: bool = False,
 ) -> list[tuple[str, QueryVector]]:
     """The (vector name, query vector) legs to run, dense first; the windows leg's query is a
     multivector of one (the query vector), scored by MaxSim against the chunk's windows.
 
     A sparse vector without terms is no leg (it matches nothing); no legs means no query.
+    `names` (the index has the names vector): a hybrid query (both vectors given) also runs
+    the BM25 query against the names, as a third leg; a single-leg query stays that leg.
     """
     legs: list[tuple[str, QueryVector]] = []
     if dense is not None:
@@ -157,6 +167,8 @@ def query_legs(
             legs.append((WINDOWS_VECTOR, [values]))
     if sparse is not None and len(sparse.indices) > 0:
         legs.append((SPARSE_VECTOR, sparse))
+        if names and dense is not None:
+            legs.append((NAMES_VECTOR, sparse))
     return legs
 
 
@@ -174,6 +186,7 @@ def to_payload(chunk: Chunk) -> dict[str, Any]:
         "end": chunk.end,
         GENERATION_FIELD: chunk.generation,
         "places": [[p.offset, p.page, p.section] for p in chunk.places],
+        "names": list(chunk.names),
     }
 
 
@@ -194,6 +207,7 @@ def to_chunk(pid: object, payload: Mapping[str, Any] | None) -> Chunk:
         end=int(data.get("end", 0)),
         generation=str(data.get(GENERATION_FIELD, "")),
         places=tuple(_place(p) for p in data.get("places") or ()),
+        names=tuple(str(n) for n in data.get("names") or ()),
     )
 
 

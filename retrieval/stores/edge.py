@@ -43,9 +43,11 @@ from retrieval.stores._schema import (
     DENSE_VECTOR,
     DOCUMENT_FIELD,
     GENERATION_FIELD,
+    NAMES_VECTOR,
     RRF_K,
     SPARSE_VECTOR,
     WINDOWS_VECTOR,
+    Fusion,
     Match,
     QueryVector,
     WindowsLeg,
@@ -79,17 +81,21 @@ class EdgeVectorStore:
         dense_dim: int,
         min_free_bytes: int = 0,
         windows: WindowsLeg = DEFAULT_WINDOWS_LEG,
+        fusion: Fusion = "dbsf",
     ) -> None:
         self.path = Path(path)
         self.dense_dim = dense_dim
         self.min_free_bytes = min_free_bytes
+        self.fusion = fusion
         self._write_lock = threading.Lock()
         self._lock_handle: IO[str] | None = _lock_directory(self.path)
         self.has_windows = _has_windows(self.path)
         self.windows: WindowsLeg = windows if self.has_windows else "off"
         self._shard: qe.EdgeShard | None = None
         try:
-            self._shard = _open_shard(self.path, _config(dense_dim, windows=self.has_windows))
+            self.has_names = _has_names(self.path)
+            config = _config(dense_dim, windows=self.has_windows, names=self.has_names)
+            self._shard = _open_shard(self.path, config)
             self._ensure_indexes()
         except BaseException:
             self.close()
@@ -117,11 +123,13 @@ class EdgeVectorStore:
         documents: Sequence[str] | None = None,
         similarity: bool = False,
     ) -> list[Hit]:
-        """Both legs: one request, each leg prefetched under the scope filter, fused by RRF."""
+        """Every leg in one request, each prefetched under the scope filter, then fused."""
         flt = _scope_filter(scope, documents=documents)
         legs = [
             qe.Query.Nearest(_vector(v), using=name)
-            for name, v in query_legs(dense, sparse, self.dense_dim, windows=self.windows)
+            for name, v in query_legs(
+                dense, sparse, self.dense_dim, windows=self.windows, names=self.has_names
+            )
         ]
         if flt is None or not legs or limit <= 0:
             return []
@@ -136,7 +144,7 @@ class EdgeVectorStore:
             request = qe.QueryRequest(query=legs[0], **common)
         else:
             request = qe.QueryRequest(
-                query=qe.Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]  # the stub omits Rrf
+                query=_fusion(self.fusion),
                 prefetches=[
                     qe.Prefetch(limit=prefetch_limit, query=leg, filter=flt) for leg in legs
                 ],
@@ -236,6 +244,8 @@ class EdgeVectorStore:
         }
         if self.has_windows:
             vectors[WINDOWS_VECTOR] = window_values(point, self.dense_dim)
+        if self.has_names and point.names is not None and point.names.indices:
+            vectors[NAMES_VECTOR] = _vector(point.names)
         return qe.Point(point_id(point.chunk.id), vectors, to_payload(point.chunk))
 
     def _ensure_indexes(self) -> None:
@@ -287,15 +297,31 @@ def _vector(vector: QueryVector) -> Any:
     return vector
 
 
+def _fusion(fusion: Fusion) -> Any:
+    """The engine's fusion query (the stub omits the Fusion variants as queries)."""
+    return qe.Fusion.Dbsf() if fusion == "dbsf" else qe.Fusion.Rrf(k=RRF_K)
+
+
+def _stored_config(path: Path) -> dict[str, Any] | None:
+    """The shard's saved config; None for a new shard (it gets every vector)."""
+    config = path / _CONFIG_FILE
+    return json.loads(config.read_text()) if config.exists() else None
+
+
 def _has_windows(path: Path) -> bool:
     """Whether the shard at `path` has (or, being new, will have) the windows vector."""
-    config = path / _CONFIG_FILE
-    if not config.exists():
-        return True
-    return WINDOWS_VECTOR in json.loads(config.read_text()).get("vectors", {})
+    config = _stored_config(path)
+    return config is None or WINDOWS_VECTOR in config.get("vectors", {})
 
 
-def _config(dense_dim: int, *, windows: bool) -> qe.EdgeConfig:
+def _has_names(path: Path) -> bool:
+    """Whether the shard at `path` has the names vector: a new one does; one created before
+    the vector existed keeps working without that leg (re-ingest into a new one to get it)."""
+    config = _stored_config(path)
+    return config is None or NAMES_VECTOR in config.get("sparse_vectors", {})
+
+
+def _config(dense_dim: int, *, windows: bool, names: bool) -> qe.EdgeConfig:
     vectors = {DENSE_VECTOR: qe.EdgeVectorParams(size=dense_dim, distance=qe.Distance.Cosine)}
     if windows:
         vectors[WINDOWS_VECTOR] = qe.EdgeVectorParams(
@@ -303,9 +329,10 @@ def _config(dense_dim: int, *, windows: bool) -> qe.EdgeConfig:
             distance=qe.Distance.Cosine,
             multivector_config=qe.MultiVectorConfig(qe.MultiVectorComparator.MaxSim),
         )
+    sparse = [SPARSE_VECTOR, NAMES_VECTOR] if names else [SPARSE_VECTOR]
     return qe.EdgeConfig(
         vectors=vectors,
-        sparse_vectors={SPARSE_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+        sparse_vectors={v: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf) for v in sparse},
         # optimize() runs only from purge(); there, any segment with a deleted point is rewritten.
         optimizers=qe.EdgeOptimizersConfig(deleted_threshold=0.0, vacuum_min_vector_number=0),
         wal_enabled=False,

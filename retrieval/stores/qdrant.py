@@ -34,8 +34,10 @@ from retrieval.stores._schema import (
     DENSE_VECTOR,
     DOCUMENT_FIELD,
     GENERATION_FIELD,
+    NAMES_VECTOR,
     SPARSE_VECTOR,
     WINDOWS_VECTOR,
+    Fusion,
     Match,
     QueryVector,
     WindowsLeg,
@@ -55,6 +57,7 @@ from retrieval.types import Chunk, Hit, IndexPoint, Scope, SparseVector
 
 # purge(): vacuum any segment with a deleted point. The server refuses fewer than 100 vectors.
 _PURGE_OPTIMIZERS = models.OptimizersConfigDiff(deleted_threshold=0.0, vacuum_min_vector_number=100)
+_FUSION = {"rrf": models.Fusion.RRF, "dbsf": models.Fusion.DBSF}
 
 
 class QdrantClientStore:
@@ -74,8 +77,10 @@ class QdrantClientStore:
         timeout_s: float = 10.0,
         options: QdrantCollectionOptions | None = None,
         windows: WindowsLeg = DEFAULT_WINDOWS_LEG,
+        fusion: Fusion = "dbsf",
     ) -> None:
         self.collection = collection
+        self.fusion = fusion
         self.dense_dim = dense_dim
         self.options = options or QdrantCollectionOptions()
         self._dense_params = search_params(self.options)
@@ -86,7 +91,7 @@ class QdrantClientStore:
         self._client: QdrantClient | None = _client(url, path, api_key, timeout_s)
         try:
             with self._calling() as client:
-                self.has_windows = ensure_collection(
+                self.has_windows, self.has_names = ensure_collection(
                     client,
                     collection,
                     dense_dim=dense_dim,
@@ -117,9 +122,9 @@ class QdrantClientStore:
         documents: Sequence[str] | None = None,
         similarity: bool = False,
     ) -> list[Hit]:
-        """Both legs: one request, each leg prefetched under the scope filter, fused by RRF."""
+        """Every leg in one request, each prefetched under the scope filter, then fused."""
         flt = _scope_filter(scope, documents=documents)
-        legs = query_legs(dense, sparse, self.dense_dim, windows=self.windows)
+        legs = query_legs(dense, sparse, self.dense_dim, windows=self.windows, names=self.has_names)
         if flt is None or not legs or limit <= 0:
             return []
         measure = similarity and dense is not None
@@ -143,7 +148,7 @@ class QdrantClientStore:
                 )
                 for name, v in legs
             ]
-            args["query"] = models.FusionQuery(fusion=models.Fusion.RRF)  # k: Qdrant's default
+            args["query"] = models.FusionQuery(fusion=_FUSION[self.fusion])  # RRF k: the default
         with self._calling() as client:
             points = client.query_points(self.collection, **args).points
         query = dense_values(dense, self.dense_dim) if measure and dense is not None else None
@@ -246,6 +251,8 @@ class QdrantClientStore:
         }
         if self.has_windows:
             vectors[WINDOWS_VECTOR] = window_values(point, self.dense_dim)
+        if self.has_names and point.names is not None and point.names.indices:
+            vectors[NAMES_VECTOR] = _vector(point.names)
         return models.PointStruct(
             id=point_id(point.chunk.id), vector=vectors, payload=to_payload(point.chunk)
         )

@@ -23,6 +23,7 @@ from retrieval.stores._schema import (
     DENSE_VECTOR,
     DOCUMENT_FIELD,
     GENERATION_FIELD,
+    NAMES_VECTOR,
     SPARSE_VECTOR,
     WINDOWS_VECTOR,
 )
@@ -61,7 +62,8 @@ def create_args(options: QdrantCollectionOptions, dense_dim: int) -> dict[str, A
     return {
         "vectors_config": {DENSE_VECTOR: dense, WINDOWS_VECTOR: windows},
         "sparse_vectors_config": {
-            SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)
+            name: models.SparseVectorParams(modifier=models.Modifier.IDF)
+            for name in (SPARSE_VECTOR, NAMES_VECTOR)
         },
         "shard_number": options.shard_number,
         "replication_factor": options.replication_factor,
@@ -91,10 +93,12 @@ def ensure_collection(
     dense_dim: int,
     options: QdrantCollectionOptions,
     indexes: bool,
-) -> bool:
+) -> tuple[bool, bool]:
     """Create the collection if it does not exist (another process may win the race), check
     its dense size, and create missing payload indexes (`indexes`: not in local mode).
-    Returns whether it has the windows vector (collections created before it have not)."""
+
+    Returns whether it has the windows vector and the names vector (a collection created
+    before either existed has not: its queries run without that leg)."""
     if not client.collection_exists(collection):
         try:
             client.create_collection(collection, **create_args(options, dense_dim))
@@ -108,7 +112,8 @@ def ensure_collection(
             if field not in (info.payload_schema or {}):
                 client.create_payload_index(collection, field, field_schema=schema, wait=True)
     vectors = info.config.params.vectors
-    return isinstance(vectors, dict) and WINDOWS_VECTOR in vectors
+    has_windows = isinstance(vectors, dict) and WINDOWS_VECTOR in vectors
+    return has_windows, NAMES_VECTOR in (info.config.params.sparse_vectors or {})
 
 
 def _readable(client: QdrantClient, collection: str) -> models.CollectionInfo:

@@ -94,7 +94,7 @@ def test_environment_settings_reach_the_create_request(
     [create] = front.bodies("PUT", "/collections/c")
     assert create == {
         "vectors": {"dense": LARGE_DENSE, "windows": LARGE_WINDOWS},
-        "sparse_vectors": {"bm25": {"modifier": "idf"}},
+        "sparse_vectors": {"bm25": {"modifier": "idf"}, "names": {"modifier": "idf"}},
         "shard_number": 6,
         "replication_factor": 2,
         "write_consistency_factor": 1,
@@ -115,7 +115,7 @@ def test_defaults_send_only_the_vectors(front: QdrantFront) -> None:
                 "multivector_config": {"comparator": "max_sim"},
             },
         },
-        "sparse_vectors": {"bm25": {"modifier": "idf"}},
+        "sparse_vectors": {"bm25": {"modifier": "idf"}, "names": {"modifier": "idf"}},
     }
 
 
@@ -150,10 +150,11 @@ def test_the_dense_leg_carries_the_search_params(front: QdrantFront) -> None:
         store.query(scope=A, dense=unit("q"))
         store.query(scope=A, sparse=sparse({999: 1.0}))
     hybrid, dense, lexical = front.bodies("POST", "/collections/c/points/query")
-    dense_leg, bm25_leg = hybrid["prefetch"]
+    dense_leg, bm25_leg, names_leg = hybrid["prefetch"]
     assert (dense_leg["using"], dense_leg["params"]) == ("dense", DENSE_PARAMS)
-    assert bm25_leg["using"] == "bm25"
+    assert (bm25_leg["using"], names_leg["using"]) == ("bm25", "names")
     assert "params" not in bm25_leg
+    assert "params" not in names_leg
     assert hybrid["query"] == {"fusion": "rrf"}
     assert "params" not in hybrid
     assert dense["params"] == DENSE_PARAMS
@@ -208,6 +209,7 @@ def test_local_mode_keeps_the_dense_vector_options() -> None:
     dense = params.vectors["dense"]  # type: ignore[index]
     assert dense.model_dump(mode="json", exclude_none=True) == LARGE_DENSE
     assert params.sparse_vectors["bm25"].modifier == models.Modifier.IDF  # type: ignore[index]
+    assert params.sparse_vectors["names"].modifier == models.Modifier.IDF  # type: ignore[index]
 
 
 # -- what the dense options do in Qdrant's engine ----------------------------------------------

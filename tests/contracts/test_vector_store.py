@@ -163,6 +163,46 @@ def test_hybrid_query_fuses_both_legs_with_rrf(store: VectorStore) -> None:
     assert _ranking(hits) == [{second_both.id}, {top_dense.id, top_sparse.id}]  # a tie: any order
 
 
+def test_names_leg_lifts_the_chunk_that_defines_the_query_terms(store: VectorStore) -> None:
+    q = unit(QUERY)
+    near_dense, mentions = chunk("A", "d", 0), chunk("A", "d", 1)
+    defines = chunk("A", "d", 2, names=("xj-220",))
+    store.upsert(
+        [
+            point(near_dense, near(q, "a", 0.1), {50: 1.0}),
+            point(mentions, near(q, "b", 3.0), {40: 2.0}),
+            IndexPoint(defines, near(q, "c", 0.5), sparse({40: 1.0}), names=sparse({40: 1.0})),
+        ]
+    )
+    hits = store.query(scope=A, dense=q, sparse=sparse({40: 1.0}), limit=3)
+    # RRF (k = 2): 1/3 + 1/3 + 1/2 (names) beats 1/2 + 1/4; without the names leg it would not
+    assert [h.chunk for h in hits] == [defines, mentions, near_dense]
+    assert hits[0].score == pytest.approx(2 / 3 + 1 / 2)
+    bm25_only = store.query(scope=A, sparse=sparse({40: 1.0}), limit=3)
+    assert [h.chunk for h in bm25_only] == [mentions, defines]  # one leg stays that leg
+
+
+@pytest.mark.parametrize("kind", ["edge", "qdrant"])
+def test_dbsf_fusion_is_a_setting(kind: str, tmp_path: Path) -> None:
+    settings = VectorStoreSettings(
+        kind="edge" if kind == "edge" else "qdrant",
+        path=tmp_path / "index" if kind == "edge" else None,
+        url=None if kind == "edge" else ":memory:",
+        fusion="dbsf",
+    )
+    s = make_vector_store(settings, dense_dim=DIM, default_path=tmp_path / "unused")
+    try:
+        q = unit(QUERY)
+        best, other = chunk("A", "d", 0), chunk("A", "d", 1)
+        s.upsert([point(best, near(q, "a", 0.1), {40: 2.0})])
+        s.upsert([point(other, near(q, "b", 2.0), {40: 1.0})])
+        hits = s.query(scope=A, dense=q, sparse=sparse({40: 1.0}), limit=2)
+        assert [h.chunk for h in hits] == [best, other]
+        assert hits[0].score != pytest.approx(2 / 2)  # not RRF's 1/2 + 1/2
+    finally:
+        s.close()
+
+
 def test_rare_term_outranks_common_term_idf(store: VectorStore) -> None:
     rare, common = chunk("A", "rare"), chunk("A", "common")
     fillers = [chunk("A", "filler", i) for i in range(8)]
@@ -177,7 +217,7 @@ def test_hit_rebuilds_every_chunk_field(store: VectorStore) -> None:
     places = (Place(0, 12, "Ch 1 > Leave"), Place(40, 13, "Ch 1 > Leave"), Place(61, 13, "Ch 2"))
     full = chunk(
         "A", "doc-1", 4, title="Handbook", section="Ch 1 > Leave", page=12, start=5, end=90,
-        places=places,
+        places=places, names=("Leave", "annual leave"),
     )  # fmt: skip
     bare = chunk("A", "doc-2", 0)
     store.upsert([point(full), point(bare)])
@@ -363,7 +403,7 @@ def test_hybrid_is_one_request_with_the_scope_on_every_leg(
     else:
         assert method == "query_points"
         top, legs = kwargs["query_filter"], [p.filter for p in kwargs["prefetch"]]
-    assert len(legs) == 2
+    assert len(legs) == 3  # dense, BM25 over the text, BM25 over the names
     for flt in [top, *legs]:
         cond = flt.must[0]
         assert cond.key == "collection"
@@ -644,3 +684,49 @@ def _ranking(hits: list[Hit]) -> list[set[str]]:
 
 def _files_containing(root: Path, needle: bytes) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file() and needle in p.read_bytes()]
+
+
+# -- indexes created before the names vector ---------------------------------------------------
+
+
+def _old_index(kind: str, tmp_path: Path) -> VectorStore:
+    """A store on an index created with only the dense and BM25 vectors, as before the names
+    vector existed."""
+    if kind == "edge":
+        import qdrant_edge as qe
+
+        config = qe.EdgeConfig(
+            vectors={"dense": qe.EdgeVectorParams(size=DIM, distance=qe.Distance.Cosine)},
+            sparse_vectors={"bm25": qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+            wal_enabled=False,
+        )
+        qe.EdgeShard.create(str(tmp_path / "index"), config).close()
+        return EdgeVectorStore(tmp_path / "index", dense_dim=DIM)
+    from qdrant_client import QdrantClient, models
+
+    client = QdrantClient(path=str(tmp_path / "local"))
+    client.create_collection(
+        "old",
+        vectors_config={"dense": models.VectorParams(size=DIM, distance=models.Distance.COSINE)},
+        sparse_vectors_config={"bm25": models.SparseVectorParams(modifier=models.Modifier.IDF)},
+    )
+    client.close()
+    return QdrantClientStore(path=tmp_path / "local", collection="old", dense_dim=DIM)
+
+
+@pytest.mark.parametrize("kind", ["edge", "qdrant"])
+def test_an_index_without_the_names_vector_keeps_working(kind: str, tmp_path: Path) -> None:
+    s = _old_index(kind, tmp_path)
+    try:
+        assert not s.has_names  # type: ignore[attr-defined]
+        q = unit(QUERY)
+        c = chunk("A", "d", names=("XJ-220",))
+        s.upsert([IndexPoint(c, near(q, "a", 0.1), sparse({40: 1.0}), names=sparse({40: 1.0}))])
+        hits = s.query(scope=A, dense=q, sparse=sparse({40: 1.0}), limit=1)
+        assert [h.chunk for h in hits] == [c]
+        assert hits[0].score == pytest.approx(1 / 2 + 1 / 2)  # two legs, not three
+    finally:
+        s.close()
+    if kind == "edge":  # reopening keeps it as it was
+        with EdgeVectorStore(tmp_path / "index", dense_dim=DIM) as again:
+            assert not again.has_names

@@ -96,6 +96,18 @@ def test_proximity_lifts_the_passage_naming_the_identifier() -> None:
     assert scores["id-2"] == pytest.approx(0.8 + 1 / 3)
 
 
+def test_proximity_lifts_the_chunk_that_defines_the_name() -> None:
+    mentions = Chunk("id-0", "c", "d", 0, "Call token.ENCODING first; see token.ENCODING.")
+    defines = Chunk(
+        "id-1", "c", "d", 1, "token.ENCODING: the encoding token.", names=("token.ENCODING",)
+    )
+    hits = [Hit(mentions, 1.0), Hit(defines, 0.9)]
+    out = ProximityReranker().rerank("What is token.ENCODING?", hits, top_k=2)
+    assert [h.chunk.id for h in out] == ["id-1", "id-0"]
+    # both hold the pair 'token encoding' (1 of 3) and name it fully (+1); id-1 defines it (+1)
+    assert [h.score for h in out] == pytest.approx([0.9 + 1 / 3 + 1 + 1, 1.0 + 1 / 3 + 1])
+
+
 def test_proximity_keeps_fusion_order_without_signals() -> None:
     out = ProximityReranker().rerank("?!", HITS, top_k=4)
     assert [h.chunk.id for h in out] == [h.chunk.id for h in HITS]
