@@ -81,7 +81,7 @@ class EdgeVectorStore:
         dense_dim: int,
         min_free_bytes: int = 0,
         windows: WindowsLeg = DEFAULT_WINDOWS_LEG,
-        fusion: Fusion = "dbsf",
+        fusion: Fusion = "rrf",
     ) -> None:
         self.path = Path(path)
         self.dense_dim = dense_dim

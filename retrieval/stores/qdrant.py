@@ -77,7 +77,7 @@ class QdrantClientStore:
         timeout_s: float = 10.0,
         options: QdrantCollectionOptions | None = None,
         windows: WindowsLeg = DEFAULT_WINDOWS_LEG,
-        fusion: Fusion = "dbsf",
+        fusion: Fusion = "rrf",
     ) -> None:
         self.collection = collection
         self.fusion = fusion
@@ -258,8 +258,9 @@ class QdrantClientStore:
         )
 
     def _params(self, vector_name: str) -> models.SearchParams | None:
-        """The search params of a leg: the dense ones' (HNSW beam, quantization); none for BM25."""
-        return None if vector_name == SPARSE_VECTOR else self._dense_params
+        """The search params of a leg: the dense ones' (HNSW beam, quantization); none for the
+        sparse ones (BM25, names)."""
+        return self._dense_params if vector_name in (DENSE_VECTOR, WINDOWS_VECTOR) else None
 
 
 def _scope_filter(

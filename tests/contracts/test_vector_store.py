@@ -310,7 +310,8 @@ def test_edge_index_without_windows_runs_as_before(tmp_path: Path) -> None:
 
     from retrieval.stores.edge import _config
 
-    qe.EdgeShard.create(str(tmp_path), _config(DIM, windows=False)).close()  # an older index
+    older = _config(DIM, windows=False, names=True)  # an index made before the windows
+    qe.EdgeShard.create(str(tmp_path), older).close()
     with EdgeVectorStore(tmp_path, dense_dim=DIM, windows="instead") as s:
         assert (s.has_windows, s.windows) == (False, "off")
         _assert_runs_without_windows(s)
