@@ -7,8 +7,9 @@ again under a new generation (a job of kind "reembed", pending: hidden from ever
 the new dense vectors and the same text and BM25 vectors; its original is copied to the new
 generation. Only when every document is written are the new generations made live and the old
 ones retired, in one transaction: searches see the old index or the new one, never a mix. The
-worker's sweep deletes the retired points after their grace period (`sweep` here does it at
-once). A failure retires the new generations instead, and the old index stays as it was.
+worker's sweep deletes the retired points after their grace period (the command does it at
+once). A failure retires the new generations instead, and the old index stays as it was; so
+does the next run for those a killed run left pending. A run starts over: it is not resumable.
 The new model must have the index's vector size (a tuned MiniLM does); otherwise re-ingest
 into a fresh data directory.
 """
@@ -62,7 +63,11 @@ def reembed_all(
     batch_size: int = 32,
     on_document: Callable[[int], None] = lambda chunks: None,
 ) -> dict[str, str]:
-    """Re-embed every live document; returns {old generation: new generation}."""
+    """Re-embed every live document; returns {old generation: new generation}. Generations an
+    interrupted run left pending are retired first (the sweep deletes their points)."""
+    with sessions() as db:
+        left = db.scalars(select(Job.id).where(Job.kind == KIND, Job.index_state == "pending"))
+        _retire(sessions, list(left))
     swaps: dict[str, str] = {}
     try:
         for live in live_documents(sessions):
