@@ -32,7 +32,6 @@ from app.services import local_admin, tuning
 from app.services import reembed as reembed_service
 from app.settings import Settings
 from retrieval.embedders import minilm_path
-from retrieval.errors import ModelNotFound
 from retrieval.finetune import TuneOptions, fine_tune
 from retrieval.tuning import build_pairs
 
@@ -93,7 +92,10 @@ def tune(
             )
         manifest = target.with_name(target.name + ".manifest.json")
         tuning.write_manifest(settings, target, manifest, f"tuned from {base} on {found.id}")
-    except (ValueError, ModelNotFound, *KNOWN_ERRORS) as exc:
+    except ValueError as exc:  # no pairs: too little structured text
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    except KNOWN_ERRORS as exc:
         fail(exc)
     summary = {
         "collection": found.id,

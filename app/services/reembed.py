@@ -28,6 +28,7 @@ from app.db.session import transaction
 from app.originals import Originals
 from ingestion.pipeline import chunk_id
 from retrieval.bm25 import BM25Encoder
+from retrieval.errors import RetrievalError
 from retrieval.protocols import Embedder, VectorStore
 from retrieval.types import IndexPoint, Scope
 
@@ -117,7 +118,8 @@ def _write(
     ids = [chunk_id(live.document, live.generation, p) for p in range(live.chunks)]
     chunks = store.get(scope=Scope.of([live.collection]), ids=ids) if ids else []
     if len(chunks) != live.chunks:
-        raise RuntimeError(f"document {live.document}: {len(chunks)} of {live.chunks} chunks found")
+        found = f"{len(chunks)} of its {live.chunks} chunks"
+        raise RetrievalError(f"document {live.document}: only {found} are in the index")
     for start in range(0, len(chunks), batch_size):
         batch = chunks[start : start + batch_size]
         vectors = embedder.embed([c.text for c in batch], kind="document")
