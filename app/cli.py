@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from app import cli_deploy, cli_erasure, cli_migrate
+from app import cli_deploy, cli_erasure, cli_migrate, cli_tune
 from app.auth import users
 from app.cli_support import CollectionOpt, check_models, err, fail, local_runtime, out
 from app.db.models import Document
@@ -36,6 +36,7 @@ cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 cli.add_typer(cli_erasure.commands)  # erase, verify-receipt, receipt-key, backup, restore
 cli.add_typer(cli_migrate.commands)  # migrate
 cli.add_typer(cli_deploy.commands)  # bundle, doctor
+cli.add_typer(cli_tune.commands)  # tune
 
 
 def scope_of(runtime: Runtime, collection: str) -> Scope:

@@ -64,7 +64,6 @@ class IngestionPipeline:
         self.parser = parser
         self.embedder = embedder
         self.bm25 = bm25
-        self.names_bm25 = BM25Encoder(k1=bm25.k1, b=bm25.b, avg_len=NAMES_AVG_LEN)
         self.store = store
         self.chunker = chunker
         self.batch_size = batch_size
@@ -108,19 +107,7 @@ class IngestionPipeline:
         report("embedding", 0, len(chunks))
         for start in range(0, len(chunks), self.batch_size):
             batch = chunks[start : start + self.batch_size]
-            windows = self.embedder.embed_windows([c.text for c in batch])
-            self.store.upsert(
-                [
-                    IndexPoint(
-                        chunk=c,
-                        dense=vector,
-                        sparse=self.bm25.encode_document(c.text),
-                        names=self.names_bm25.encode_document(c.about),
-                        windows=w,
-                    )
-                    for c, vector, w in zip(batch, pooled(windows), windows, strict=True)
-                ]
-            )
+            self.store.upsert(index_points(batch, self.embedder, self.bm25))
             report("embedding", start + len(batch), len(chunks))
         return IngestResult(chunks=len(chunks), pages=parsed.pages)
 
@@ -161,3 +148,22 @@ def make_pipeline(
         parse_settings=settings,
         parser=parser,
     )
+
+
+def index_points(
+    chunks: Sequence[Chunk], embedder: Embedder, bm25: BM25Encoder
+) -> list[IndexPoint]:
+    """The index points of `chunks`: window vectors and their mean, BM25 weights of the text and
+    of what the chunk is about (`Chunk.about`, the names leg)."""
+    names = BM25Encoder(k1=bm25.k1, b=bm25.b, avg_len=NAMES_AVG_LEN)
+    windows = embedder.embed_windows([c.text for c in chunks])
+    return [
+        IndexPoint(
+            chunk=c,
+            dense=vector,
+            sparse=bm25.encode_document(c.text),
+            names=names.encode_document(c.about),
+            windows=w,
+        )
+        for c, vector, w in zip(chunks, pooled(windows), windows, strict=True)
+    ]
