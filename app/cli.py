@@ -17,12 +17,11 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from app import cli_deploy, cli_erasure, cli_migrate, cli_tune
+from app import cli_deploy, cli_erasure, cli_eval, cli_migrate, cli_tune
 from app.auth import users
-from app.cli_support import CollectionOpt, check_models, err, fail, local_runtime, out
+from app.cli_support import CollectionOpt, check_models, err, local_runtime, out
 from app.db.models import Document
 from app.db.session import transaction
-from app.errors import KNOWN_ERRORS
 from app.logs import configure_logging
 from app.runtime import Runtime, build_runtime
 from app.services import answers, collections, documents, keys, local_admin, scopes
@@ -36,7 +35,8 @@ cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 cli.add_typer(cli_erasure.commands)  # erase, verify-receipt, receipt-key, backup, restore
 cli.add_typer(cli_migrate.commands)  # migrate
 cli.add_typer(cli_deploy.commands)  # bundle, doctor
-cli.add_typer(cli_tune.commands)  # tune
+cli.add_typer(cli_tune.commands)  # tune, reembed
+cli.add_typer(cli_eval.commands)  # eval
 
 
 def scope_of(runtime: Runtime, collection: str) -> Scope:
@@ -340,65 +340,6 @@ def ask(
 def write_now(text: str) -> None:
     sys.stdout.write(text)
     sys.stdout.flush()
-
-
-@cli.command("eval")
-def eval_(
-    root: Annotated[Path, typer.Argument(help="Folder with the documents and queries.jsonl.")],
-    out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Report folder (default: evals/reports/<name>).")
-    ] = None,
-    data_dir: Annotated[
-        Path | None,
-        typer.Option(help="Keep the index here and reuse it next time (default: a temp dir)."),
-    ] = None,
-    limit_docs: Annotated[int | None, typer.Option(help="Quick subset: this many files.")] = None,
-    limit_queries: Annotated[int | None, typer.Option(help="At most this many queries.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the subset sampling.")] = 20250601,
-    queries: Annotated[str, typer.Option(help="Queries file inside ROOT.")] = "queries.jsonl",
-    answers_n: Annotated[
-        int,
-        typer.Option(
-            "--answers",
-            min=0,
-            help="Answer quality on a sample of this many queries, with the configured "
-            "generator (0: none).",
-        ),
-    ] = 0,
-    answer_modes: Annotated[
-        str,
-        typer.Option(
-            help="Answer modes the sample runs in, comma-separated (each: extractive, "
-            "generator or both)."
-        ),
-    ] = "extractive,both",
-) -> None:
-    """Retrieval quality on a labelled folder: BM25, dense, hybrid, hybrid+rerank (offline);
-    with --answers N, answer quality on a sample too."""
-    from evals.run import EvalOptions, evaluate
-
-    configure_logging("WARNING")
-    options = EvalOptions(
-        root=root,
-        out=out_dir,
-        data_dir=data_dir,
-        limit_docs=limit_docs,
-        limit_queries=limit_queries,
-        seed=seed,
-        queries_file=queries,
-        answers=answers_n,
-        answer_modes=tuple(m.strip() for m in answer_modes.split(",") if m.strip()),
-    )
-    if unknown := set(options.answer_modes) - {"extractive", "generator", "both"}:
-        err.print(f"[red]error:[/red] unknown answer mode(s): {', '.join(sorted(unknown))}")
-        raise typer.Exit(2)
-    try:
-        evaluate(options, console=err)
-    except (FileNotFoundError, ValueError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
-    except KNOWN_ERRORS as exc:
-        fail(exc)
 
 
 def main() -> None:
