@@ -1,6 +1,6 @@
 """The package arrows of ARCHITECTURE.md, checked on every import statement (lazy ones too):
 `retrieval` and `serving` import nothing of ours, `ingestion` only `retrieval`, nothing imports
-the CLI (`app.cli`), and only the CLI's `eval` command reaches up into `evals`."""
+the CLI (`app.cli`), and only the CLI's `eval` command (`app.cli_eval`) reaches up into `evals`."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ MAY_IMPORT = {
     "app": {"app", "ingestion", "retrieval", "serving"},
     "evals": set(OURS),
 }
-EXCEPTIONS = {("app.cli", "evals.run")}  # `enclave eval`, imported when the command runs
+EXCEPTIONS = {("app.cli_eval", "evals.run")}  # `enclave eval`, imported when the command runs
 
 
 def imports_of(path: Path) -> set[str]:
