@@ -101,7 +101,7 @@ def _answer_bounds(
 
 def test_hybrid_rerank_beats_each_single_leg_on_ndcg(run: dict[str, Any]) -> None:
     ndcg = {arm: round(r["metrics"]["all"]["ndcg@10"], 4) for arm, r in run["arms"].items()}
-    assert run["arms"]["hybrid+rerank"]["reranker"] == "proximity"  # the embedded default
+    assert run["arms"]["hybrid+rerank"]["reranker"] == "semantic"  # the embedded default
     assert ndcg["hybrid+rerank"] > max(ndcg["bm25"], ndcg["dense"]), (
         f"hybrid+rerank must beat bm25 and dense on nDCG@10: {ndcg}"
     )
