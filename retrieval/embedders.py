@@ -275,6 +275,8 @@ class E5Embedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         return unit_rows(np.concatenate(rows))
 
+    windows_apart = False  # see embed_windows
+
     def embed_windows(self, texts: Sequence[str]) -> list[np.ndarray]:
         """One window per document: the engine windows long texts itself and returns their
         token-weighted mean, so its window vectors cannot be had apart."""

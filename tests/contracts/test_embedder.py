@@ -190,7 +190,10 @@ def test_embed_windows_cover_each_document_and_pool_to_its_vector(embedder: Embe
     assert len(windows) == len(texts)
     for rows in windows:
         _assert_unit_rows(rows, rows.shape[0], embedder.dim)
-    assert windows[0].shape[0] > 1  # 2,000 words never fit one window
+    if getattr(embedder, "windows_apart", True):  # e5's engine pools its windows itself
+        assert windows[0].shape[0] > 1  # 2,000 words never fit one window
+    else:
+        assert windows[0].shape[0] == 1
     assert windows[1].shape[0] == windows[2].shape[0] == 1
     pooled_docs = pooled(windows)
     documents = embedder.embed(texts, kind="document")

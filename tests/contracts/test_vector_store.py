@@ -203,6 +203,33 @@ def test_dbsf_fusion_is_a_setting(kind: str, tmp_path: Path) -> None:
         s.close()
 
 
+@pytest.mark.parametrize("fusion", ["rrf", "dbsf"])
+def test_a_term_only_one_chunk_holds_survives_fusion(
+    kind: str, tmp_path: Path, fusion: str
+) -> None:
+    """A rare identifier (a part number) found in one chunk only must reach the top of the
+    hybrid result even when the dense leg knows nothing of it. RRF (the default) keeps it;
+    DBSF gives a leg with a single hit no spread to normalise and drops it below dense-only
+    noise (found by tests/integration/test_crash_recovery.py: the reason RRF is the default)."""
+    settings = VectorStoreSettings(
+        kind="edge" if kind == "edge" else "qdrant",
+        path=tmp_path / "index" if kind == "edge" else None,
+        url=None if kind == "edge" else ":memory:",
+        fusion=fusion,  # type: ignore[arg-type]
+    )
+    s = make_vector_store(settings, dense_dim=DIM, default_path=tmp_path / "unused")
+    try:
+        q = unit(QUERY)
+        holder = chunk("A", "d", 0)
+        s.upsert([point(holder, unit("far"), {7731: 1.0})])
+        s.upsert([point(chunk("A", "d", i), near(q, f"n{i}", 0.5)) for i in range(1, 30)])
+        hits = s.query(scope=A, dense=q, sparse=sparse({7731: 1.0}), limit=10)
+        found = holder in [h.chunk for h in hits]
+        assert found is (fusion == "rrf")
+    finally:
+        s.close()
+
+
 def test_rare_term_outranks_common_term_idf(store: VectorStore) -> None:
     rare, common = chunk("A", "rare"), chunk("A", "common")
     fillers = [chunk("A", "filler", i) for i in range(8)]
