@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -185,3 +186,35 @@ def assert_reflows(page: Page, name: str) -> None:
     finally:
         if size:
             page.set_viewport_size(size)
+
+
+@contextmanager
+def oidc_ui_server(
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    users: dict[str, dict],
+    group_roles: dict[str, list[str]],
+) -> Iterator[Server]:
+    """The real app with the local admin and a loopback OIDC provider of `users` ({sub:
+    claims}) whose IdP groups map to roles by `group_roles`; for a module's `ui_server`."""
+    from app.auth.settings import AuthSettings
+    from tests.idp import oidc_provider
+    from tests.support import fast_settings, live_server
+
+    with oidc_provider(users) as issuer:
+        auth = AuthSettings(
+            issuer=issuer, client_id="enclave-web", client_secret="s3cret", group_roles=group_roles
+        )
+        settings = fast_settings(tmp_path_factory.mktemp(name), auth=auth)
+        with live_server(settings) as base:
+            yield Server(base, settings)
+
+
+def oidc_sign_in(page: Page, base: str, user: str) -> None:
+    """Sign in through the provider's page, picking `user`; ends on the chat page."""
+    from playwright.sync_api import expect
+
+    page.goto(base)
+    page.get_by_role("link", name="Sign in with your organisation account").click()
+    page.get_by_role("button", name=user).click()  # the provider's page: pick the user
+    expect(page).to_have_url(base + "/")

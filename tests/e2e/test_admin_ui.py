@@ -15,10 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from app.auth.settings import AuthSettings
-from tests.e2e.conftest import EMPTY, STORED, Server
-from tests.idp import oidc_provider
-from tests.support import fast_settings, live_server
+from tests.e2e.conftest import EMPTY, STORED, Server, oidc_sign_in, oidc_ui_server
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -34,13 +31,8 @@ SIDEWAYS = "document.documentElement.scrollWidth - document.documentElement.clie
 def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The real app with the local admin and an OIDC provider whose user rita reads
     `handbook` through her IdP group. Overrides conftest's `ui_server`."""
-    with oidc_provider({"rita": READER}) as issuer:
-        auth = AuthSettings(
-            issuer=issuer, client_id="enclave-web", client_secret="s3cret", group_roles=GROUP_ROLES
-        )
-        settings = fast_settings(tmp_path_factory.mktemp("admin-ui"), auth=auth)
-        with live_server(settings) as base:
-            yield Server(base, settings)
+    with oidc_ui_server(tmp_path_factory, "admin-ui", {"rita": READER}, GROUP_ROLES) as server:
+        yield server
 
 
 def seed_user(ui_server: Server, email: str, name: str) -> None:
@@ -205,13 +197,6 @@ def test_the_chat_sidebar_keeps_collections_and_documents_and_links_to_admin(ui:
     expect(page.locator("#keys-panel")).to_have_count(0)
     page.get_by_role("link", name="Manage collections (admin page)").click()
     expect(page).to_have_url(ui.url + "/admin")
-
-
-def oidc_sign_in(page: Page, base: str, user: str) -> None:
-    page.goto(base)
-    page.get_by_role("link", name="Sign in with your organisation account").click()
-    page.get_by_role("button", name=user).click()  # the provider's page: pick the user
-    expect(page).to_have_url(base + "/")
 
 
 def test_a_reader_cannot_reach_the_admin_or_compliance_pages(

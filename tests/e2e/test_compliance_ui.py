@@ -18,10 +18,8 @@ import pytest
 from playwright.sync_api import expect
 
 from app import receipts
-from app.auth.settings import AuthSettings
-from tests.e2e.conftest import EMPTY, STORED, Server, upload
-from tests.idp import oidc_provider
-from tests.support import fast_settings, live_server, sign_in, wait_indexed
+from tests.e2e.conftest import EMPTY, STORED, Server, oidc_sign_in, oidc_ui_server, upload
+from tests.support import sign_in, wait_indexed
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -39,16 +37,9 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The real app with the local admin (platform admin and compliance officer) and an OIDC
     provider whose user carol is a contributor to `team-docs` and holds no global role.
     Overrides conftest's `ui_server`, so the `ui` fixture signs in the local admin here."""
-    with oidc_provider({"carol": CONTRIBUTOR}) as issuer:
-        auth = AuthSettings(
-            issuer=issuer,
-            client_id="enclave-web",
-            client_secret="s3cret",
-            group_roles={"team": ["contributor:team-docs"]},
-        )
-        settings = fast_settings(tmp_path_factory.mktemp("compliance-ui"), auth=auth)
-        with live_server(settings) as base:
-            yield Server(base, settings)
+    roles = {"team": ["contributor:team-docs"]}
+    with oidc_ui_server(tmp_path_factory, "compliance-ui", {"carol": CONTRIBUTOR}, roles) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -231,13 +222,6 @@ def test_an_officer_erases_several_documents_from_one_result_list(
     page.set_viewport_size({"width": 1280, "height": 1400})
     page.screenshot(path="/tmp/enclave-compliance-bulk.png")
     assert ui.errors == []
-
-
-def oidc_sign_in(page: Page, base: str, user: str) -> None:
-    page.goto(base)
-    page.get_by_role("link", name="Sign in with your organisation account").click()
-    page.get_by_role("button", name=user).click()  # the provider's page: pick the user
-    expect(page).to_have_url(base + "/")
 
 
 def test_without_the_role_no_compliance_link_and_only_own_uploads_deletable(

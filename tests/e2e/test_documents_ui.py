@@ -15,11 +15,9 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from app.auth.settings import AuthSettings
 from evals.bench import documents
-from tests.e2e.conftest import EMPTY, STORED, Server
-from tests.idp import oidc_provider
-from tests.support import fast_settings, live_server, sign_in
+from tests.e2e.conftest import EMPTY, STORED, Server, oidc_sign_in, oidc_ui_server
+from tests.support import sign_in
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -47,16 +45,9 @@ LEAVE = documents.docx([documents.Page("Annual leave", ("Employees receive 27 da
 def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The real app with the local admin and an OIDC provider whose user rita reads `library`.
     Overrides conftest's `ui_server`, so the `ui` fixture signs in the local admin here."""
-    with oidc_provider({"rita": READER}) as issuer:
-        auth = AuthSettings(
-            issuer=issuer,
-            client_id="enclave-web",
-            client_secret="s3cret",
-            group_roles={"staff": ["reader:library"]},
-        )
-        settings = fast_settings(tmp_path_factory.mktemp("documents-ui"), auth=auth)
-        with live_server(settings) as base:
-            yield Server(base, settings)
+    roles = {"staff": ["reader:library"]}
+    with oidc_ui_server(tmp_path_factory, "documents-ui", {"rita": READER}, roles) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -206,10 +197,7 @@ def test_a_reader_sees_documents_and_chunks_but_no_upload_or_delete(
     page.set_default_timeout(15_000)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(ui_server.url)
-    page.get_by_role("link", name="Sign in with your organisation account").click()
-    page.get_by_role("button", name="rita").click()
-    expect(page).to_have_url(ui_server.url + "/")
+    oidc_sign_in(page, ui_server.url, "rita")
     # From here on, the app's pages only (the test identity provider's own page styles itself
     # from a CDN, which the tests' network guard blocks).
     hosts: set[str] = set()

@@ -16,11 +16,9 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from app.auth.settings import AuthSettings
-from tests.e2e.conftest import EMPTY, STORED, Server
+from tests.e2e.conftest import EMPTY, STORED, Server, oidc_sign_in, oidc_ui_server
 from tests.e2e.test_grounded_answers import VALVE_MD
-from tests.idp import oidc_provider
-from tests.support import fast_settings, live_server, sign_in, wait_indexed
+from tests.support import sign_in, wait_indexed
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -42,28 +40,23 @@ QUERY = "which valve is approved for continuous operation at 40 bar"
 def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The real app with two collections (plant: Markdown and HTML; finance: plain text) and
     an OIDC provider whose user rita reads `plant` only. Overrides conftest's `ui_server`."""
-    with oidc_provider({"rita": READER}) as issuer:
-        auth = AuthSettings(
-            issuer=issuer,
-            client_id="enclave-web",
-            client_secret="s3cret",
-            group_roles={"plant-staff": ["reader:plant"]},
-        )
-        settings = fast_settings(tmp_path_factory.mktemp("search-ui"), auth=auth)
-        with live_server(settings) as base, httpx.Client(base_url=base, timeout=60) as http:
-            sign_in(http, settings)
-            for collection, name, data in (
-                ("plant", "valves.md", VALVE_MD.encode()),
-                ("plant", "pump-maintenance-manual.html", PUMP_HTML),
-                ("finance", "budget.txt", BUDGET_TXT),
-            ):
-                made = http.post("/v1/collections", json={"name": collection})
-                assert made.status_code in (201, 409), made.text
-                up = http.post(
-                    f"/v1/collections/{collection}/documents", files={"file": (name, data)}
-                )
-                assert wait_indexed(http, up.json()["id"])["status"] == "indexed"
-            yield Server(base, settings)
+    roles = {"plant-staff": ["reader:plant"]}
+    with (
+        oidc_ui_server(tmp_path_factory, "search-ui", {"rita": READER}, roles) as server,
+        httpx.Client(base_url=server.url, timeout=60) as http,
+    ):
+        assert server.settings is not None
+        sign_in(http, server.settings)
+        for collection, name, data in (
+            ("plant", "valves.md", VALVE_MD.encode()),
+            ("plant", "pump-maintenance-manual.html", PUMP_HTML),
+            ("finance", "budget.txt", BUDGET_TXT),
+        ):
+            made = http.post("/v1/collections", json={"name": collection})
+            assert made.status_code in (201, 409), made.text
+            up = http.post(f"/v1/collections/{collection}/documents", files={"file": (name, data)})
+            assert wait_indexed(http, up.json()["id"])["status"] == "indexed"
+        yield server
 
 
 def titles(page: Page) -> list[str]:
@@ -160,10 +153,7 @@ def test_a_reader_searches_only_their_collections(chromium: Browser, ui_server: 
     errors: list[str] = []
     context.on("request", lambda request: requests.append(request.url))
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(ui_server.url)
-    page.get_by_role("link", name="Sign in with your organisation account").click()
-    page.get_by_role("button", name="rita").click()  # the provider's page: pick the user
-    expect(page).to_have_url(ui_server.url + "/")
+    oidc_sign_in(page, ui_server.url, "rita")
     requests.clear()  # the test IdP's own page asks a CDN for its style: not Enclave's doing
     page.goto(ui_server.url + "/search")
     expect(page.locator("#user-menu .user-name")).to_have_text(READER["name"])
