@@ -10,9 +10,10 @@ top-level too; headings of unknown level, guessed from PDF or text layout, never
 document without known levels is one group). A section is *tiny* below ``min_tokens // 4``
 tokens.
 
-Units. Each block is cut into units that are never split: a heading, a sentence of a paragraph
-or list item, a table row, a whole code block. Only a unit larger than a chunk is split further
-(code at lines, anything at whitespace; a single run without whitespace stays whole).
+Units. Each block is cut into units that are never split: a heading, a defined term (an HTML
+`<dt>`), a sentence of a paragraph or list item, a table row, a whole code block. Only a unit
+larger than a chunk is split further (code at lines, anything at whitespace; a single run
+without whitespace stays whole).
 
 Rules.
 
@@ -23,10 +24,12 @@ Rules.
    and it is not tiny; tiny sections are merged even across one.
 2. Within a group, cut points are chosen by dynamic programming to minimise a total cost:
    1 per chunk, plus the cost of each cut (a cut before a top-level heading 0, before a
-   deeper one 0.5 per level; between blocks 1; next to a list item or after a lead-in ending in
-   ':' 2; before a paragraph starting "Note", "Exception", "Warning", ... 2.5; between table
-   rows or code lines 3; between sentences 5; at whitespace 20; right after a heading 100, so a
-   heading stays with its body), plus 0.5 per sub-heading inside a chunk, 4 for a chunk under
+   deeper one 0.5 per level; before a defined term 0.5, so an entry of a definition list, such
+   as a function's signature and its description, stays whole; between blocks 1; next to a
+   list item or after a lead-in ending in ':' 2; before a paragraph starting "Note",
+   "Exception", "Warning", ... 2.5; between table rows or code lines 3; between sentences 5;
+   at whitespace 20; right after a heading or a term 100, so a heading stays with its body and
+   a term with its definition), plus 0.5 per sub-heading inside a chunk, 4 for a chunk under
    the minimum (except the document's last chunk) and 12 for a tiny one.
 3. Hard limits: a chunk's total (overlap included) never exceeds ``max_tokens``; chunks that
    get an overlap keep their own tokens within ``[min*(1-lo), max*(1-hi)]``.
@@ -364,8 +367,10 @@ def _set_cut(unit: _Unit, prev: _Unit | None, blocks: Sequence[Block], top: int)
         unit.cut = SUBHEADING_STEP * max(0, min(level(block), top + 1) - top)
         unit.cut += CUT_AFTER_HEADING if prev.kind == "heading" else 0.0
         return
-    if prev.kind == "heading":
+    if prev.kind in ("heading", "term"):
         unit.cut = CUT_AFTER_HEADING
+    elif unit.kind == "term":
+        unit.cut = SUBHEADING_STEP
     elif unit.kind in ("word", "line"):
         unit.cut = CUT_WORD if unit.kind == "word" else CUT_ROW
     elif unit.kind == "row" and (unit.block == prev.block or before.kind == "table"):

@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 from ingestion.detect import FileType
 from ingestion.errors import IngestionError, InvalidDocument
 from ingestion.settings import IngestionSettings
-from ingestion.webpage import main_content
+from ingestion.webpage import defined_terms, main_content
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,7 @@ class Partitioned(NamedTuple):
     elements: list[Any]
     pages: int | None = None  # slides of a PPTX (PDF pages are counted before parsing)
     sections_per_page: bool = False  # a new page starts a new section path (slides)
+    terms: frozenset[str] = frozenset()  # texts of the defined terms (an HTML `<dt>`)
 
 
 def partition(file_type: FileType, path: Path, text: str | None) -> Partitioned:
@@ -73,15 +74,19 @@ def partition(file_type: FileType, path: Path, text: str | None) -> Partitioned:
     assert text is not None
     if file_type in ("csv", "tsv"):
         return Partitioned(_delimited(file_type, text))
+    if file_type == "html":
+        content = main_content(text)
+        return Partitioned(_text(file_type, content), terms=defined_terms(content))
     return Partitioned(_text(file_type, text))
 
 
 def _text(file_type: FileType, text: str) -> list[Any]:
+    """The elements of a text format (HTML: of its main content, see `webpage.main_content`)."""
     if file_type == "html":
         from unstructured.partition.html import partition_html
 
         _html_without_nlp()
-        return partition_html(text=main_content(text), languages=LANGS)
+        return partition_html(text=text, languages=LANGS)
     if file_type == "md":
         from unstructured.partition.md import partition_md
 
@@ -290,7 +295,7 @@ def _email_elements(
     if fields:
         out.append(NarrativeText(text=fields, metadata=ElementMetadata()))
     if html and html.strip():
-        body = _text("html", html)
+        body = _text("html", main_content(html))
     elif plain and plain.strip():
         body = _text("txt", plain)
     else:

@@ -2,9 +2,9 @@
 what it merely mentions.
 
 - every heading inside it (DOCX, PDF, HTML, Markdown headings);
-- defined terms: a short one-line paragraph directly followed by a list item. unstructured
-  reads an HTML definition list so (`<dt>` as text, its `<dd>` as a list item), and glossaries
-  written as "term" + indented definition come out the same way;
+- defined terms: a "term" block (an HTML `<dt>`; a long one, such as a function's signature,
+  cut to its first words), and a short one-line paragraph directly followed by a list item
+  (glossaries written as "term" + indented definition come out so);
 - a table's key column: the first cell of each row but the header row.
 
 The chunk's title and section path are added by `Chunk.about`; these are the rest.
@@ -41,6 +41,8 @@ def block_names(blocks: Sequence[Block], k: int) -> list[str]:
     block = blocks[k]
     if block.kind == "heading":
         return [block.text] if len(block.text) <= MAX_NAME_CHARS else []
+    if block.kind == "term":
+        return [_shortened(block.text)]
     if block.kind == "table":
         rows = block.text.split("\n")
         keys = [row.split(" | ", 1)[0].strip() for row in rows[1:]]
@@ -59,6 +61,14 @@ def _defined_below(blocks: Sequence[Block], k: int) -> bool:
         if blocks[j].kind != "paragraph" or not is_term(blocks[j].text):
             return False
     return False
+
+
+def _shortened(text: str) -> str:
+    """`text` cut at a word boundary to at most MAX_NAME_CHARS."""
+    if len(text) <= MAX_NAME_CHARS:
+        return text
+    cut = text[:MAX_NAME_CHARS].rsplit(" ", 1)[0]
+    return cut or text[:MAX_NAME_CHARS]
 
 
 def is_term(text: str) -> bool:

@@ -63,7 +63,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-BlockKind = Literal["heading", "paragraph", "list_item", "table", "code"]
+# "term": a defined term (an HTML `<dt>`), the name the paragraphs after it define
+BlockKind = Literal["heading", "term", "paragraph", "list_item", "table", "code"]
 BLOCK_SEPARATOR = "\n\n"
 
 NO_TEXT_PDF = "no text could be extracted (no text layer; enable OCR)"
@@ -149,7 +150,9 @@ def extract(
         os.environ[name] = str(s.max_cells)  # unstructured reads them on every parse
     try:
         part = _guarded(file_type, s, formats.partition, file_type, path, detected.text)
-        blocks = to_blocks(part.elements, sections_per_page=part.sections_per_page)
+        blocks = to_blocks(
+            part.elements, sections_per_page=part.sections_per_page, terms=part.terms
+        )
         if not blocks and file_type == "pdf" and s.ocr:
             assert pages is not None
             blocks = to_blocks(_guarded(file_type, s, formats.ocr_pdf, path, pages, s))
@@ -237,11 +240,15 @@ _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _PILCROW = re.compile(r"\s*¶\s*$")
 
 
-def to_blocks(elements: Iterable[Any], *, sections_per_page: bool = False) -> list[Block]:
+def to_blocks(
+    elements: Iterable[Any], *, sections_per_page: bool = False, terms: Iterable[str] = ()
+) -> list[Block]:
     """Typed, normalised blocks with heading levels and section paths; boilerplate dropped.
-    `sections_per_page`: a section path ends where its page ends (slides)."""
+    `sections_per_page`: a section path ends where its page ends (slides). `terms`: texts the
+    markup marks as defined terms; a paragraph reading one of them is a "term" block."""
     elements = list(elements)
     running = _running_texts(elements)
+    term_texts = {_clean(t) for t in terms}
     blocks: list[Block] = []
     path: list[tuple[int, str]] = []
     page = None
@@ -255,6 +262,8 @@ def to_blocks(elements: Iterable[Any], *, sections_per_page: bool = False) -> li
         text = _normalise(element, kind)
         if not text:
             continue
+        if kind == "paragraph" and text in term_texts:
+            kind = "term"
         level = None
         if kind == "heading":
             depth = element.metadata.category_depth
@@ -306,7 +315,12 @@ def _normalise(element: Any, kind: BlockKind) -> str:
         rows = _table_rows(element.metadata.text_as_html)
         if rows:
             return "\n".join(rows)
-    return _PILCROW.sub("", " ".join(_ZERO_WIDTH.sub("", element.text).split()))
+    return _clean(element.text)
+
+
+def _clean(text: str) -> str:
+    """One line: whitespace collapsed, zero-width characters and a trailing pilcrow dropped."""
+    return _PILCROW.sub("", " ".join(_ZERO_WIDTH.sub("", text).split()))
 
 
 def _table_rows(html: str | None) -> list[str]:

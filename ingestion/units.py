@@ -1,5 +1,5 @@
-"""How the chunker reads a block: the units it never splits (a heading, a sentence, a table
-row, a whole code block), the heading levels that delimit sections, and the page and section
+"""How the chunker reads a block: the units it never splits (a heading, a term, a sentence, a
+table row, a whole code block), the heading levels that delimit sections, and the page and section
 of each stretch of a chunk's text."""
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ _ABBREVIATIONS = {"e.g", "i.e", "etc", "vs", "cf", "mr", "mrs", "ms", "dr", "no"
 def split_block(block: Block) -> list[tuple[int, int, str]]:
     """Unit spans (relative to the block) and their kinds."""
     text = block.text
-    if block.kind == "heading":
-        return [(0, len(text), "heading")]
+    if block.kind in ("heading", "term"):
+        return [(0, len(text), block.kind)]
     if block.kind == "table":
         return [(m.start(), m.end(), "row") for m in re.finditer(r"[^\n]+", text)]
     if block.kind == "code":

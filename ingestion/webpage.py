@@ -33,6 +33,21 @@ def main_content(markup: str) -> str:
     return lxml.html.tostring(root, encoding="unicode")
 
 
+def defined_terms(markup: str) -> frozenset[str]:
+    """The text of every `<dt>` of an HTML page (whitespace collapsed): the terms a definition
+    list defines. The parser reads a `<dt>` as an untyped paragraph, so this is how the blocks
+    learn which paragraphs are terms."""
+    import lxml.etree
+    import lxml.html
+
+    try:
+        root = lxml.html.document_fromstring(markup)
+    except (lxml.etree.ParserError, ValueError):
+        return frozenset()
+    terms = (" ".join(dt.text_content().split()) for dt in root.iter("dt"))
+    return frozenset(t for t in terms if t)
+
+
 def _outermost(elements: Sequence[Any]) -> list[Any]:
     chosen = set(elements)
     return [e for e in elements if not any(a in chosen for a in e.iterancestors())]
