@@ -202,6 +202,29 @@ def test_heading_is_kept_with_its_body() -> None:
     assert all(c.start == c.own_start for c in at_headings)  # no overlap into a new section
 
 
+def test_definition_list_entries_stay_whole() -> None:
+    """An API page: one heading, then 30 terms (signatures), each with 2-3 paragraphs. Chunks
+    start at a term, and no term is cut from its description."""
+    blocks = [heading("pump — the pump module", 1)]
+    for n in range(30):
+        blocks.append(Block(f"pump.call_{n}(speed, *, timeout=None)", "term"))
+        blocks += [para(paragraph(TOPICS[n % 9], 40 + 13 * (n % 4), seed=n + k)) for k in range(2)]
+        if n % 3 == 0:
+            blocks.append(para(paragraph("gasket", 25, seed=n)))
+    doc = doc_of(*blocks, file_type="html")
+    chunks = Chunker(words, overlap=0.0).chunk(doc)
+    check(doc, chunks)
+    assert len(chunks) > 3
+    terms = [doc.spans[k] for k, b in enumerate(doc.blocks) if b.kind == "term"]
+    for c in chunks[1:]:
+        assert (c.own_start, c.own_start + len("pump.call_")) in {
+            (a, a + len("pump.call_")) for a, _ in terms
+        }, "a chunk starts inside an entry"
+    for a, _ in terms:
+        holder = next(c for c in chunks if c.own_start <= a < c.end)
+        assert holder.end > a + 60, "a term separated from its description"
+
+
 def test_torque_table_across_a_page_break_keeps_rows_whole() -> None:
     rows_p3 = [
         f"M{6 + k} | {10 + 5 * k} Nm | grade 8.8 | dry thread, torque in two stages"

@@ -14,6 +14,9 @@ GLOSSARY = """<html><body><main>
 <p>The module controls the pump.</p>
 <dl><dt>pump.start(speed)</dt><dd><p>Start the pump at <em>speed</em>.</p></dd></dl>
 <dl><dt>pump.E31</dt><dt>pump.E32</dt><dd><p>Pressure errors.</p></dd></dl>
+<dl><dt>pump.calibrate(sensor, *, offset=0.0, gain=1.0, samples=128, settle_seconds=2.5,
+ reference=None, temperature_compensation=True)</dt>
+<dd><p>Calibrate the <em>sensor</em>.</p><p>Run it after every service.</p></dd></dl>
 <p>Use pump.start() before pump.stop().</p>
 <h2>Error codes</h2>
 <table><tr><th>code</th><th>meaning</th></tr>
@@ -72,12 +75,15 @@ def test_an_html_definition_list_gives_its_terms(tmp_path: Path) -> None:
     path = tmp_path / "pump.html"
     path.write_text(GLOSSARY)
     parsed = parse(path, filename="pump.html", settings=IngestionSettings(isolate_parsing=False))
+    assert [b.text for b in parsed.blocks if b.kind == "term"][-1].startswith("pump.calibrate(")
     names = chunk_names(parsed, 0, len(parsed.text))
     assert names == (
         "pump — the XJ-220 pump module",
         "pump.start(speed)",
         "pump.E31",
         "pump.E32",
+        "pump.calibrate(sensor, *, offset=0.0, gain=1.0, samples=128, settle_seconds=2.5,"
+        " reference=None,",  # a long term is cut at a word, to at most 120 characters
         "Error codes",
         "E31",
         "E32",
