@@ -228,10 +228,12 @@ def markdown(
         f"rerank_k={s['retrieval']['rerank_k']}",
         f"- Reranker that ran: {_counts(rerankers) if rerankers else 'none'}"
         + (
-            " — `proximity` is the model-free embedded default (fusion score + the query's word "
-            "pairs in order + its identifiers named); `ENCLAVE_RERANKER__MODEL_PATH` selects a "
-            "local cross-encoder such as bge-reranker-v2-m3 instead."
-            if "proximity" in rerankers.values()
+            " — the model-free rerankers: `proximity` (fusion score + the query's word pairs in "
+            "order + its identifiers named and defined) and `semantic` (the embedded default: "
+            "proximity + the query's best cosine with the chunk's window vectors); "
+            "`ENCLAVE_RERANKER__MODEL_PATH` selects a local cross-encoder such as "
+            "bge-reranker-v2-m3 instead."
+            if {"proximity", "semantic"} & set(rerankers.values())
             else " — `none` is the pass-through: hybrid+rerank then equals hybrid."
             if "none" in rerankers.values()
             else ""
