@@ -21,7 +21,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from app import canary, model_check, readiness
+from app import canary, index_embedder, model_check, readiness
 from app.db.session import current_revision, head_revision, make_engine
 from app.errors import KNOWN_ERRORS
 from app.runtime import Runtime, build_runtime
@@ -188,7 +188,7 @@ def _part(runtime: Runtime, name: str, probe: Callable[[Runtime], None]) -> Find
             f"The index cannot be opened ({exc}): stop `enclave serve` first, or check the "
             "running deployment with `enclave doctor --url`.",
         )
-    except model_check.ModelCheckFailed as exc:
+    except (model_check.ModelCheckFailed, index_embedder.EmbedderMismatch) as exc:
         return Finding(shown, "failed", str(exc))
     except Exception as exc:  # noqa: BLE001 - reported in a sentence
         return _failed(shown, f"The {shown} cannot be used", exc)

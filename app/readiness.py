@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import text
 
+from app import index_embedder
 from app.runtime import Runtime
 from retrieval.types import Scope
 
@@ -66,6 +67,8 @@ def check_database(runtime: Runtime) -> None:
 def check_index(runtime: Runtime) -> None:
     store = _loaded(runtime, "store")
     store.count(scope=PROBE_SCOPE)  # type: ignore[attr-defined]
+    if "embedder" in runtime.__dict__:  # its vectors are the index's (`app.index_embedder`)
+        index_embedder.check(runtime.sessions, runtime.embedder)
 
 
 def check_embedder(runtime: Runtime) -> None:

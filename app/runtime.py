@@ -10,7 +10,7 @@ from functools import cached_property
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import model_check
+from app import index_embedder, model_check
 from app.db.session import make_engine, make_session_factory, migrate
 from app.jobs import DatabaseJobQueue
 from app.metrics import MeteredGenerator, MeteredRetriever, Metrics
@@ -24,6 +24,7 @@ from ingestion.sandbox import ParserSandbox
 from ingestion.worker import Worker
 from retrieval.bm25 import BM25Encoder
 from retrieval.embedders import make_embedder
+from retrieval.errors import StoreUnavailable
 from retrieval.protocols import Embedder, Reranker, VectorStore
 from retrieval.rerankers import make_reranker
 from retrieval.search import Retriever
@@ -58,12 +59,16 @@ class Runtime:
             from retrieval.stores.edge import check_free  # the embedder (seconds)
 
             check_free(self.settings.index_path)
-        return make_vector_store(
-            self.settings.vector_store,
-            dense_dim=self.embedder.dim,
-            default_path=self.settings.index_path,
-            min_free_bytes=self.settings.min_free_bytes,
-        )
+        try:
+            return make_vector_store(
+                self.settings.vector_store,
+                dense_dim=self.embedder.dim,
+                default_path=self.settings.index_path,
+                min_free_bytes=self.settings.min_free_bytes,
+            )
+        except StoreUnavailable:  # e.g. another vector size: name the model, if that is why
+            index_embedder.check(self.sessions, self.embedder)
+            raise
 
     @cached_property
     def bm25(self) -> BM25Encoder:
@@ -78,6 +83,7 @@ class Runtime:
     @cached_property
     def retriever(self) -> Retriever:
         s = self.settings.retrieval
+        index_embedder.verify(self.sessions, self.embedder)
         return MeteredRetriever(
             self.metrics,
             store=self.store,
@@ -123,6 +129,7 @@ class Runtime:
 
     @cached_property
     def pipeline(self) -> IngestionPipeline:
+        index_embedder.verify(self.sessions, self.embedder)
         return make_pipeline(
             self.settings.ingestion,
             embedder=self.embedder,

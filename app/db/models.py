@@ -249,3 +249,14 @@ class AuditEvent(Base):
     detail: Mapped[dict | None] = mapped_column(JSON, default=None)  # ids and codes only
     request_id: Mapped[str | None] = mapped_column(String(64), default=None)
     client: Mapped[str | None] = mapped_column(String(64), default=None)  # source IP
+
+
+class IndexSetting(Base):
+    """A fact about the whole index that every process must agree on, e.g. `embedder`: the
+    model whose vectors it holds (`app.index_embedder`)."""
+
+    __tablename__ = "index_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -10,6 +10,8 @@ ones retired, in one transaction: searches see the old index or the new one, nev
 worker's sweep deletes the retired points after their grace period (the command does it at
 once). A failure retires the new generations instead, and the old index stays as it was; so
 does the next run for those a killed run left pending. A run starts over: it is not resumable.
+The swap also records the new embedder as the index's (`app.index_embedder`): from then on,
+processes configured with the old one refuse to search or ingest.
 The new model must have the index's vector size (a tuned MiniLM does); otherwise re-ingest
 into a fresh data directory.
 """
@@ -23,6 +25,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import index_embedder
 from app.db.models import Document, Job, utcnow
 from app.db.session import transaction
 from app.originals import Originals
@@ -78,7 +81,7 @@ def reembed_all(
     except BaseException:
         _retire(sessions, list(swaps.values()))
         raise
-    _swap(sessions, swaps)
+    _swap(sessions, swaps, embedder)
     return swaps
 
 
@@ -90,9 +93,10 @@ def _new_generation(sessions: sessionmaker[Session], document: str) -> str:
         return job.id
 
 
-def _swap(sessions: sessionmaker[Session], swaps: dict[str, str]) -> None:
+def _swap(sessions: sessionmaker[Session], swaps: dict[str, str], embedder: Embedder) -> None:
     """In one transaction: each new generation live and its old one retired, where the old one
-    is still live (a document replaced or erased meanwhile keeps its newer state)."""
+    is still live (a document replaced or erased meanwhile keeps its newer state), and
+    `embedder` recorded as the index's (`app.index_embedder`)."""
     now = utcnow()
     with transaction(sessions) as db:
         still = set(db.scalars(select(Job.id).where(Job.id.in_(swaps), Job.index_state == "live")))
@@ -103,6 +107,7 @@ def _swap(sessions: sessionmaker[Session], swaps: dict[str, str]) -> None:
         db.execute(
             update(Job).where(Job.id.in_(retire)).values(index_state="retired", retired_at=now)
         )
+        index_embedder.record(db, embedder)
 
 
 def _write(

@@ -1,6 +1,7 @@
 """`enclave doctor`: a healthy configuration passes (with a canary ingest → search → erase and a
-verified receipt); a broken database URL, a missing model and a changed model file each fail
-with a plain sentence; `--url` asks a running server's /healthz and /readyz."""
+verified receipt); a broken database URL, a missing model, a changed model file and another
+embedder than the index's each fail with a plain sentence; `--url` asks a running server's
+/healthz and /readyz."""
 
 from __future__ import annotations
 
@@ -76,6 +77,17 @@ def test_a_changed_model_file_is_named(env: Path, monkeypatch: pytest.MonkeyPatc
         f"The reranker model tiny-reranker at {model} does not match its checksums in "
         f"{env / 'manifest.json'} (model.safetensors differs)"
     ) in output
+
+
+def test_another_embedder_than_the_index_s_is_named(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert doctor()[0] == 0  # the canary ingests: the index records hash:64
+    monkeypatch.setenv("ENCLAVE_EMBEDDER__HASH_DIM", "32")
+    code, output = doctor()
+    assert code == 1
+    assert "The index holds vectors of hash:64 (64-dim), but this process is configured" in output
+    assert "hash:32 (32-dim)" in output
 
 
 def test_an_invalid_configuration_is_a_sentence(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:

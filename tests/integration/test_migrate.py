@@ -40,19 +40,24 @@ def tables(url: str) -> set[str]:
 def test_migrate_up_down_and_up_again(postgres_url: str) -> None:
     up = enclave_migrate(postgres_url)
     assert up.returncode == 0, up.stderr
-    assert up.stdout.strip() == "0003"
-    assert "none -> 0003" in up.stderr
+    assert up.stdout.strip() == "0004"
+    assert "none -> 0004" in up.stderr
     engine = make_engine(postgres_url)
     try:
         with engine.connect() as conn:
             assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
-        assert enclave_migrate(postgres_url).stdout.strip() == "0003"  # again: nothing to do
+        assert enclave_migrate(postgres_url).stdout.strip() == "0004"  # again: nothing to do
 
-        one_down = enclave_migrate(postgres_url, "--down-to", "0002")
+        one_down = enclave_migrate(postgres_url, "--down-to", "0003")
         assert one_down.returncode == 0, one_down.stderr
-        assert current_revision(engine) == "0002"
-        assert "erasures" not in tables(postgres_url)  # 0003's table went
-        assert "audit_events" in tables(postgres_url)  # 0002's stayed
+        assert current_revision(engine) == "0003"
+        assert "index_settings" not in tables(postgres_url)  # 0004's table went
+        assert "erasures" in tables(postgres_url)  # 0003's stayed
+
+        two_down = enclave_migrate(postgres_url, "--down-to", "0002")
+        assert two_down.returncode == 0, two_down.stderr
+        assert "erasures" not in tables(postgres_url)
+        assert "audit_events" in tables(postgres_url)
 
         base = enclave_migrate(postgres_url, "--down-to", "base")
         assert base.returncode == 0, base.stderr
@@ -95,7 +100,7 @@ def test_processes_starting_together_migrate_one_at_a_time(postgres_url: str) ->
         t.join(120)
     try:
         assert errors == []
-        assert current_revision(engines[0]) == "0003"
+        assert current_revision(engines[0]) == "0004"
     finally:
         for engine in engines:
             engine.dispose()

@@ -1,0 +1,74 @@
+"""The embedder whose vectors the index holds, recorded in the metadata database.
+
+Query and document vectors compare only when one model made both. Models of the same size
+(all-MiniLM-L6-v2 and multilingual-e5-small are both 384-dim, and so is a tuned MiniLM) would
+mix without an error and rank by noise. So the first process that searches or ingests records
+its embedder, every later one checks it, and a different one refuses to search or ingest
+(503 `embedder_mismatch`, and `/readyz` reports the index down) until `enclave reembed` has
+re-embedded the index with it and recorded it. An index made before the record existed is
+claimed by the first embedder that opens it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.db.models import IndexSetting
+from app.db.session import transaction
+from app.errors import EnclaveError
+from retrieval.protocols import Embedder
+
+KEY = "embedder"
+
+
+class EmbedderMismatch(EnclaveError):
+    """The configured embedder is not the one the index was built with."""
+
+    status_code = 503
+    code = "embedder_mismatch"
+
+
+def identity(embedder: Embedder) -> str:
+    """What must match: the model's name and its vector size."""
+    return f"{embedder.name} ({embedder.dim}-dim)"
+
+
+def recorded(sessions: sessionmaker[Session]) -> str | None:
+    """The embedder recorded for the index, or None before any."""
+    with sessions() as db:
+        row = db.get(IndexSetting, KEY)
+        return row.value if row else None
+
+
+def verify(sessions: sessionmaker[Session], embedder: Embedder) -> None:
+    """Record `embedder` as the index's when none is; raise EmbedderMismatch when another is."""
+    if recorded(sessions) is None:
+        try:
+            with transaction(sessions) as db:
+                db.add(IndexSetting(key=KEY, value=identity(embedder)))
+            return
+        except IntegrityError:  # another process claimed it first
+            pass
+    check(sessions, embedder)
+
+
+def check(sessions: sessionmaker[Session], embedder: Embedder) -> None:
+    """Raise EmbedderMismatch when the index records another embedder (records nothing)."""
+    found, mine = recorded(sessions), identity(embedder)
+    if found is not None and found != mine:
+        raise EmbedderMismatch(
+            f"The index holds vectors of {found}, but this process is configured with {mine}. "
+            "Configure the embedder the index was built with; to change models, run `enclave "
+            "reembed` with the new one (it keeps the vector size) or ingest into a fresh data "
+            "directory."
+        )
+
+
+def record(db: Session, embedder: Embedder) -> None:
+    """Make `embedder` the index's, in the caller's transaction (`enclave reembed`'s swap)."""
+    row = db.get(IndexSetting, KEY)
+    if row is None:
+        db.add(IndexSetting(key=KEY, value=identity(embedder)))
+    else:
+        row.value = identity(embedder)
