@@ -81,7 +81,7 @@ def partition(file_type: FileType, path: Path, text: str | None) -> Partitioned:
 
 
 def _text(file_type: FileType, text: str) -> list[Any]:
-    """The elements of a text format (HTML: of its main content, see `webpage.main_content`)."""
+    """The elements of a text format; HTML comes as its main content (`webpage.main_content`)."""
     if file_type == "html":
         from unstructured.partition.html import partition_html
 
