@@ -50,7 +50,7 @@ class Partitioned(NamedTuple):
     elements: list[Any]
     pages: int | None = None  # slides of a PPTX (PDF pages are counted before parsing)
     sections_per_page: bool = False  # a new page starts a new section path (slides)
-    terms: frozenset[str] = frozenset()  # texts of the defined terms (an HTML `<dt>`)
+    terms: tuple[tuple[str, str], ...] = ()  # defined terms (HTML `<dt>`): text, anchor
 
 
 def partition(file_type: FileType, path: Path, text: str | None) -> Partitioned:

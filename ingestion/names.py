@@ -2,9 +2,10 @@
 what it merely mentions.
 
 - every heading inside it (DOCX, PDF, HTML, Markdown headings);
-- defined terms: a "term" block (an HTML `<dt>`; a long one, such as a function's signature,
-  cut to its first words), and a short one-line paragraph directly followed by a list item
-  (glossaries written as "term" + indented definition come out so);
+- defined terms: a "term" block (an HTML `<dt>`, qualified by its anchor where that names the
+  member in full: `mmap.mmap.read([n])` for `read([n])`; a long one, such as a function's
+  signature, cut to its first words), and a short one-line paragraph directly followed by a
+  list item (glossaries written as "term" + indented definition come out so);
 - a table's key column: the first cell of each row but the header row.
 
 The chunk's title and section path are added by `Chunk.about`; these are the rest.
@@ -42,7 +43,7 @@ def block_names(blocks: Sequence[Block], k: int) -> list[str]:
     if block.kind == "heading":
         return [block.text] if len(block.text) <= MAX_NAME_CHARS else []
     if block.kind == "term":
-        return [_shortened(block.text)]
+        return [_shortened(block.name or block.text)]
     if block.kind == "table":
         rows = block.text.split("\n")
         keys = [row.split(" | ", 1)[0].strip() for row in rows[1:]]

@@ -34,6 +34,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -46,7 +47,7 @@ from ingestion.errors import InvalidDocument
 from ingestion.formats import OcrUnavailable, check_ocr
 from ingestion.sandbox import ParserSandbox
 from ingestion.settings import IngestionSettings
-from ingestion.webpage import main_content
+from ingestion.webpage import main_content, qualified
 
 __all__ = [
     "Block",
@@ -80,13 +81,14 @@ class Block:
     is unknown (headings guessed from PDF or plain-text layout; they nest under every heading of
     known depth and replace each other in `section`). `section`: the path of enclosing
     headings, outermost first (a heading's own path ends with itself). `page`: PDF page or
-    PPTX slide, where the format has pages."""
+    PPTX slide, where the format has pages. `name`: terms only (`webpage.qualified`)."""
 
     text: str
     kind: BlockKind
     level: int | None = None
     page: int | None = None
     section: tuple[str, ...] = ()
+    name: str = ""  # a term's name as its anchor qualifies it, "" when the text says it all
 
 
 @dataclass(frozen=True)
@@ -241,14 +243,20 @@ _PILCROW = re.compile(r"\s*¶\s*$")
 
 
 def to_blocks(
-    elements: Iterable[Any], *, sections_per_page: bool = False, terms: Iterable[str] = ()
+    elements: Iterable[Any],
+    *,
+    sections_per_page: bool = False,
+    terms: Iterable[tuple[str, str]] = (),
 ) -> list[Block]:
     """Typed, normalised blocks with heading levels and section paths; boilerplate dropped.
-    `sections_per_page`: a section path ends where its page ends (slides). `terms`: texts the
-    markup marks as defined terms; a paragraph reading one of them is a "term" block."""
+    `sections_per_page`: a section path ends where its page ends (slides). `terms`: the text
+    and anchor of each term the markup defines, in order; a paragraph reading the next one of
+    a text is a "term" block, qualified by its anchor (`webpage.qualified`)."""
     elements = list(elements)
     running = _running_texts(elements)
-    term_texts = {_clean(t) for t in terms}
+    anchors: dict[str, deque[str]] = {}
+    for term, anchor in terms:
+        anchors.setdefault(_clean(term), deque()).append(anchor)
     blocks: list[Block] = []
     path: list[tuple[int, str]] = []
     page = None
@@ -262,8 +270,9 @@ def to_blocks(
         text = _normalise(element, kind)
         if not text:
             continue
-        if kind == "paragraph" and text in term_texts:
-            kind = "term"
+        name = ""
+        if kind == "paragraph" and anchors.get(text):
+            kind, name = "term", qualified(text, anchors[text].popleft())
         level = None
         if kind == "heading":
             depth = element.metadata.category_depth
@@ -273,7 +282,7 @@ def to_blocks(
                 path.pop()
             path.append((rank, text))
         section = tuple(t for _, t in path)
-        blocks.append(Block(text, kind, level, element.metadata.page_number, section))
+        blocks.append(Block(text, kind, level, element.metadata.page_number, section, name))
     return blocks
 
 

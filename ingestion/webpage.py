@@ -3,6 +3,7 @@ page without navigation, search, banner and footer landmarks, scripts and styles
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,19 +34,33 @@ def main_content(markup: str) -> str:
     return lxml.html.tostring(root, encoding="unicode")
 
 
-def defined_terms(markup: str) -> frozenset[str]:
-    """The text of every `<dt>` of an HTML page (whitespace collapsed): the terms a definition
-    list defines. The parser reads a `<dt>` as an untyped paragraph, so this is how the blocks
-    learn which paragraphs are terms."""
+def defined_terms(markup: str) -> tuple[tuple[str, str], ...]:
+    """Every `<dt>` of an HTML page, in order: its text (whitespace collapsed) and its anchor
+    (its `id`, "" without one). The parser reads a `<dt>` as an untyped paragraph, so this is
+    how the blocks learn which paragraphs are terms, and what their anchors qualify them as."""
     import lxml.etree
     import lxml.html
 
     try:
         root = lxml.html.document_fromstring(markup)
     except (lxml.etree.ParserError, ValueError):
-        return frozenset()
-    terms = (" ".join(dt.text_content().split()) for dt in root.iter("dt"))
-    return frozenset(t for t in terms if t)
+        return ()
+    terms = ((" ".join(dt.text_content().split()), dt.get("id") or "") for dt in root.iter("dt"))
+    return tuple((text, anchor) for text, anchor in terms if text)
+
+
+def qualified(term: str, anchor: str) -> str:
+    """The term with its name qualified by its anchor, where the anchor is that name with a
+    qualifier before it (API documentation shows a member by its last part only):
+    `read([n])` anchored `mmap.mmap.read` -> `mmap.mmap.read([n])`. Otherwise "" (a glossary's
+    `term-API` does not qualify `API`)."""
+    head, sep, last = anchor.rpartition(".")
+    if not (head and sep and last.isidentifier()):
+        return ""
+    found = re.search(rf"(?<![\w.]){re.escape(last)}(?![\w.])", term)  # a name of its own
+    if found is None:
+        return ""
+    return f"{term[: found.start()]}{anchor}{term[found.end() :]}"
 
 
 def _outermost(elements: Sequence[Any]) -> list[Any]:

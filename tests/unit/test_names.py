@@ -17,6 +17,8 @@ GLOSSARY = """<html><body><main>
 <dl><dt>pump.calibrate(sensor, *, offset=0.0, gain=1.0, samples=128, settle_seconds=2.5,
  reference=None, temperature_compensation=True)</dt>
 <dd><p>Calibrate the <em>sensor</em>.</p><p>Run it after every service.</p></dd></dl>
+<dl><dt id="pump.Pump">class pump.Pump(model)</dt><dd><p>One pump.</p>
+<dl><dt id="pump.Pump.prime">prime(litres)</dt><dd><p>Prime it.</p></dd></dl></dd></dl>
 <p>Use pump.start() before pump.stop().</p>
 <h2>Error codes</h2>
 <table><tr><th>code</th><th>meaning</th></tr>
@@ -75,7 +77,8 @@ def test_an_html_definition_list_gives_its_terms(tmp_path: Path) -> None:
     path = tmp_path / "pump.html"
     path.write_text(GLOSSARY)
     parsed = parse(path, filename="pump.html", settings=IngestionSettings(isolate_parsing=False))
-    assert [b.text for b in parsed.blocks if b.kind == "term"][-1].startswith("pump.calibrate(")
+    terms = [b.text for b in parsed.blocks if b.kind == "term"]
+    assert terms[-3].startswith("pump.calibrate(")  # a multi-paragraph <dd>: still a term
     names = chunk_names(parsed, 0, len(parsed.text))
     assert names == (
         "pump — the XJ-220 pump module",
@@ -84,6 +87,8 @@ def test_an_html_definition_list_gives_its_terms(tmp_path: Path) -> None:
         "pump.E32",
         "pump.calibrate(sensor, *, offset=0.0, gain=1.0, samples=128, settle_seconds=2.5,"
         " reference=None,",  # a long term is cut at a word, to at most 120 characters
+        "class pump.Pump(model)",
+        "pump.Pump.prime(litres)",  # a member, qualified by its anchor
         "Error codes",
         "E31",
         "E32",

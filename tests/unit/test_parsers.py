@@ -39,6 +39,7 @@ from ingestion.parsers import (
     to_blocks,
 )
 from ingestion.settings import IngestionSettings
+from ingestion.webpage import qualified
 from tests.fixtures.outlook import compound_file, outlook_msg
 
 CANARY = "zx-canary-7f3a"  # document text that must never appear in an error message
@@ -305,6 +306,23 @@ def test_main_content_prefers_main_over_article_and_takes_a_single_article() -> 
     assert "B" in main_content(page)
     single = "<body><div>Menu</div><article><p>Story</p></article></body>"
     assert "Menu" not in main_content(single)
+
+
+@pytest.mark.parametrize(
+    ("term", "anchor", "name"),
+    [
+        ("read([n])", "mmap.mmap.read", "mmap.mmap.read([n])"),
+        ("classmethod fromkeys(iterable)", "dict.fromkeys", "classmethod dict.fromkeys(iterable)"),
+        ("with_netmask", "ip.Network.with_netmask", "ip.Network.with_netmask"),
+        ("class mmap.mmap(fileno)", "mmap.mmap", ""),  # already qualified
+        ("API", "term-API", ""),  # a glossary anchor qualifies nothing
+        ("Pressure errors", "", ""),
+    ],
+)
+def test_an_anchor_qualifies_a_member_shown_by_its_last_name(
+    term: str, anchor: str, name: str
+) -> None:
+    assert qualified(term, anchor) == name
 
 
 def test_without_a_single_main_element_navigation_landmarks_are_dropped() -> None:
