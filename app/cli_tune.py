@@ -153,6 +153,7 @@ def reembed(
                 embedder=runtime.embedder,
                 bm25=runtime.bm25,
                 originals=runtime.originals,
+                index_key=runtime.index_key,
                 batch_size=runtime.settings.embedder.batch_size,
                 on_document=lambda n: progress.advance(task, n),
             )

@@ -6,7 +6,8 @@ mix without an error and rank by noise. So the first process that searches or in
 its embedder, every later one checks it, and a different one refuses to search or ingest
 (503 `embedder_mismatch`, and `/readyz` reports the index down) until `enclave reembed` has
 re-embedded the index with it and recorded it. An index made before the record existed is
-claimed by the first embedder that opens it.
+claimed by the first embedder that opens it. Each index has its own record (`key_for`): the
+embedded index, or a Qdrant collection by name, so a new collection can hold another model.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from app.db.models import IndexSetting
 from app.db.session import transaction
 from app.errors import EnclaveError
 from retrieval.protocols import Embedder
-
-KEY = "embedder"
+from retrieval.settings import VectorStoreSettings
 
 
 class EmbedderMismatch(EnclaveError):
@@ -29,33 +29,38 @@ class EmbedderMismatch(EnclaveError):
     code = "embedder_mismatch"
 
 
+def key_for(store: VectorStoreSettings) -> str:
+    """The record's key for the index these settings open."""
+    return f"embedder:{store.collection}" if store.kind == "qdrant" else "embedder:edge"
+
+
 def identity(embedder: Embedder) -> str:
     """What must match: the model's name and its vector size."""
     return f"{embedder.name} ({embedder.dim}-dim)"
 
 
-def recorded(sessions: sessionmaker[Session]) -> str | None:
-    """The embedder recorded for the index, or None before any."""
+def recorded(sessions: sessionmaker[Session], key: str) -> str | None:
+    """The embedder recorded for the index `key`, or None before any."""
     with sessions() as db:
-        row = db.get(IndexSetting, KEY)
+        row = db.get(IndexSetting, key)
         return row.value if row else None
 
 
-def verify(sessions: sessionmaker[Session], embedder: Embedder) -> None:
+def verify(sessions: sessionmaker[Session], embedder: Embedder, key: str) -> None:
     """Record `embedder` as the index's when none is; raise EmbedderMismatch when another is."""
-    if recorded(sessions) is None:
+    if recorded(sessions, key) is None:
         try:
             with transaction(sessions) as db:
-                db.add(IndexSetting(key=KEY, value=identity(embedder)))
+                db.add(IndexSetting(key=key, value=identity(embedder)))
             return
         except IntegrityError:  # another process claimed it first
             pass
-    check(sessions, embedder)
+    check(sessions, embedder, key)
 
 
-def check(sessions: sessionmaker[Session], embedder: Embedder) -> None:
+def check(sessions: sessionmaker[Session], embedder: Embedder, key: str) -> None:
     """Raise EmbedderMismatch when the index records another embedder (records nothing)."""
-    found, mine = recorded(sessions), identity(embedder)
+    found, mine = recorded(sessions, key), identity(embedder)
     if found is not None and found != mine:
         raise EmbedderMismatch(
             f"The index holds vectors of {found}, but this process is configured with {mine}. "
@@ -65,10 +70,10 @@ def check(sessions: sessionmaker[Session], embedder: Embedder) -> None:
         )
 
 
-def record(db: Session, embedder: Embedder) -> None:
+def record(db: Session, embedder: Embedder, key: str) -> None:
     """Make `embedder` the index's, in the caller's transaction (`enclave reembed`'s swap)."""
-    row = db.get(IndexSetting, KEY)
+    row = db.get(IndexSetting, key)
     if row is None:
-        db.add(IndexSetting(key=KEY, value=identity(embedder)))
+        db.add(IndexSetting(key=key, value=identity(embedder)))
     else:
         row.value = identity(embedder)

@@ -68,7 +68,7 @@ def check_index(runtime: Runtime) -> None:
     store = _loaded(runtime, "store")
     store.count(scope=PROBE_SCOPE)  # type: ignore[attr-defined]
     if "embedder" in runtime.__dict__:  # its vectors are the index's (`app.index_embedder`)
-        index_embedder.check(runtime.sessions, runtime.embedder)
+        index_embedder.check(runtime.sessions, runtime.embedder, runtime.index_key)
 
 
 def check_embedder(runtime: Runtime) -> None:

@@ -67,8 +67,13 @@ class Runtime:
                 min_free_bytes=self.settings.min_free_bytes,
             )
         except StoreUnavailable:  # e.g. another vector size: name the model, if that is why
-            index_embedder.check(self.sessions, self.embedder)
+            index_embedder.check(self.sessions, self.embedder, self.index_key)
             raise
+
+    @property
+    def index_key(self) -> str:
+        """The index's record of its embedder (`app.index_embedder`)."""
+        return index_embedder.key_for(self.settings.vector_store)
 
     @cached_property
     def bm25(self) -> BM25Encoder:
@@ -83,7 +88,7 @@ class Runtime:
     @cached_property
     def retriever(self) -> Retriever:
         s = self.settings.retrieval
-        index_embedder.verify(self.sessions, self.embedder)
+        index_embedder.verify(self.sessions, self.embedder, self.index_key)
         return MeteredRetriever(
             self.metrics,
             store=self.store,
@@ -129,7 +134,7 @@ class Runtime:
 
     @cached_property
     def pipeline(self) -> IngestionPipeline:
-        index_embedder.verify(self.sessions, self.embedder)
+        index_embedder.verify(self.sessions, self.embedder, self.index_key)
         return make_pipeline(
             self.settings.ingestion,
             embedder=self.embedder,

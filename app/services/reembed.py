@@ -64,11 +64,13 @@ def reembed_all(
     embedder: Embedder,
     bm25: BM25Encoder,
     originals: Originals,
+    index_key: str,
     batch_size: int = 32,
     on_document: Callable[[int], None] = lambda chunks: None,
 ) -> dict[str, str]:
     """Re-embed every live document; returns {old generation: new generation}. Generations an
-    interrupted run left pending are retired first (the sweep deletes their points)."""
+    interrupted run left pending are retired first (the sweep deletes their points).
+    `index_key`: the index's embedder record (`Runtime.index_key`)."""
     with sessions() as db:
         left = db.scalars(select(Job.id).where(Job.kind == KIND, Job.index_state == "pending"))
         _retire(sessions, list(left))
@@ -81,7 +83,7 @@ def reembed_all(
     except BaseException:
         _retire(sessions, list(swaps.values()))
         raise
-    _swap(sessions, swaps, embedder)
+    _swap(sessions, swaps, embedder, index_key)
     return swaps
 
 
@@ -93,7 +95,9 @@ def _new_generation(sessions: sessionmaker[Session], document: str) -> str:
         return job.id
 
 
-def _swap(sessions: sessionmaker[Session], swaps: dict[str, str], embedder: Embedder) -> None:
+def _swap(
+    sessions: sessionmaker[Session], swaps: dict[str, str], embedder: Embedder, index_key: str
+) -> None:
     """In one transaction: each new generation live and its old one retired, where the old one
     is still live (a document replaced or erased meanwhile keeps its newer state), and
     `embedder` recorded as the index's (`app.index_embedder`)."""
@@ -107,7 +111,7 @@ def _swap(sessions: sessionmaker[Session], swaps: dict[str, str], embedder: Embe
         db.execute(
             update(Job).where(Job.id.in_(retire)).values(index_state="retired", retired_at=now)
         )
-        index_embedder.record(db, embedder)
+        index_embedder.record(db, embedder, index_key)
 
 
 def _write(

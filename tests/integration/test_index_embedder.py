@@ -17,6 +17,7 @@ from app.runtime import Runtime, build_runtime
 from app.services import reembed
 from app.settings import ServerSettings
 from retrieval.embedders import HashEmbedder
+from retrieval.settings import VectorStoreSettings
 from tests.support import FAST_ENV, fast_settings, live_server, sign_in
 
 SAMPLES = Path(__file__).parents[2] / "samples"
@@ -49,7 +50,7 @@ def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_the_first_embedder_claims_the_index_and_a_same_size_one_is_refused(data: Path) -> None:
     same = with_embedder(data, HashEmbedder(64))
     try:
-        assert index_embedder.recorded(same.sessions) == "hash:64 (64-dim)"
+        assert index_embedder.recorded(same.sessions, same.index_key) == "hash:64 (64-dim)"
         assert same.retriever.search("pump", scope=scope_of(same, "handbook"), k=3).hits
     finally:
         same.close()
@@ -65,7 +66,8 @@ def test_the_first_embedder_claims_the_index_and_a_same_size_one_is_refused(data
         assert "enclave reembed" in str(refused.value)
         with pytest.raises(EmbedderMismatch):
             _ = other.pipeline  # ingestion is refused too: no mixed index
-        assert index_embedder.recorded(other.sessions) == "hash:64 (64-dim)"  # unchanged
+        unchanged = index_embedder.recorded(other.sessions, other.index_key)
+        assert unchanged == "hash:64 (64-dim)"
     finally:
         other.close()
 
@@ -103,9 +105,10 @@ def test_reembed_switches_the_index_and_servers_of_the_old_model_turn_unready(da
                 embedder=SameSize(),
                 bm25=old.bm25,
                 originals=old.originals,
+                index_key=old.index_key,
             )
             assert swaps
-            assert index_embedder.recorded(old.sessions) == "other-model (64-dim)"
+            assert index_embedder.recorded(old.sessions, old.index_key) == "other-model (64-dim)"
             ready = http.get("/readyz")
             assert ready.status_code == 503
             index = ready.json()["checks"]["index"]
@@ -121,6 +124,36 @@ def test_reembed_switches_the_index_and_servers_of_the_old_model_turn_unready(da
     again = with_embedder(data, HashEmbedder(64))
     try:
         with pytest.raises(EmbedderMismatch, match="holds vectors of other-model"):
+            _ = again.retriever
+    finally:
+        again.close()
+
+
+def test_each_qdrant_collection_records_its_own_embedder(tmp_path: Path) -> None:
+    """A new collection (`ENCLAVE_VECTOR_STORE__COLLECTION`) may hold another model: the way to
+    move to an embedder of another vector size on a Qdrant server."""
+
+    def on_collection(name: str, embedder: HashEmbedder) -> Runtime:
+        store = VectorStoreSettings(kind="qdrant", url=":memory:", collection=name)
+        runtime = build_runtime(fast_settings(tmp_path / "data", vector_store=store))
+        runtime.__dict__["embedder"] = embedder
+        return runtime
+
+    first, second = (
+        on_collection("chunks_v1", HashEmbedder(64)),
+        on_collection("chunks_v2", SameSize()),
+    )
+    try:
+        _, _ = first.retriever, second.retriever  # each claims its own collection
+        assert index_embedder.recorded(first.sessions, first.index_key) == "hash:64 (64-dim)"
+        assert index_embedder.recorded(first.sessions, second.index_key) == "other-model (64-dim)"
+        assert index_embedder.recorded(first.sessions, "embedder:edge") is None
+    finally:
+        first.close()
+        second.close()
+    again = on_collection("chunks_v1", SameSize())
+    try:
+        with pytest.raises(EmbedderMismatch):
             _ = again.retriever
     finally:
         again.close()

@@ -59,6 +59,7 @@ def run(runtime: Runtime, embedder: HashEmbedder) -> dict[str, str]:
         embedder=embedder,
         bm25=runtime.bm25,
         originals=runtime.originals,
+        index_key=runtime.index_key,
     )
 
 
