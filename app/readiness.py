@@ -13,9 +13,11 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import suppress
 from dataclasses import dataclass
 
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from app import index_embedder
 from app.runtime import Runtime
@@ -68,7 +70,8 @@ def check_index(runtime: Runtime) -> None:
     store = _loaded(runtime, "store")
     store.count(scope=PROBE_SCOPE)  # type: ignore[attr-defined]
     if "embedder" in runtime.__dict__:  # its vectors are the index's (`app.index_embedder`)
-        index_embedder.check(runtime.sessions, runtime.embedder, runtime.index_key)
+        with suppress(SQLAlchemyError):  # no record to read: the database check says why
+            index_embedder.check(runtime.sessions, runtime.embedder, runtime.index_key)
 
 
 def check_embedder(runtime: Runtime) -> None:
