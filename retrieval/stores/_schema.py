@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from retrieval.types import Chunk, IndexPoint, Place, Scope, SparseVector
+from retrieval.types import Chunk, Hit, IndexPoint, Place, Scope, SparseVector
 
 DENSE_VECTOR = "dense"  # cosine, dim fixed at creation
 SPARSE_VECTOR = "bm25"  # BM25 term-frequency weights; Qdrant applies IDF live (Modifier.Idf)
@@ -133,6 +133,20 @@ def best_cosine(query: Sequence[float], vectors: Mapping[str, Any] | None) -> fl
         return None
     rows = np.atleast_2d(np.asarray(stored, dtype=np.float32))
     return float((rows @ np.asarray(query, dtype=np.float32)).max())
+
+
+def to_hits(points: Iterable[Any], dense: np.ndarray | None, dim: int) -> list[Hit]:
+    """Hits of an engine's scored points (`.id`, `.payload`, `.score`, `.vector`); given the
+    query's `dense` vector, each with its `best_cosine` (the points then carry their vectors)."""
+    query = None if dense is None else dense_values(dense, dim)
+    return [
+        Hit(
+            chunk=to_chunk(p.id, p.payload),
+            score=float(p.score),
+            similarity=None if query is None else best_cosine(query, p.vector),
+        )
+        for p in points
+    ]
 
 
 def similarity_vectors(has_windows: bool) -> list[str]:

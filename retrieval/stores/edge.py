@@ -51,7 +51,6 @@ from retrieval.stores._schema import (
     Match,
     QueryVector,
     WindowsLeg,
-    best_cosine,
     dense_values,
     in_asked_order,
     match_for,
@@ -59,6 +58,7 @@ from retrieval.stores._schema import (
     query_legs,
     similarity_vectors,
     to_chunk,
+    to_hits,
     to_payload,
     window_values,
 )
@@ -150,15 +150,7 @@ class EdgeVectorStore:
                 ],
                 **common,
             )
-        query = dense_values(dense, self.dense_dim) if measure and dense is not None else None
-        return [
-            Hit(
-                chunk=to_chunk(p.id, p.payload),
-                score=float(p.score),
-                similarity=None if query is None else best_cosine(query, p.vector),  # type: ignore[arg-type]
-            )
-            for p in self._open().query(request)
-        ]
+        return to_hits(self._open().query(request), dense if measure else None, self.dense_dim)
 
     def get(self, *, scope: Scope, ids: Sequence[str]) -> list[Chunk]:
         """Chunks by id, only those inside the scope, in the order asked."""

@@ -41,7 +41,6 @@ from retrieval.stores._schema import (
     Match,
     QueryVector,
     WindowsLeg,
-    best_cosine,
     dense_values,
     in_asked_order,
     match_for,
@@ -49,6 +48,7 @@ from retrieval.stores._schema import (
     query_legs,
     similarity_vectors,
     to_chunk,
+    to_hits,
     to_payload,
     window_values,
 )
@@ -151,15 +151,7 @@ class QdrantClientStore:
             args["query"] = models.FusionQuery(fusion=_FUSION[self.fusion])  # RRF k: the default
         with self._calling() as client:
             points = client.query_points(self.collection, **args).points
-        query = dense_values(dense, self.dense_dim) if measure and dense is not None else None
-        return [
-            Hit(
-                chunk=to_chunk(p.id, p.payload),
-                score=float(p.score),
-                similarity=None if query is None else best_cosine(query, p.vector),  # type: ignore[arg-type]
-            )
-            for p in points
-        ]
+        return to_hits(points, dense if measure else None, self.dense_dim)
 
     def get(self, *, scope: Scope, ids: Sequence[str]) -> list[Chunk]:
         """Chunks by id, only those inside the scope, in the order asked."""

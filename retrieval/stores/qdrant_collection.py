@@ -48,15 +48,12 @@ def create_args(options: QdrantCollectionOptions, dense_dim: int) -> dict[str, A
         hnsw_config=_hnsw(options.hnsw),
         quantization_config=_quantization(options.quantization),
     )
-    windows = models.VectorParams(
-        size=dense_dim,
-        distance=models.Distance.COSINE,
-        on_disk=options.on_disk_vectors,
-        hnsw_config=_hnsw(options.hnsw),
-        quantization_config=_quantization(options.quantization),
-        multivector_config=models.MultiVectorConfig(
-            comparator=models.MultiVectorComparator.MAX_SIM
-        ),
+    windows = dense.model_copy(  # the same vectors, several per point, scored by MaxSim
+        update={
+            "multivector_config": models.MultiVectorConfig(
+                comparator=models.MultiVectorComparator.MAX_SIM
+            )
+        }
     )
     wal = options.wal_capacity_mb
     return {
