@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 from ingestion.detect import FileType
 from ingestion.errors import IngestionError, InvalidDocument
 from ingestion.settings import IngestionSettings
-from ingestion.webpage import defined_terms, main_content
+from ingestion.webpage import Terms, main_content, main_content_and_terms
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class Partitioned(NamedTuple):
     elements: list[Any]
     pages: int | None = None  # slides of a PPTX (PDF pages are counted before parsing)
     sections_per_page: bool = False  # a new page starts a new section path (slides)
-    terms: tuple[tuple[str, str], ...] = ()  # defined terms (HTML `<dt>`): text, anchor
+    terms: Terms = ()  # defined terms (HTML `<dt>`): text, anchor
 
 
 def partition(file_type: FileType, path: Path, text: str | None) -> Partitioned:
@@ -75,8 +75,8 @@ def partition(file_type: FileType, path: Path, text: str | None) -> Partitioned:
     if file_type in ("csv", "tsv"):
         return Partitioned(_delimited(file_type, text))
     if file_type == "html":
-        content = main_content(text)
-        return Partitioned(_text(file_type, content), terms=defined_terms(content))
+        content, terms = main_content_and_terms(text)
+        return Partitioned(_text(file_type, content), terms=terms)
     return Partitioned(_text(file_type, text))
 
 

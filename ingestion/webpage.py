@@ -13,40 +13,46 @@ _DROP_HTML = (
 )
 
 
+Terms = tuple[tuple[str, str], ...]
+
+
 def main_content(markup: str) -> str:
     """The page's main content element, or the page without navigation landmarks."""
+    return main_content_and_terms(markup)[0]
+
+
+def main_content_and_terms(markup: str) -> tuple[str, Terms]:
+    """The main content (`main_content`) and every `<dt>` in it, from one parse of the page.
+
+    A term is its text (whitespace collapsed) and its anchor (its `id`, "" without one), in
+    order. The parser reads a `<dt>` as an untyped paragraph, so this is how the blocks learn
+    which paragraphs are terms, and what their anchors qualify them as."""
     import lxml.etree
     import lxml.html
 
     try:
         root = lxml.html.document_fromstring(markup)
     except (lxml.etree.ParserError, ValueError):
-        return markup
+        return markup, ()
+    main = _main_element(root)
+    text_terms = (
+        (" ".join(dt.text_content().split()), dt.get("id") or "") for dt in main.iter("dt")
+    )
+    terms = tuple((text, anchor) for text, anchor in text_terms if text)
+    return lxml.html.tostring(main, encoding="unicode"), terms
+
+
+def _main_element(root: Any) -> Any:
     for query in ("//main | //*[@role='main']", "//article"):
         found = _outermost(root.xpath(query))
         if len(found) == 1 and found[0].text_content().strip():
-            return lxml.html.tostring(found[0], encoding="unicode")
+            return found[0]
         if found:
             break
     for element in root.xpath(_DROP_HTML):
         if element.getparent() is not None:
             element.drop_tree()
-    return lxml.html.tostring(root, encoding="unicode")
-
-
-def defined_terms(markup: str) -> tuple[tuple[str, str], ...]:
-    """Every `<dt>` of an HTML page, in order: its text (whitespace collapsed) and its anchor
-    (its `id`, "" without one). The parser reads a `<dt>` as an untyped paragraph, so this is
-    how the blocks learn which paragraphs are terms, and what their anchors qualify them as."""
-    import lxml.etree
-    import lxml.html
-
-    try:
-        root = lxml.html.document_fromstring(markup)
-    except (lxml.etree.ParserError, ValueError):
-        return ()
-    terms = ((" ".join(dt.text_content().split()), dt.get("id") or "") for dt in root.iter("dt"))
-    return tuple((text, anchor) for text, anchor in terms if text)
+    return root
 
 
 def qualified(term: str, anchor: str) -> str:
