@@ -48,19 +48,24 @@ def recorded(sessions: sessionmaker[Session], key: str) -> str | None:
 
 def verify(sessions: sessionmaker[Session], embedder: Embedder, key: str) -> None:
     """Record `embedder` as the index's when none is; raise EmbedderMismatch when another is."""
-    if recorded(sessions, key) is None:
+    found = recorded(sessions, key)
+    if found is None:
         try:
             with transaction(sessions) as db:
                 db.add(IndexSetting(key=key, value=identity(embedder)))
             return
         except IntegrityError:  # another process claimed it first
-            pass
-    check(sessions, embedder, key)
+            found = recorded(sessions, key)
+    _compare(found, embedder)
 
 
 def check(sessions: sessionmaker[Session], embedder: Embedder, key: str) -> None:
     """Raise EmbedderMismatch when the index records another embedder (records nothing)."""
-    found, mine = recorded(sessions, key), identity(embedder)
+    _compare(recorded(sessions, key), embedder)
+
+
+def _compare(found: str | None, embedder: Embedder) -> None:
+    mine = identity(embedder)
     if found is not None and found != mine:
         raise EmbedderMismatch(
             f"The index holds vectors of {found}, but this process is configured with {mine}. "
