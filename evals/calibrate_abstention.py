@@ -34,31 +34,15 @@ from typing import Any
 from rich.progress import Progress
 
 from app.runtime import Runtime, build_runtime
+from app.services.answers import as_sources
 from app.settings import Settings
 from evals.dataset import Query, load, matched_labels, subset
 from evals.runner import ingest, scope_of
 from retrieval.types import Hit
 from serving.abstain import MAX_FALSE_ABSTENTION, calibrate
 from serving.extractive import extract_answer
-from serving.protocols import Source
 
 OUT = Path(__file__).parent / "calibration" / "abstention.json"
-
-
-def as_sources(hits: Sequence[Hit]) -> list[Source]:
-    """The hits numbered [1..n] in rank order, as the answer path numbers them."""
-    return [
-        Source(
-            i,
-            h.chunk.id,
-            h.chunk.document,
-            h.chunk.title,
-            h.chunk.section,
-            h.chunk.page,
-            h.chunk.text,
-        )
-        for i, h in enumerate(hits, start=1)
-    ]
 
 
 def case(question: str, hits: Sequence[Hit], relevant: Sequence[bool]) -> dict[str, Any]:

@@ -8,8 +8,12 @@ holds, each weighted by its rarity among the units of the sources
 (`serving.text.rarity`; the question frame left out, `serving.text.question_terms`); when the
 question names codes or identifiers, the mean of that share and how fully the window names
 them (`serving.specifics.named`: whole, or by a definition line such as ``readfp(fp)`` for
-``mimetypes.MimeTypes.readfp``). A table row is read with its header row. A window of two
-units must score `WIDER_COST` more than the single unit to be preferred.
+``mimetypes.MimeTypes.readfp``). A table row is read with its header row, and a window that
+shares a term with the question with what it is about: its document's title and the heading
+path it sits under (``E31 indicates a failed battery`` under "XJ-220 Infusion Pump > Error
+codes" answers "What does error code E31 mean on the XJ-220 pump?"); a code named there only
+gets `PARTIAL_CREDIT`, so that a sentence under the right title does not answer what it
+lacks. A window of two units must score `WIDER_COST` more than the single unit to be preferred.
 
 `extract_answer` keeps the best windows that score at least `keep_ratio` of the best, do not
 overlap and fit `max_extracts` and `budget_chars`; a table row brings its table's header row.
@@ -20,12 +24,12 @@ source number and span. Its `strength` (the best relevance) is what `serving.abs
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from serving.claims import Claim
 from serving.protocols import Source
-from serving.specifics import named, specifics
+from serving.specifics import PARTIAL_CREDIT, named, specifics
 from serving.support import Support
 from serving.text import Unit, header_index, question_terms, rarity, terms, units
 from serving.verify import CheckedClaim, Verification, render
@@ -34,6 +38,7 @@ WIDER_COST = 0.05
 BUDGET_CHARS = 700
 MAX_EXTRACTS = 3
 KEEP_RATIO = 0.8
+_NONE: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -103,10 +108,16 @@ class Window:
 class Relevance:
     """Scores windows of the units of some texts against one query."""
 
-    def __init__(self, query: str, texts: dict[int, list[Unit]]) -> None:
+    def __init__(
+        self,
+        query: str,
+        texts: dict[int, list[Unit]],
+        about: Mapping[int, Sequence[tuple[int, str]]] | None = None,
+    ) -> None:
         self.units = texts
         self._unit_terms = {n: [frozenset(terms(u.text)) for u in us] for n, us in texts.items()}
         self._weights = rarity(t for ts in self._unit_terms.values() for t in ts)
+        self._about = {n: _about_units(us, (about or {}).get(n, ())) for n, us in texts.items()}
         for number, found in texts.items():  # a row is read with its table's header row
             own = self._unit_terms[number]
             for i in range(len(found)):
@@ -118,6 +129,8 @@ class Relevance:
 
     def score(self, number: int, first: int, size: int) -> float:
         have = frozenset().union(*self._unit_terms[number][first : first + size])
+        about, about_terms = self._about[number][first] if have & self._wanted else ("", _NONE)
+        have |= about_terms
         unseen = self._weights[""]
         total = sum(self._weights.get(t, unseen) for t in self._wanted)
         share = (
@@ -129,7 +142,11 @@ class Relevance:
         head = header_index(found, first)
         window = found[first : first + size] if head is None else [found[head], found[first]]
         texts = [u.text for u in window]
-        return (share + sum(named(code, texts) for code in self._codes) / len(self._codes)) / 2
+        credit = sum(
+            max(named(code, texts), PARTIAL_CREDIT * named(code, [about]) if about else 0.0)
+            for code in self._codes
+        )
+        return (share + credit / len(self._codes)) / 2
 
     def ranked(self) -> list[Window]:
         """Every unit, and every name line with the unit after it, best first (ties: reading
@@ -143,6 +160,25 @@ class Relevance:
                     pair = self.score(number, i, 2) - WIDER_COST
                     out.append(Window(number, i, 2, found[i].start, found[i + 1].end, pair))
         return sorted(out, key=lambda s: -s.score)
+
+
+def about_places(source: Source) -> list[tuple[int, str]]:
+    """What each part of a source is about: (offset, its document's title and heading path)
+    at each change of section."""
+    places = source.sections or ((0, source.section),)
+    return [(offset, "\n".join((source.title, *path.split(" > ")))) for offset, path in places]
+
+
+def _about_units(
+    found: Sequence[Unit], places: Sequence[tuple[int, str]]
+) -> list[tuple[str, frozenset[str]]]:
+    """The about text of each unit and its terms: those of the last place at or before it."""
+    read = [(offset, (text, frozenset(terms(text)))) for offset, text in places]
+    out = []
+    for unit in found:
+        before = [about for offset, about in read if offset <= unit.start]
+        out.append(before[-1] if before else read[0][1] if read else ("", _NONE))
+    return out
 
 
 def is_name_line(unit: Unit) -> bool:
@@ -161,7 +197,8 @@ def extract_answer(
 ) -> ExtractiveAnswer:
     """The most relevant sentences of `sources` for `question` (see the module docstring)."""
     texts = {s.number: s.text for s in sources}
-    relevance = Relevance(question, {n: units(t) for n, t in texts.items()})
+    about = {s.number: about_places(s) for s in sources}
+    relevance = Relevance(question, {n: units(t) for n, t in texts.items()}, about)
     ranked = [s for s in relevance.ranked() if s.score > 0]
     if not ranked:
         return ExtractiveAnswer((), 0.0)

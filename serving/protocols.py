@@ -40,3 +40,5 @@ class Source:
     section: str
     page: int | None
     text: str
+    # (offset into `text`, heading path) at each change of section; empty: `section` throughout
+    sections: tuple[tuple[int, str], ...] = ()

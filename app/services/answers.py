@@ -89,6 +89,7 @@ def as_sources(hits: Sequence[Hit]) -> list[Source]:
             section=hit.chunk.section,
             page=hit.chunk.page,
             text=hit.chunk.text,
+            sections=tuple((place.offset, place.section) for place in hit.chunk.places),
         )
         for i, hit in enumerate(hits, start=1)
     ]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from serving.abstain import ABSTAIN_BELOW, calibrate, decide
 from serving.extractive import best_passage, extract_answer
+from serving.protocols import Source
 from serving.verify import verify_answer
-from tests.unit.trust_samples import KEY_SENTENCE, SOURCES, VALVE
+from tests.unit.trust_samples import INFECTION, KEY_SENTENCE, SOURCES, VALVE, numbered
 
 
 def test_the_valve_question_is_answered_by_its_sentence():
@@ -101,3 +104,46 @@ def test_decide_can_require_a_retrieval_score_too():
     assert not decide(0.9, threshold=0.5).no_answer
     assert decide(0.9, threshold=0.5, retrieval_score=0.1, min_retrieval=0.3).no_answer
     assert decide(0.4, threshold=0.5).no_answer
+
+
+PUMP_END = (
+    "3. Replacing the battery\n\nSwitch the pump off and disconnect mains power.\n\n"
+    "4. Error codes\n\nE00 means the self-test passed. E31 indicates a failed battery; replace "
+    "the battery pack as described in section 3."
+)
+MANUAL = "XJ-220 Infusion Pump — Maintenance Manual"
+PLACES = (
+    (0, f"{MANUAL} > 3. Replacing the battery"),
+    (PUMP_END.index("4. Error codes"), f"{MANUAL} > 4. Error codes"),
+)
+
+
+def the_pump_end_first(**where: object) -> list[Source]:
+    """The end of the pump manual as source 1 (`where`: its title, section and sections), then
+    the infection handbook and the valve manual."""
+    pump, infection, valve = numbered(PUMP_END, INFECTION, VALVE)
+    return [replace(pump, **where), infection, valve]
+
+
+def test_a_sentence_is_read_with_the_title_and_headings_it_sits_under():
+    question = "What does error code E31 mean on the XJ-220 pump?"
+    plain = extract_answer(question, the_pump_end_first())
+    placed = extract_answer(
+        question,
+        the_pump_end_first(title="pump-manual", section=MANUAL, sections=PLACES),
+    )
+    assert plain.strength < ABSTAIN_BELOW  # "error code" and "XJ-220" are only in the headings
+    assert placed.strength >= ABSTAIN_BELOW
+    assert placed.extracts[0].text.startswith("E31 indicates a failed battery")
+    assert placed.cited == (1,)
+
+
+def test_headings_add_to_a_sentence_that_matches_but_do_not_answer_what_it_lacks():
+    sources = the_pump_end_first(title="pump-manual", section=MANUAL, sections=PLACES)
+    for question in (
+        "What does error code E99 mean on the XJ-220 pump?",  # no such code
+        "What does E31 mean on the XJ-330 pump?",  # another model
+        "What is the warranty period of the XJ-220 pump?",
+        "Who wrote the infusion pump manual?",
+    ):
+        assert extract_answer(question, sources).strength < ABSTAIN_BELOW, question
