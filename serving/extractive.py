@@ -19,7 +19,7 @@ lacks. A window of two units must score `WIDER_COST` more than the single unit t
 overlap and fit `max_extracts` and `budget_chars`; a table row brings its table's header row.
 They come in reading order (sources in their given order, then by offset), each cited with its
 source number and span. Its `strength` (the best relevance) is what `serving.abstain` decides on.
-`best_passage` is the same search in one text: the sentence(s) of a hit that match the query.
+`best_passage` is the same search in one source: the sentence(s) of a hit that match the query.
 """
 
 from __future__ import annotations
@@ -240,9 +240,10 @@ def _headers(chosen: Sequence[Window], found: dict[int, list[Unit]]) -> list[Win
     return out
 
 
-def best_passage(query: str, text: str) -> Passage | None:
-    """The sentence(s) of `text` that best match `query`; None when none shares a term."""
-    relevance = Relevance(query, {0: units(text)})
+def best_passage(query: str, source: Source) -> Passage | None:
+    """The sentence(s) of `source` that best match `query`, read with their headings as an
+    answer reads them; None when none shares a term."""
+    relevance = Relevance(query, {0: units(source.text)}, {0: about_places(source)})
     ranked = relevance.ranked()
     if not ranked or ranked[0].score <= 0:
         return None

@@ -35,7 +35,7 @@ def source_out(source: Source, question: str, places: list[PlaceOut] | None = No
         section=source.section,
         page=source.page,
         text=source.text,
-        passage=passage_out(best_passage(question, source.text)),
+        passage=passage_out(best_passage(question, source)),
         places=places or [],
     )
 

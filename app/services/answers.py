@@ -75,24 +75,26 @@ def get_chunk(
 
 def passage(query: str, hit: Hit) -> Passage | None:
     """The sentence(s) of a hit that match the query (offsets into its chunk's text)."""
-    return best_passage(query, hit.chunk.text)
+    return best_passage(query, as_source(hit, 1))
 
 
 def as_sources(hits: Sequence[Hit]) -> list[Source]:
     """Number the hits [1..n] in rank order."""
-    return [
-        Source(
-            number=i,
-            chunk_id=hit.chunk.id,
-            document=hit.chunk.document,
-            title=hit.chunk.title,
-            section=hit.chunk.section,
-            page=hit.chunk.page,
-            text=hit.chunk.text,
-            sections=tuple((place.offset, place.section) for place in hit.chunk.places),
-        )
-        for i, hit in enumerate(hits, start=1)
-    ]
+    return [as_source(hit, i) for i, hit in enumerate(hits, start=1)]
+
+
+def as_source(hit: Hit, number: int) -> Source:
+    """A hit as source `number`, with the sections along its text."""
+    return Source(
+        number=number,
+        chunk_id=hit.chunk.id,
+        document=hit.chunk.document,
+        title=hit.chunk.title,
+        section=hit.chunk.section,
+        page=hit.chunk.page,
+        text=hit.chunk.text,
+        sections=tuple((place.offset, place.section) for place in hit.chunk.places),
+    )
 
 
 NOT_GIVEN = Standalone("", "unchanged")  # hits not found through `AnswerService.retrieve`

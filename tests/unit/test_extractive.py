@@ -76,10 +76,11 @@ def test_no_sources_no_extracts():
 
 
 def test_best_passage_points_at_the_sentence_that_matches():
-    passage = best_passage("Which valve is rated for continuous operation at 40 bar?", VALVE)
+    [valve] = numbered(VALVE)
+    passage = best_passage("Which valve is rated for continuous operation at 40 bar?", valve)
     assert passage is not None
     assert VALVE[passage.start : passage.end] == KEY_SENTENCE
-    assert best_passage("mercury boiling point", VALVE) is None
+    assert best_passage("mercury boiling point", valve) is None
 
 
 def test_calibration_picks_the_threshold_that_separates_best_within_the_false_budget():
