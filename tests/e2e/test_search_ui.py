@@ -80,6 +80,22 @@ def shot(page: Page, name: str) -> None:
     page.set_viewport_size({"width": 1280, "height": 800})
 
 
+def test_the_source_panel_scrolls_to_its_highlight(ui: UI) -> None:
+    """The sentence that matches sits at the end of the pump manual's one chunk: the panel
+    opens scrolled to it, not at the top of the passage."""
+    page = ui.page
+    page.goto(ui.url + "/search")
+    search(page, "What does error code E31 mean on the XJ-220 pump?")
+    top = page.locator("#results .result").first
+    expect(top.locator(".result-title")).to_have_text("pump-maintenance-manual")
+    top.locator(".result-title").click()
+    mark = page.locator("#source-panel mark").first
+    expect(mark).to_contain_text("E31 indicates a failed battery")
+    expect(mark).to_be_in_viewport()
+    expect(page.locator("#source-title")).to_be_focused()
+    page.keyboard.press("Escape")
+
+
 def test_search_highlights_passages_filters_and_moves_by_keyboard(ui: UI) -> None:
     page = ui.page
     page.get_by_role("navigation", name="Pages").get_by_role("link", name="Search").click()

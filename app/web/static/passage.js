@@ -23,10 +23,10 @@ export async function openSource(source, chip, span = null) {
   $("source-number").textContent = String(source.number);
   $("source-title").textContent = source.title || "Untitled";
   $("source-original").href = `/v1/documents/${encodeURIComponent(source.document_id)}/original`;
-  show(source, span);
-  $("source-panel").hidden = false;
+  $("source-panel").hidden = false; // visible first: a hidden panel cannot scroll to its mark
   document.body.classList.add("has-source");
-  $("source-title").focus();
+  $("source-title").focus({ preventScroll: true });
+  show(source, span);
   if (source.text && source.places) return;
   try { // the chunk says on which page and in which section each part of the passage lies
     const chunk = await api(`/v1/chunks/${encodeURIComponent(source.chunk_id)}`);
