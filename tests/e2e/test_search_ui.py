@@ -82,7 +82,7 @@ def shot(page: Page, name: str) -> None:
 
 def test_the_source_panel_scrolls_to_its_highlight(ui: UI) -> None:
     """The sentence that matches sits at the end of the pump manual's one chunk: the panel
-    opens scrolled to it, not at the top of the passage."""
+    opens scrolled to it, not at the top of the passage, its title and close button in sight."""
     page = ui.page
     page.goto(ui.url + "/search")
     search(page, "What does error code E31 mean on the XJ-220 pump?")
@@ -93,6 +93,7 @@ def test_the_source_panel_scrolls_to_its_highlight(ui: UI) -> None:
     expect(mark).to_contain_text("E31 indicates a failed battery")
     expect(mark).to_be_in_viewport()
     expect(page.locator("#source-title")).to_be_focused()
+    expect(page.get_by_role("button", name="Close source")).to_be_in_viewport()  # a sticky head
     page.keyboard.press("Escape")
 
 
