@@ -52,7 +52,7 @@ def verify(sessions: sessionmaker[Session], embedder: Embedder, key: str) -> Non
     if found is None:
         try:
             with transaction(sessions) as db:
-                db.add(IndexSetting(key=key, value=identity(embedder)))
+                record(db, embedder, key)
             return
         except IntegrityError:  # another process claimed it first
             found = recorded(sessions, key)
